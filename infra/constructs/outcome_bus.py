@@ -1,0 +1,20 @@
+"""The project's own event bus: "Speech Processed" / "Speech Failed" outcomes for subscribers."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, Stack
+from aws_cdk import aws_events as events
+from constructs import Construct
+
+
+class OutcomeBus(Construct):
+    def __init__(self, scope: Construct, id: str, *, archive_retention_days: int) -> None:
+        super().__init__(scope, id)
+        self.bus = events.EventBus(self, "Bus", description="Fala speech pipeline outcomes")
+        # Outcomes are replayable, so a subscriber added later (or fixed) can catch up.
+        self.archive = self.bus.archive(
+            "Archive",
+            description="Every outcome published on the Fala bus",
+            event_pattern=events.EventPattern(account=[Stack.of(self).account]),
+            retention=Duration.days(archive_retention_days),
+        )

@@ -1,0 +1,112 @@
+"""The upload bucket: users drop audio under uploads/, the pipeline writes results/ next to it."""
+
+from __future__ import annotations
+
+from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Stack, Validations
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from fala.core.models import RESULTS_PREFIX
+
+UPLOADS_PREFIX = "uploads/"
+
+
+class Storage(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        upload_expiration_days: int,
+        results_expiration_days: int,
+        access_log_expiration_days: int,
+    ) -> None:
+        super().__init__(scope, id)
+        self.uploads_prefix = UPLOADS_PREFIX
+        self.results_prefix = RESULTS_PREFIX
+
+        # S3 server access logs cannot be delivered to an SSE-KMS bucket: S3-managed keys here.
+        self.access_logs_bucket = s3.Bucket(
+            self,
+            "AccessLogs",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            enforce_ssl=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            removal_policy=RemovalPolicy.RETAIN,
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="expire-access-logs",
+                    expiration=Duration.days(access_log_expiration_days),
+                )
+            ],
+        )
+        Validations.of(self.access_logs_bucket).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-S1",
+                reason="This is the server access log destination; logging its own access would "
+                "loop.",
+            )
+        )
+
+        self.bucket = s3.Bucket(
+            self,
+            "Uploads",
+            # The pipeline starts from S3 "Object Created" events on the default event bus.
+            event_bridge_enabled=True,
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            enforce_ssl=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            versioned=True,
+            server_access_logs_bucket=self.access_logs_bucket,
+            server_access_logs_prefix="uploads-bucket/",
+            removal_policy=RemovalPolicy.RETAIN,
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="expire-uploads",
+                    prefix=UPLOADS_PREFIX,
+                    expiration=Duration.days(upload_expiration_days),
+                    noncurrent_version_expiration=Duration.days(1),
+                    abort_incomplete_multipart_upload_after=Duration.days(1),
+                ),
+                s3.LifecycleRule(
+                    id="expire-results",
+                    prefix=RESULTS_PREFIX,
+                    expiration=Duration.days(results_expiration_days),
+                    noncurrent_version_expiration=Duration.days(1),
+                ),
+                # Versioning keeps a delete marker per expired object; clean those up too.
+                s3.LifecycleRule(id="remove-expired-delete-markers", expired_object_delete_marker=True),
+            ],
+        )
+
+    def grant_read_uploads(self, grantee: iam.IGrantable) -> iam.Grant:
+        """s3:GetObject on uploads/* only (HeadObject and ranged reads are GetObject too)."""
+        return self._grant_prefix(grantee, "s3:GetObject", UPLOADS_PREFIX, "read any upload")
+
+    def grant_write_results(self, grantee: iam.IGrantable) -> iam.Grant:
+        """s3:PutObject on results/* only."""
+        return self._grant_prefix(grantee, "s3:PutObject", RESULTS_PREFIX, "write any result")
+
+    def _grant_prefix(
+        self, grantee: iam.IGrantable, action: str, prefix: str, purpose: str
+    ) -> iam.Grant:
+        grant = iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=[action],
+            resource_arns=[self.bucket.arn_for_objects(f"{prefix}*")],
+        )
+        # Object keys are chosen by users, so a prefix wildcard is the narrowest possible grant.
+        logical_id = Stack.of(self).get_logical_id(self.bucket.node.default_child)  # type: ignore[arg-type]
+        principal = grantee.grant_principal
+        if isinstance(principal, Construct):
+            Validations.of(principal).acknowledge(
+                Acknowledgment(
+                    id=f"AwsSolutions-IAM5[Resource::<{logical_id}.Arn>/{prefix}*]",
+                    reason=f"{action} is limited to the {prefix} prefix; the function must "
+                    f"{purpose}, whose keys users choose.",
+                )
+            )
+        return grant

@@ -1,0 +1,94 @@
+"""Whisper speech validation: one container image, two functions.
+
+- API: behind a Lambda Function URL (the synchronous `POST /` contract of `fala serve`).
+- TASK: the state machine's "Validate speech" step, reading the upload from S3.
+
+Both run the same image (same asset hash, so it is built and pushed once) with a different CMD.
+Synth never runs Docker for image assets; only `cdk deploy` builds the image.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aws_cdk import Duration, IgnoreMode
+from aws_cdk import aws_ecr_assets as ecr_assets
+from aws_cdk import aws_lambda as lambda_
+from constructs import Construct
+
+from infra.config import FalaConfig
+from infra.constructs.lambda_defaults import image_function
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DOCKERFILE = "containers/whisper_validation/Dockerfile"
+API_CMD = ["whisper_validation.api.handler"]
+TASK_CMD = ["whisper_validation.task.handler"]
+
+# The build context is the repo root (the image needs fala/core too), narrowed to an allowlist so
+# unrelated files neither bloat the context nor change the asset hash.
+BUILD_CONTEXT_EXCLUDE = [
+    "*",
+    "!fala/__init__.py",
+    "!fala/core",
+    "!containers/whisper_validation",
+    "**/__pycache__",
+    "**/*.pyc",
+    "**/.pytest_cache",
+    "**/.mypy_cache",
+    "**/.ruff_cache",
+]
+
+
+class SpeechValidation(Construct):
+    def __init__(self, scope: Construct, id: str, *, config: FalaConfig) -> None:
+        super().__init__(scope, id)
+
+        def image(cmd: list[str]) -> lambda_.DockerImageCode:
+            return lambda_.DockerImageCode.from_image_asset(
+                str(REPO_ROOT),
+                file=DOCKERFILE,
+                exclude=BUILD_CONTEXT_EXCLUDE,
+                ignore_mode=IgnoreMode.DOCKER,
+                platform=ecr_assets.Platform.LINUX_AMD64,
+                build_args={"WHISPER_MODEL": config.whisper_model},
+                cmd=cmd,
+            )
+
+        environment = {
+            "MAX_AUDIO_SECONDS": str(config.max_audio_seconds),
+            "MAX_EXPECTED_SPEECH_CHARS": str(config.max_expected_speech_chars),
+            "DEFAULT_LANGUAGE": config.default_language,
+        }
+        common = {
+            "service": "fala-validation",
+            "config": config,
+            "environment": environment,
+            "memory_size": config.validation_memory_mb,
+            "timeout": Duration.seconds(config.validation_timeout_seconds),
+        }
+
+        public = config.function_url_auth == "NONE"
+        self.api_function = image_function(
+            self,
+            "Api",
+            code=image(API_CMD),
+            description="Fala speech validation API (Function URL)",
+            # An unauthenticated URL is throttled so strangers cannot run up the bill.
+            reserved_concurrent_executions=(
+                config.public_url_reserved_concurrency if public else None
+            ),
+            **common,  # type: ignore[arg-type]
+        )
+        self.function_url = self.api_function.add_function_url(
+            auth_type=(
+                lambda_.FunctionUrlAuthType.NONE if public else lambda_.FunctionUrlAuthType.AWS_IAM
+            ),
+        )
+
+        self.task_function = image_function(
+            self,
+            "Task",
+            code=image(TASK_CMD),
+            description="Fala speech validation step of the pipeline",
+            **common,  # type: ignore[arg-type]
+        )
