@@ -1,0 +1,43 @@
+"""The `fala` command as a user runs it (a separate process, local emulation)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .conftest import AUDIO
+
+pytestmark = pytest.mark.e2e
+FALA = Path(sys.executable).with_name("fala")
+
+
+def fala(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(FALA), *args], capture_output=True, text=True, timeout=600, check=False
+    )
+
+
+def test_run_json_prints_the_result_document_then_trace_shows_the_run(stack):
+    done = fala("run", str(AUDIO / "entrada_13_40_pt.wav"), "--expect", "ENTRADA 13 40", "--json")
+
+    assert done.returncode == 0, done.stderr
+    document = json.loads(done.stdout)
+    assert document["status"] == "SUCCEEDED"
+    assert document["validation"]["validated"] is True
+
+    traced = fala("trace")
+    assert traced.returncode == 0, traced.stderr
+    for state in ("Describe upload", "Validate speech", "Publish outcome"):
+        assert state in traced.stdout
+
+
+def test_run_exits_non_zero_and_explains_a_rejected_upload(stack, tmp_path):
+    notes = tmp_path / "notes.wav"
+    notes.write_text("not audio at all")
+
+    done = fala("run", str(notes), "--expect", "ENTRADA 13 40")
+
+    assert done.returncode == 1
+    assert "upload_rejected" in done.stdout

@@ -1,0 +1,95 @@
+"""The validation Function URL served locally, over real HTTP."""
+
+import base64
+import http.client
+import json
+import threading
+
+import pytest
+
+from fala.local.assembly import Resolver
+from fala.local.function_url import make_server, url_function
+from fala.local.lambdas import LocalLambdaRuntime
+from fala.model_store import whisper_model_dir
+
+from .conftest import AUDIO
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def server(stack, tmp_path_factory):
+    resolver = Resolver(stack)
+    runtime = LocalLambdaRuntime(
+        stack,
+        resolver,
+        work_dir=tmp_path_factory.mktemp("task-roots"),
+        overrides={"WHISPER_MODEL_DIR": str(whisper_model_dir())},
+    )
+    httpd = make_server(url_function(stack, runtime, resolver), "127.0.0.1", 0)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield httpd.server_port
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def request(port: int, method: str, body: bytes = b"", headers: dict | None = None):
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    connection.request(
+        method, "/", body=body, headers={"content-type": "application/json", **(headers or {})}
+    )
+    response = connection.getresponse()
+    payload = response.read()
+    connection.close()
+    return response.status, json.loads(payload) if payload else None
+
+
+def test_seed_contract_validates_the_demo_clip(server):
+    audio = base64.b64encode((AUDIO / "entrada_13_40_pt.wav").read_bytes()).decode()
+    status, body = request(
+        server, "POST", json.dumps({"expected_speech": "ENTRADA 13 40", "audio": audio}).encode()
+    )
+
+    assert status == 200
+    assert body["validated"] is True
+    assert "13" in body["spoken_text_in_audio"] and "40" in body["spoken_text_in_audio"]
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [
+        (b"not json", 400, "invalid_request"),
+        (b"[1, 2]", 400, "invalid_request"),
+        (json.dumps({"expected_speech": "X"}).encode(), 400, "invalid_request"),
+        (
+            json.dumps({"expected_speech": "X", "audio": "@@@not base64@@@"}).encode(),
+            400,
+            "invalid_request",
+        ),
+        (
+            json.dumps(
+                {"expected_speech": "X", "audio": base64.b64encode(b"hello world").decode()}
+            ).encode(),
+            422,
+            "invalid_audio",
+        ),
+    ],
+)
+def test_bad_input_gets_a_json_4xx_with_a_message(server, body, status, code):
+    got_status, got = request(server, "POST", body)
+    assert got_status == status
+    assert got["error"] == code
+    assert got["message"]
+
+
+def test_bodies_over_6_mb_get_413_like_a_real_function_url(server):
+    status, body = request(server, "POST", b"x" * (6 * 1024 * 1024 + 1))
+    assert status == 413
+    assert body["error"] == "payload_too_large"
+
+
+def test_only_post_is_accepted(server):
+    status, body = request(server, "GET")
+    assert status == 405
+    assert body["error"]

@@ -1,0 +1,133 @@
+"""One named test per state-machine path, asserting on the result, the event and the history."""
+
+import pytest
+
+from fala.trace import timeline
+
+from .conftest import AUDIO, states_entered
+
+pytestmark = pytest.mark.e2e
+DEMO = AUDIO / "entrada_13_40_pt.wav"
+
+
+def test_happy_path_validates_and_publishes(pipeline):
+    # GIVEN the demo clip uploaded with the phrase it says
+    run = pipeline.run(
+        DEMO.read_bytes(), key="uploads/entrada.wav", metadata={"expected-speech": "ENTRADA 13 40"}
+    )
+
+    # THEN the run succeeds through every step, named after the file
+    assert run.status == "SUCCEEDED"
+    assert run.execution_name.startswith("entrada_wav-")
+    assert states_entered(run.history) == [
+        "Describe upload",
+        "Choose path",
+        "Validate speech",
+        "Publish outcome",
+    ]
+    # AND the result document says validated, with the transcript
+    validation = run.result["validation"]
+    assert validation["validated"] is True
+    assert validation["normalized_spoken"] == validation["normalized_expected"] == "entrada 13 40"
+    assert run.result["status"] == "SUCCEEDED"
+    assert run.result["upload"]["key"] == "uploads/entrada.wav"
+    assert "results/uploads/entrada.wav.json" in pipeline.results()
+    # AND one "Speech Processed" event carries the same document
+    [event] = run.outcome_events
+    assert event["detail-type"] == "Speech Processed"
+    assert event["detail"]["validation"] == validation
+    # AND the trace reads as a runbook
+    steps, status = timeline(run.history)
+    assert status == "SUCCEEDED" and all(step.outcome == "ok" for step in steps)
+
+
+def test_wrong_phrase_path_is_a_successful_run_that_does_not_validate(pipeline):
+    run = pipeline.run(
+        DEMO.read_bytes(), key="uploads/entrada.wav", metadata={"expected-speech": "SAIDA 13 40"}
+    )
+
+    assert run.status == "SUCCEEDED"
+    assert run.result["validation"]["validated"] is False
+    assert run.outcome_events[0]["detail-type"] == "Speech Processed"
+
+
+def test_rejected_upload_path_publishes_a_failure(pipeline):
+    # GIVEN a text file dropped into the upload prefix
+    run = pipeline.run(
+        b"just some notes\n", key="uploads/notes.txt", metadata={"expected-speech": "ENTRADA 13 40"}
+    )
+
+    # THEN the run fails at "Describe upload" and says why
+    assert run.status == "FAILED"
+    assert states_entered(run.history) == ["Describe upload", "Publish failure", "Speech failed"]
+    error = run.result["error"]
+    assert error["code"] == "upload_rejected"
+    assert "not audio" in error["message"]
+    assert error["retryable"] is False
+    assert run.outcome_events[0]["detail-type"] == "Speech Failed"
+
+
+def test_missing_expected_speech_path_publishes_a_failure(pipeline):
+    run = pipeline.run(DEMO.read_bytes(), key="uploads/entrada.wav", metadata={})
+
+    assert run.status == "FAILED"
+    assert "x-amz-meta-expected-speech" in run.result["error"]["message"]
+
+
+def test_handler_exception_path_is_caught_and_published(pipeline, monkeypatch):
+    # GIVEN a validation engine that crashes
+    from whisper_validation import engine
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("CUDA out of memory (injected)")
+
+    monkeypatch.setattr(engine.validator(), "validate", crash)
+    run = pipeline.run(
+        DEMO.read_bytes(), key="uploads/entrada.wav", metadata={"expected-speech": "ENTRADA 13 40"}
+    )
+
+    # THEN the failure is caught, published with a retry hint, and the execution fails
+    assert run.status == "FAILED"
+    assert states_entered(run.history)[-3:] == [
+        "Validate speech",
+        "Publish failure",
+        "Speech failed",
+    ]
+    error = run.result["error"]
+    assert (error["error"], error["code"], error["retryable"]) == (
+        "RuntimeError",
+        "internal_error",
+        True,
+    )
+    assert "injected" in error["message"]
+    steps, status = timeline(run.history)
+    assert status == "FAILED"
+    assert next(s for s in steps if s.name == "Validate speech").outcome == "caught RuntimeError"
+
+
+def test_unreadable_audio_path_publishes_invalid_audio(pipeline):
+    corrupt = DEMO.read_bytes()[:60]  # a WAV header and almost nothing after it
+    run = pipeline.run(
+        corrupt, key="uploads/cut.wav", metadata={"expected-speech": "ENTRADA 13 40"}
+    )
+
+    assert run.status == "FAILED"
+    assert run.result["error"]["code"] == "invalid_audio"
+
+
+def test_a_redelivered_upload_event_runs_once(pipeline):
+    # GIVEN the same S3 event delivered twice (EventBridge is at-least-once)
+    pipeline.upload(
+        DEMO.read_bytes(), key="uploads/twice.wav", metadata={"expected-speech": "ENTRADA 13 40"}
+    )
+    [delivery] = pipeline.deliver_events()
+    start = pipeline.lambdas.find(next(iter(pipeline._rule_targets.values())))
+    again = start.invoke(delivery["event"])
+
+    # THEN the second start is recognised as a duplicate and one execution exists
+    assert again["duplicate"] is True
+    executions = pipeline.sfn.list_executions(stateMachineArn=pipeline.state_machine_arn)[
+        "executions"
+    ]
+    assert len(executions) == 1
+    assert pipeline.wait(executions[0]["executionArn"]) == "SUCCEEDED"
