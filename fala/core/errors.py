@@ -29,6 +29,22 @@ class InvalidRequest(FalaError):
     status = 400
 
 
+class UnsupportedLanguage(InvalidRequest):
+    """A language the validator does not handle; the message lists the supported ones."""
+
+    code = "unsupported_language"
+
+
+class MethodNotAllowed(FalaError):
+    code = "method_not_allowed"
+    status = 405
+
+
+class RouteNotFound(FalaError):
+    code = "not_found"
+    status = 404
+
+
 class PayloadTooLarge(FalaError):
     code = "payload_too_large"
     status = 413

@@ -4,6 +4,7 @@ machine executed by moto's interpreter, its Lambda handlers in-process (shared/D
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 from dataclasses import dataclass, field
@@ -72,6 +73,8 @@ class LocalPipeline:
         self._saved_env = {k: os.environ.get(k) for k in fake}
         os.environ.update(fake)
         self._mock.start()
+        # moto logs every caught task failure as an error; the trace reports them instead.
+        logging.getLogger("moto").setLevel(logging.CRITICAL)
         # Clients copy the session's event hooks when made: register before the first one.
         boto3.setup_default_session(region_name=LOCAL_REGION)
         self.lambdas = LocalLambdaRuntime(
@@ -220,7 +223,10 @@ class LocalPipeline:
         started = time.perf_counter()
         first_invocation = len(self.lambdas.invocations)
         put = self.upload(audio, key=key, metadata=metadata)
-        self.deliver_events()
+        for delivery in self.deliver_events():
+            if delivery["error"]:
+                # On AWS the event would be retried and then dead-lettered; locally, say why now.
+                raise RuntimeError(f"The start Lambda failed: {delivery['response']}")
         detail = {
             "bucket": {"name": self.upload_bucket},
             "object": {

@@ -36,6 +36,24 @@ from fala.local.assembly import Resolver, Stack
 _ENV_LOCK = threading.RLock()  # os.environ is process-wide: one function's environment at a time
 
 
+class _LogSink(io.TextIOBase):
+    """Stands in for stdout while handlers run: what they print is the function's log (CloudWatch
+    on AWS), kept with the invocation instead of mixing with the CLI's output. Loggers keep a
+    reference to the stream they were created with, so this one object stays and the capture
+    behind it changes per invocation."""
+
+    def __init__(self) -> None:
+        self.capture: list[str] | None = None
+
+    def write(self, text: str) -> int:
+        if self.capture is not None:
+            self.capture.append(text)
+        return len(text)
+
+
+_SINK = _LogSink()
+
+
 @dataclass
 class LambdaContext:
     """The attributes of Lambda's context object that handlers and Powertools read."""
@@ -68,22 +86,25 @@ class LocalFunction:
     environment: dict[str, str]
     memory_mb: int
     timeout_seconds: int
+    image: ImageTaskRoot | None = None
     _entry: Callable[[Any, Any], Any] | None = None
 
-    def invoke(self, event: Any) -> Any:
+    def invoke(self, event: Any, *, logs: list[str] | None = None) -> Any:
         """Call the handler as Lambda would; exceptions propagate to the caller."""
-        with _ENV_LOCK, _environment(self.environment):
+        with _ENV_LOCK, _environment(self.environment), _capture_stdout(logs):
             entry = self._load()
             context = LambdaContext(self.name, self.memory_mb, self.arn, self.timeout_seconds)
             return entry(event, context)
 
     def load(self) -> None:
         """Import the handler module now (the cold start), in the function's environment."""
-        with _ENV_LOCK, _environment(self.environment):
+        with _ENV_LOCK, _environment(self.environment), _capture_stdout(None):
             self._load()
 
     def _load(self) -> Callable[[Any, Any], Any]:
         if self._entry is None:
+            if self.image is not None:
+                self.image.build(self.task_root)
             module_path, _, function = self.handler.rpartition(".")
             module = _import_from(self.task_root, module_path, alias=f"_fala_fn_{self.logical_id}")
             self._entry = getattr(module, function)
@@ -98,6 +119,8 @@ class LocalLambdaRuntime:
     ):
         self.functions: dict[str, LocalFunction] = {}
         for logical_id, resource in stack.of_type("AWS::Lambda::Function").items():
+            if "ZipFile" in resource["Properties"].get("Code", {}):
+                continue  # the CDK's inline custom-resource handlers: the emulator does their work
             fn = _local_function(stack, resolver, logical_id, resource, work_dir, overrides)
             self.functions[fn.name] = fn
         self.invocations: list[dict[str, Any]] = []
@@ -122,8 +145,9 @@ class LocalLambdaRuntime:
         """(status, payload, FunctionError) exactly as Lambda reports a synchronous invoke."""
         started = time.perf_counter()
         error: str | None = None
+        logs: list[str] = []
         try:
-            result = function.invoke(event)
+            result = function.invoke(event, logs=logs)
             payload = json.dumps(result).encode()
         except Exception as exc:
             error = "Unhandled"
@@ -140,6 +164,7 @@ class LocalLambdaRuntime:
                 "function": function.logical_id,
                 "seconds": round(time.perf_counter() - started, 3),
                 "error": error,
+                "logs": "".join(logs)[-20_000:],
             }
         )
         return 200, payload, error
@@ -179,11 +204,13 @@ def _local_function(
         for k, v in resolver.resolve(props.get("Environment", {}).get("Variables", {})).items()
     }
     asset = stack.asset_dir(logical_id)
+    image = None
     if props.get("PackageType") == "Image":
         dockerfile = asset / resource["Metadata"].get("aws:asset:dockerfile-path", "Dockerfile")
-        task_root, image_env, cmd = _image_task_root(asset, dockerfile, work_dir / logical_id)
-        handler = props.get("ImageConfig", {}).get("Command", cmd)[0]
-        environment = {**image_env, **environment}
+        image = ImageTaskRoot.from_dockerfile(asset, dockerfile)
+        task_root = work_dir / logical_id
+        handler = props.get("ImageConfig", {}).get("Command", image.cmd)[0]
+        environment = {**image.env, **environment}
     else:
         task_root, handler = asset, props["Handler"]
     environment |= {
@@ -205,46 +232,59 @@ def _local_function(
         environment=environment,
         memory_mb=int(props.get("MemorySize", 128)),
         timeout_seconds=int(props.get("Timeout", 3)),
+        image=image,
     )
 
 
-def _image_task_root(
-    context: Path, dockerfile: Path, target: Path
-) -> tuple[Path, dict[str, str], list[str]]:
-    """Rebuild /var/task from the Dockerfile: COPY into ${LAMBDA_TASK_ROOT}, ENV and CMD."""
-    env: dict[str, str] = {}
-    cmd: list[str] = []
-    if target.exists():
-        shutil.rmtree(target)
-    target.mkdir(parents=True)
-    for instruction in _dockerfile_instructions(dockerfile.read_text()):
-        op, _, rest = instruction.partition(" ")
-        op = op.upper()
-        if op == "ENV":
-            for item in shlex.split(rest):
-                key, _, value = item.partition("=")
-                env[key] = value
-        elif op == "CMD":
-            cmd = json.loads(rest)
-        elif op == "COPY" and "${LAMBDA_TASK_ROOT}" in rest:
-            args = [a for a in shlex.split(rest) if not a.startswith("--")]
-            *sources, dest = args
+@dataclass
+class ImageTaskRoot:
+    """What an image puts in /var/task, read from its Dockerfile: COPY into ${LAMBDA_TASK_ROOT},
+    ENV and CMD. Other instructions (pip installs, model download) are this virtualenv's job."""
+
+    context: Path
+    copies: list[tuple[list[str], str]]
+    env: dict[str, str]
+    cmd: list[str]
+
+    @classmethod
+    def from_dockerfile(cls, context: Path, dockerfile: Path) -> ImageTaskRoot:
+        copies: list[tuple[list[str], str]] = []
+        env: dict[str, str] = {}
+        cmd: list[str] = []
+        for instruction in _dockerfile_instructions(dockerfile.read_text()):
+            op, _, rest = instruction.partition(" ")
+            op = op.upper()
+            if op == "ENV":
+                for item in shlex.split(rest):
+                    key, _, value = item.partition("=")
+                    env[key] = value
+            elif op == "CMD":
+                cmd = json.loads(rest)
+            elif op == "COPY" and "${LAMBDA_TASK_ROOT}" in rest:
+                *sources, dest = [a for a in shlex.split(rest) if not a.startswith("--")]
+                copies.append((sources, dest))
+        return cls(context, copies, env, cmd)
+
+    def build(self, target: Path) -> None:
+        if target.exists():
+            shutil.rmtree(target)
+        target.mkdir(parents=True)
+        for sources, dest in self.copies:
             dest_dir = target / dest.replace("${LAMBDA_TASK_ROOT}", "").strip("/")
             into_dir = dest.endswith("/") or len(sources) > 1
             for source in sources:  # Docker semantics: a folder's contents, a file by name
-                src = context / source
-                if src.is_dir():
-                    shutil.copytree(
-                        src,
-                        dest_dir,
-                        dirs_exist_ok=True,
-                        ignore=shutil.ignore_patterns("__pycache__"),
+                src = self.context / source
+                if not src.exists():
+                    raise FileNotFoundError(
+                        f"Dockerfile COPY source {source} is not in {self.context}"
                     )
+                if src.is_dir():
+                    skip = shutil.ignore_patterns("__pycache__")
+                    shutil.copytree(src, dest_dir, dirs_exist_ok=True, ignore=skip)
                 else:
                     file_dest = dest_dir / src.name if into_dir else dest_dir
                     file_dest.parent.mkdir(parents=True, exist_ok=True)
                     shutil.copy2(src, file_dest)
-    return target, env, cmd
 
 
 def _dockerfile_instructions(text: str) -> Iterator[str]:
@@ -283,6 +323,16 @@ def _import_from(task_root: Path, module_path: str, *, alias: str) -> ModuleType
     sys.modules[alias] = module
     spec.loader.exec_module(module)
     return module
+
+
+@contextlib.contextmanager
+def _capture_stdout(into: list[str] | None) -> Iterator[None]:
+    saved_stdout, saved_capture = sys.stdout, _SINK.capture
+    sys.stdout, _SINK.capture = _SINK, into
+    try:
+        yield
+    finally:
+        sys.stdout, _SINK.capture = saved_stdout, saved_capture
 
 
 @contextlib.contextmanager

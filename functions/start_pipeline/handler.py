@@ -18,6 +18,7 @@ sfn = boto3.client("stepfunctions")
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event, context):
+    metrics.add_metric(name="UploadEvents", unit=MetricUnit.Count, value=1)
     started = start_execution(event, sfn=sfn, state_machine_arn=os.environ["STATE_MACHINE_ARN"])
     if started["duplicate"]:
         logger.info("Duplicate delivery ignored", extra=started)

@@ -1,0 +1,133 @@
+"""Audio bytes in, 16 kHz mono float32 samples out (what Whisper consumes).
+
+PyAV (FFmpeg) demuxes and decodes from memory, soxr resamples. Every failure on bad bytes is an
+`InvalidAudio` or `AudioTooLong`, never a decoder library's own exception type.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+
+import av
+import numpy as np
+import soxr
+
+from fala.core.errors import AudioTooLong, InvalidAudio
+
+SAMPLE_RATE = 16_000
+SUPPORTED_FORMATS = "WAV (8/16/24/32-bit PCM or float), MP3, OGG (Opus/Vorbis), FLAC, M4A/AAC, WebM"
+# Formats `sniff_format` recognizes; the names are what the pipeline reports as `audio_format`.
+SNIFFED_FORMATS = ("wav", "mp3", "aac", "ogg", "flac", "m4a", "webm")
+
+# FFmpeg logs every malformed header it meets to stderr; the caller gets InvalidAudio instead.
+av.logging.set_level(av.logging.PANIC)
+logging.getLogger("libav").setLevel(logging.CRITICAL)
+
+
+def sniff_format(head: bytes) -> str | None:
+    """Container format from the first bytes of a file (16 are enough), or None if unknown."""
+    if len(head) >= 12 and head[:4] in (b"RIFF", b"RF64") and head[8:12] == b"WAVE":
+        return "wav"
+    if head.startswith(b"OggS"):
+        return "ogg"
+    if head.startswith(b"fLaC"):
+        return "flac"
+    if head.startswith(b"\x1a\x45\xdf\xa3"):  # EBML: WebM / Matroska
+        return "webm"
+    if len(head) >= 8 and head[4:8] == b"ftyp":  # ISO base media: M4A, MP4
+        return "m4a"
+    if head.startswith(b"ID3"):
+        return "mp3"
+    if len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0:
+        # MPEG frame sync. ADTS (raw AAC) has layer bits 00, MPEG audio layer III has 01.
+        return "aac" if head[1] & 0x06 == 0 else "mp3"
+    return None
+
+
+def describe_bytes(data: bytes) -> str:
+    """What was received, for error messages: size and the recognized format or first bytes."""
+    if not data:
+        return "received 0 bytes"
+    fmt = sniff_format(data[:16])
+    if fmt:
+        return f"received {len(data)} bytes that look like {fmt.upper()}"
+    return f"received {len(data)} bytes starting with {data[:16]!r}"
+
+
+def decode_audio(data: bytes, *, max_seconds: float) -> np.ndarray:
+    """Decode any supported audio file to 16 kHz mono float32 in [-1, 1].
+
+    Decoding stops as soon as more than `max_seconds` of audio has come out, so a long file costs
+    no more than the limit.
+    """
+    if not data:
+        raise InvalidAudio(
+            f"The audio is empty ({describe_bytes(data)}). Send {SUPPORTED_FORMATS}."
+        )
+    try:
+        chunks, rate = _decode_native(data, max_seconds=max_seconds)
+    except (InvalidAudio, AudioTooLong, TypeError, AttributeError, NameError):
+        raise  # ours, or a bug in this module (not something bad bytes cause)
+    except Exception as exc:
+        # FFmpeg reports corrupt input through many exception types (InvalidDataError, EOFError,
+        # ValueError from a bogus header, ...); to the caller they all mean "not audio we can read".
+        raise InvalidAudio(
+            f"The audio could not be decoded ({describe_bytes(data)}: {_short(exc)}). "
+            f"Send {SUPPORTED_FORMATS}."
+        ) from exc
+
+    samples = np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
+    if samples.size == 0:
+        raise InvalidAudio(
+            f"The audio decoded to no samples ({describe_bytes(data)}). "
+            f"Send a non-empty recording in {SUPPORTED_FORMATS}."
+        )
+    if rate != SAMPLE_RATE:
+        samples = soxr.resample(samples, rate, SAMPLE_RATE, quality="HQ")
+    # Float WAVs may carry NaN/inf or overshoot; Whisper's log-mel expects finite samples.
+    samples = np.clip(np.nan_to_num(samples, nan=0.0, posinf=1.0, neginf=-1.0), -1.0, 1.0)
+    return samples.astype(np.float32, copy=False)
+
+
+def _decode_native(data: bytes, *, max_seconds: float) -> tuple[list[np.ndarray], int]:
+    """Mono float32 chunks at the file's own sample rate."""
+    chunks: list[np.ndarray] = []
+    total = 0
+    rate = 0
+    resampler: av.AudioResampler | None = None
+    with av.open(io.BytesIO(data), mode="r") as container:
+        if not container.streams.audio:
+            raise InvalidAudio(
+                f"The file has no audio stream ({describe_bytes(data)}). Send {SUPPORTED_FORMATS}."
+            )
+        stream = container.streams.audio[0]
+        for frame in container.decode(stream):
+            if resampler is None:
+                # Only a sample-format conversion (to planar float) at the first frame's rate and
+                # layout; soxr does the rate conversion, the channel mean does the downmix.
+                rate = frame.sample_rate
+                resampler = av.AudioResampler(format="fltp", layout=frame.layout.name, rate=rate)
+            for converted in resampler.resample(frame):
+                planes = converted.to_ndarray()  # (channels, samples)
+                chunks.append(planes.mean(axis=0, dtype=np.float32))
+                total += planes.shape[1]
+            if total > max_seconds * rate:
+                raise AudioTooLong(_too_long_message(container, total / rate, max_seconds))
+    return chunks, rate
+
+
+def _too_long_message(container: av.container.InputContainer, decoded: float, limit: float) -> str:
+    declared = container.duration / av.time_base if container.duration else None
+    length = (
+        f"{declared:.1f} s long" if declared and declared > decoded else f"over {decoded:.1f} s"
+    )
+    return (
+        f"The audio is {length}; the limit is {limit:g} s. "
+        "Send a shorter clip (trim silence or split the recording)."
+    )
+
+
+def _short(exc: Exception) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text if len(text) <= 120 else text[:117] + "..."

@@ -1,0 +1,31 @@
+"""Limits and defaults of the validation entry points, read from the environment."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ValidationSettings(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    max_audio_seconds: float = Field(default=30.0, gt=0, le=600)
+    max_expected_speech_chars: int = Field(default=200, gt=0, le=10_000)
+    default_language: str = "pt-BR"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> ValidationSettings:
+        """Settings from MAX_AUDIO_SECONDS, MAX_EXPECTED_SPEECH_CHARS and DEFAULT_LANGUAGE.
+
+        A bad value raises pydantic's ValidationError at import time: a deployment mistake,
+        not a user error, so it should fail the cold start loudly.
+        """
+        env = os.environ if env is None else env
+        names = {
+            "max_audio_seconds": "MAX_AUDIO_SECONDS",
+            "max_expected_speech_chars": "MAX_EXPECTED_SPEECH_CHARS",
+            "default_language": "DEFAULT_LANGUAGE",
+        }
+        return cls.model_validate({f: env[v] for f, v in names.items() if env.get(v, "").strip()})
