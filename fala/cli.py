@@ -21,8 +21,6 @@ app = typer.Typer(
 console = Console()
 err = Console(stderr=True)
 
-Mode = typer.Option("validate", "--mode", help="validate | converse | auto")
-
 
 def _fail(message: str, code: int = 1) -> None:
     err.print(f"[red]error:[/red] {message}")
@@ -63,7 +61,7 @@ def run(
     expect: Annotated[
         str | None, typer.Option("--expect", help="The phrase the audio should say")
     ] = None,
-    mode: Annotated[str, Mode] = "validate",
+    mode: Annotated[str, typer.Option(help="validate | converse | auto")] = "validate",
     language: Annotated[str | None, typer.Option(help="pt-BR (default), en, …")] = None,
     voice: Annotated[str | None, typer.Option(help="Reply voice (converse mode)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print only the result document")] = False,

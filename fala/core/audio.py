@@ -14,35 +14,16 @@ import numpy as np
 import soxr
 
 from fala.core.errors import AudioTooLong, InvalidAudio
+from fala.core.formats import sniff_format
+
+__all__ = ["SAMPLE_RATE", "SUPPORTED_FORMATS", "decode_audio", "describe_bytes", "sniff_format"]
 
 SAMPLE_RATE = 16_000
 SUPPORTED_FORMATS = "WAV (8/16/24/32-bit PCM or float), MP3, OGG (Opus/Vorbis), FLAC, M4A/AAC, WebM"
-# Formats `sniff_format` recognizes; the names are what the pipeline reports as `audio_format`.
-SNIFFED_FORMATS = ("wav", "mp3", "aac", "ogg", "flac", "m4a", "webm")
 
 # FFmpeg logs every malformed header it meets to stderr; the caller gets InvalidAudio instead.
 av.logging.set_level(av.logging.PANIC)
 logging.getLogger("libav").setLevel(logging.CRITICAL)
-
-
-def sniff_format(head: bytes) -> str | None:
-    """Container format from the first bytes of a file (16 are enough), or None if unknown."""
-    if len(head) >= 12 and head[:4] in (b"RIFF", b"RF64") and head[8:12] == b"WAVE":
-        return "wav"
-    if head.startswith(b"OggS"):
-        return "ogg"
-    if head.startswith(b"fLaC"):
-        return "flac"
-    if head.startswith(b"\x1a\x45\xdf\xa3"):  # EBML: WebM / Matroska
-        return "webm"
-    if len(head) >= 8 and head[4:8] == b"ftyp":  # ISO base media: M4A, MP4
-        return "m4a"
-    if head.startswith(b"ID3"):
-        return "mp3"
-    if len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0:
-        # MPEG frame sync. ADTS (raw AAC) has layer bits 00, MPEG audio layer III has 01.
-        return "aac" if head[1] & 0x06 == 0 else "mp3"
-    return None
 
 
 def describe_bytes(data: bytes) -> str:
@@ -129,5 +110,6 @@ def _too_long_message(container: av.container.InputContainer, decoded: float, li
 
 
 def _short(exc: Exception) -> str:
-    text = str(exc).strip() or type(exc).__name__
+    # FFmpeg errors carry "[Errno -1094995529] Invalid data found ...: '<none>'"; keep the words.
+    text = (getattr(exc, "strerror", None) or str(exc)).strip() or type(exc).__name__
     return text if len(text) <= 120 else text[:117] + "..."

@@ -37,7 +37,7 @@ _FILLERS = {
 }
 
 _TIME = re.compile(r"\b(\d{1,2})\s*[:h.]\s*(\d{2})\b")  # 13:40, 13h40, 13 h 40, 9.45
-_HOUR_SUFFIX = re.compile(r"\b(\d{1,2})\s*h(?:s|rs?)?\b")  # 13h, 13hs, 13hr
+_HOUR_SUFFIX = re.compile(r"\b(\d{1,2})h(?:s|rs?)?\b")  # 13h, 13hs, 13hr (attached only)
 _NON_WORD = re.compile(r"[\W_]+")
 
 _HOUR_WORDS = frozenset({"hora", "horas", "h", "hs", "hr", "hrs", "hour", "hours"})
@@ -123,7 +123,7 @@ def normalize(text: str, language: str | None) -> str:
     lang = language_family(language)
     # Run to a fixed point: number words can surface only after an earlier step (rare, but it keeps
     # normalize(normalize(x)) == normalize(x) true by construction).
-    for _ in range(3):
+    for _ in range(5):
         result = _normalize_once(text, lang)
         if result == text:
             break

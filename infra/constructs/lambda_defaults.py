@@ -10,15 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from aws_cdk import Duration, RemovalPolicy, Validations
+from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
-from aws_cdk import Acknowledgment
 from constructs import Construct
 
 from infra.config import FalaConfig
 from infra.constructs.bundling import zip_function_code
+from infra.nag import acknowledge
 
 POWERTOOLS_METRICS_NAMESPACE = "Fala"
 ARCHITECTURE = lambda_.Architecture.X86_64
@@ -56,12 +56,11 @@ def _role_and_log_group(
 
 def _acknowledge_tracing(function: lambda_.Function) -> None:
     """X-Ray's PutTraceSegments/PutTelemetryRecords have no resource-level permissions."""
-    Validations.of(function.role).acknowledge(  # type: ignore[arg-type]
-        Acknowledgment(
-            id="AwsSolutions-IAM5[Resource::*]",
-            reason="X-Ray tracing: xray:PutTraceSegments and xray:PutTelemetryRecords do not "
-            "support resource-level permissions (added by tracing=ACTIVE).",
-        )
+    acknowledge(
+        function.role,  # type: ignore[arg-type]
+        "IAM5[Resource::*]",
+        "X-Ray tracing: xray:PutTraceSegments and xray:PutTelemetryRecords do not support "
+        "resource-level permissions (added by tracing=ACTIVE).",
     )
 
 
@@ -78,7 +77,7 @@ def zip_function(
     timeout: Duration | None = None,
     **kwargs: object,
 ) -> lambda_.Function:
-    """A python3.12 zip function from functions/<source>/ (handler.handler), fala.core bundled in."""
+    """A python3.12 zip function from functions/<source>/ (handler.handler) + fala.core."""
     holder = Construct(scope, id)
     role, log_group = _role_and_log_group(holder, description=description, config=config)
     function = lambda_.Function(
@@ -98,12 +97,11 @@ def zip_function(
         **kwargs,  # type: ignore[arg-type]
     )
     _acknowledge_tracing(function)
-    Validations.of(function).acknowledge(
-        Acknowledgment(
-            id="AwsSolutions-L1",
-            reason="python3.12 is pinned on purpose: the bundled wheels, the container base image "
-            "and the local toolchain all target CPython 3.12 (DESIGN §2).",
-        )
+    acknowledge(
+        function,
+        "L1",
+        "python3.12 is pinned on purpose: the bundled wheels, the container base image and the "
+        "local toolchain all target CPython 3.12 (DESIGN §2).",
     )
     return function
 

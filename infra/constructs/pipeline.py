@@ -2,16 +2,16 @@
 
 Data flow (the handlers and the local emulator rely on it):
   input $ = the S3 "Object Created" EventBridge event
-  Describe upload   payload $            -> $.job         (fala.core.models.Job)
-  Choose path       on $.job.mode        (validate; converse/auto join later, see PATHS)
-  Validate speech   payload $.job        -> $.validation
+  Describe upload   payload $ (no Parameters)  -> $.job         (fala.core.models.Job)
+  Choose path       on $.job.mode              (validate; converse/auto join later, see `paths`)
+  Validate speech   payload $.job (InputPath)  -> $.validation
   Publish outcome   payload {execution, state: $} -> Succeed "Speech processed"
   any failure in the steps above         -> $.error -> Publish failure -> Fail "Speech failed"
 """
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Stack, Validations
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
@@ -20,6 +20,7 @@ from constructs import Construct
 
 from infra.config import FalaConfig
 from infra.constructs.lambda_defaults import zip_function
+from infra.nag import acknowledge
 
 # Lambda's own transient failures; typed user errors (InvalidAudio, AudioTooLong, ...) are final.
 TRANSIENT_LAMBDA_ERRORS = [
@@ -79,7 +80,7 @@ class DescribeUpload(_Step):
             self,
             "Describe upload",
             lambda_function=self.function,
-            payload=sfn.TaskInput.from_json_path_at("$"),
+            # Direct invocation (payload_response_only): the whole state input, the S3 event.
             payload_response_only=True,
             result_path="$.job",
         )
@@ -95,7 +96,9 @@ class ValidateSpeech(_Step):
             self,
             "Validate speech",
             lambda_function=function,
-            payload=sfn.TaskInput.from_json_path_at("$.job"),
+            # With direct invocation the payload is chosen by InputPath (a string "Parameters"
+            # is not valid ASL); ResultPath still merges into the full state.
+            input_path="$.job",
             payload_response_only=True,
             result_path="$.validation",
             # Replaced by the retrier below, which also covers throttling and adds jitter.
@@ -172,9 +175,7 @@ class Pipeline(Construct):
         super().__init__(scope, id)
 
         self.describe_upload = DescribeUpload(self, "DescribeUpload", config=config)
-        self.validate_speech = ValidateSpeech(
-            self, "ValidateSpeech", function=validation_function
-        )
+        self.validate_speech = ValidateSpeech(self, "ValidateSpeech", function=validation_function)
         self.publish = PublishOutcome(
             self,
             "PublishOutcome",
@@ -217,9 +218,7 @@ class Pipeline(Construct):
             self,
             "StateMachine",
             comment="Fala speech pipeline: describe the upload, process it, publish the outcome",
-            definition_body=sfn.DefinitionBody.from_chainable(
-                self.describe_upload.next(choose)
-            ),
+            definition_body=sfn.DefinitionBody.from_chainable(self.describe_upload.next(choose)),
             state_machine_type=sfn.StateMachineType.STANDARD,
             timeout=Duration.minutes(30),
             tracing_enabled=True,
@@ -234,21 +233,19 @@ class Pipeline(Construct):
         )
 
     def _acknowledge_role_findings(self, functions: list[lambda_.IFunction]) -> None:
+        role = self.state_machine.role
+        acknowledge(
+            role,
+            "IAM5[Resource::*]",
+            "Step Functions log delivery (logs:CreateLogDelivery & co.) and X-Ray "
+            "(xray:PutTraceSegments & co.) do not support resource-level permissions.",
+        )
         stack = Stack.of(self)
-        acks = [
-            Acknowledgment(
-                id="AwsSolutions-IAM5[Resource::*]",
-                reason="Step Functions log delivery (logs:CreateLogDelivery & co.) and X-Ray "
-                "(xray:PutTraceSegments & co.) do not support resource-level permissions.",
-            )
-        ]
         for function in functions:
             logical_id = stack.get_logical_id(function.node.default_child)  # type: ignore[arg-type]
-            acks.append(
-                Acknowledgment(
-                    id=f"AwsSolutions-IAM5[Resource::<{logical_id}.Arn>:*]",
-                    reason="LambdaInvoke grants lambda:InvokeFunction on the function and its "
-                    "versions/aliases (<arn>:*), all of the same function.",
-                )
+            acknowledge(
+                role,
+                f"IAM5[Resource::<{logical_id}.Arn>:*]",
+                "LambdaInvoke grants lambda:InvokeFunction on the function and its "
+                "versions/aliases (<arn>:*), all of the same function.",
             )
-        Validations.of(self.state_machine.role).acknowledge(*acks)

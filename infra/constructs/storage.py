@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Stack, Validations
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from fala.core.models import RESULTS_PREFIX
+from infra.nag import acknowledge
 
 UPLOADS_PREFIX = "uploads/"
 
@@ -42,12 +43,31 @@ class Storage(Construct):
                 )
             ],
         )
-        Validations.of(self.access_logs_bucket).acknowledge(
-            Acknowledgment(
-                id="AwsSolutions-S1",
-                reason="This is the server access log destination; logging its own access would "
-                "loop.",
-            )
+        acknowledge(
+            self.access_logs_bucket,
+            "S1",
+            "This is the server access log destination; logging its own access would loop.",
+        )
+
+        # CDK's bucket-notifications custom resource turns EventBridge delivery on. Its handler
+        # gets this role (instead of an anonymous one at the stack root) so the finding sits here.
+        notifications_role = iam.Role(
+            self,
+            "NotificationsHandlerRole",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="CDK bucket-notifications handler (enables EventBridge on the bucket)",
+            managed_policies=[
+                iam.ManagedPolicy.from_aws_managed_policy_name(
+                    "service-role/AWSLambdaBasicExecutionRole"
+                )
+            ],
+        )
+        acknowledge(
+            notifications_role,
+            "IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+            "AWSLambdaBasicExecutionRole]",
+            "Role of CDK's own bucket-notifications handler, whose log group name is generated; "
+            "the managed policy only lets it write its logs.",
         )
 
         self.bucket = s3.Bucket(
@@ -62,6 +82,7 @@ class Storage(Construct):
             versioned=True,
             server_access_logs_bucket=self.access_logs_bucket,
             server_access_logs_prefix="uploads-bucket/",
+            notifications_handler_role=notifications_role,
             removal_policy=RemovalPolicy.RETAIN,
             lifecycle_rules=[
                 s3.LifecycleRule(
@@ -78,12 +99,19 @@ class Storage(Construct):
                     noncurrent_version_expiration=Duration.days(1),
                 ),
                 # Versioning keeps a delete marker per expired object; clean those up too.
-                s3.LifecycleRule(id="remove-expired-delete-markers", expired_object_delete_marker=True),
+                s3.LifecycleRule(
+                    id="remove-expired-delete-markers", expired_object_delete_marker=True
+                ),
             ],
         )
 
     def grant_read_uploads(self, grantee: iam.IGrantable) -> iam.Grant:
-        """s3:GetObject on uploads/* only (HeadObject and ranged reads are GetObject too)."""
+        """s3:GetObject on uploads/* (HeadObject and ranged reads are GetObject too), plus
+        s3:ListBucket on the bucket: without it S3 answers a deleted object with 403, not 404,
+        and the pipeline could not tell "gone" from "forbidden"."""
+        iam.Grant.add_to_principal(
+            grantee=grantee, actions=["s3:ListBucket"], resource_arns=[self.bucket.bucket_arn]
+        )
         return self._grant_prefix(grantee, "s3:GetObject", UPLOADS_PREFIX, "read any upload")
 
     def grant_write_results(self, grantee: iam.IGrantable) -> iam.Grant:
@@ -102,11 +130,10 @@ class Storage(Construct):
         logical_id = Stack.of(self).get_logical_id(self.bucket.node.default_child)  # type: ignore[arg-type]
         principal = grantee.grant_principal
         if isinstance(principal, Construct):
-            Validations.of(principal).acknowledge(
-                Acknowledgment(
-                    id=f"AwsSolutions-IAM5[Resource::<{logical_id}.Arn>/{prefix}*]",
-                    reason=f"{action} is limited to the {prefix} prefix; the function must "
-                    f"{purpose}, whose keys users choose.",
-                )
+            acknowledge(
+                principal,
+                f"IAM5[Resource::<{logical_id}.Arn>/{prefix}*]",
+                f"{action} is limited to the {prefix} prefix; the function must {purpose}, "
+                "whose keys users choose.",
             )
         return grant

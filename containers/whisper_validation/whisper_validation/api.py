@@ -1,0 +1,43 @@
+"""Function URL handler: POST / {"expected_speech", "audio" (base64), "language"?}."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from fala.core.errors import FalaError
+from fala.core.function_url import error_response, handle_validation_request
+from fala.core.models import Validation
+from whisper_validation import engine
+
+logger = Logger(service=engine.SERVICE)
+tracer = Tracer(service=engine.SERVICE)
+
+
+def _validate(audio, expected_speech: str, language: str | None) -> Validation:
+    validation = engine.validator().validate(
+        audio,
+        expected_speech,
+        language,
+        max_expected_chars=engine.settings.max_expected_speech_chars,
+    )
+    engine.record(validation)
+    logger.info(
+        "Validation", extra={"reason": validation.reason, "validated": validation.validated}
+    )
+    return validation
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.LAMBDA_FUNCTION_URL)
+@tracer.capture_lambda_handler(capture_response=False)  # responses echo the request's text
+@engine.metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    try:
+        return handle_validation_request(event, _validate, engine.settings)
+    except Exception:
+        # A Function URL turns an unhandled error into a bare 502; answer JSON instead.
+        logger.exception("Validation request failed")
+        return error_response(FalaError("The validation failed unexpectedly; try again later."))

@@ -1,0 +1,35 @@
+"""The process-wide speech validator, built at import so the model loads during the cold start
+(init phase) rather than inside the first request."""
+
+from __future__ import annotations
+
+import os
+
+from aws_lambda_powertools import Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+
+from fala.core.models import Validation
+from fala.core.settings import ValidationSettings
+from fala.core.validation import SpeechValidator, shared_validator
+
+SERVICE = "whisper-validation"
+DEFAULT_MODEL_DIR = "/opt/models/whisper"  # where the image build puts the model
+
+settings = ValidationSettings.from_env()
+metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "Fala"), service=SERVICE)
+
+
+def validator() -> SpeechValidator:
+    return shared_validator(os.environ.get("WHISPER_MODEL_DIR") or DEFAULT_MODEL_DIR)
+
+
+def record(validation: Validation) -> None:
+    """One count per verdict, by reason (match / mismatch / no speech)."""
+    metrics.add_dimension(name="reason", value=validation.reason)
+    metrics.add_metric(name="SpeechValidations", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(
+        name="SpeechValidated", unit=MetricUnit.Count, value=int(validation.validated)
+    )
+
+
+validator()

@@ -1,0 +1,64 @@
+"""State machine task "Validate speech": the Job from "Describe upload" in, a Validation out.
+
+Typed errors propagate: their class name is the error name Step Functions catches.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.exceptions import ClientError
+from pydantic import ValidationError
+
+from fala.core.audio import decode_audio
+from fala.core.errors import InvalidRequest, UploadNotFound
+from fala.core.models import Job, Upload
+from fala.core.validation import check_expected_speech
+from whisper_validation import engine
+
+logger = Logger(service=engine.SERVICE)
+tracer = Tracer(service=engine.SERVICE)
+s3 = boto3.client("s3")
+
+_MISSING = ("NoSuchKey", "NoSuchVersion", "NoSuchBucket", "404")
+
+
+@tracer.capture_method(capture_response=False)
+def read_upload(upload: Upload) -> bytes:
+    request = {"Bucket": upload.bucket, "Key": upload.key}
+    if upload.version_id:
+        request["VersionId"] = upload.version_id  # exactly the object the event announced
+    try:
+        return s3.get_object(**request)["Body"].read()
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") in _MISSING:
+            raise UploadNotFound(
+                f"s3://{upload.bucket}/{upload.key} no longer exists (deleted or overwritten "
+                "after the upload event); upload it again."
+            ) from error
+        raise
+
+
+@logger.inject_lambda_context(correlation_id_path="upload.key")
+@tracer.capture_lambda_handler(capture_response=False)
+@engine.metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    try:
+        job = Job.model_validate(event)
+    except ValidationError as error:
+        raise InvalidRequest(f"The task input is not a job: {error}") from error
+    limit = engine.settings.max_expected_speech_chars
+    # Checked before the S3 read and the decode: a job without a text to compare is hopeless.
+    expected = check_expected_speech(job.expected_speech, max_chars=limit)
+    audio = decode_audio(read_upload(job.upload), max_seconds=engine.settings.max_audio_seconds)
+    validation = engine.validator().validate(
+        audio, expected, job.language, max_expected_chars=limit
+    )
+    engine.record(validation)
+    logger.info(
+        "Validation", extra={"reason": validation.reason, "validated": validation.validated}
+    )
+    return validation.model_dump(mode="json")

@@ -1,0 +1,1 @@
+"""The Fala CDK app: config, the stack, and one construct per capability."""

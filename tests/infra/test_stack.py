@@ -1,0 +1,492 @@
+"""FalaStack's resources and wiring, asserted on the template synthesized once per session."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from aws_cdk.assertions import Match, Template
+from cdk_synth import Synth
+
+from infra.constructs.validation import API_CMD, TASK_CMD
+
+TYPED_USER_ERRORS = {
+    "InvalidAudio",
+    "AudioTooLong",
+    "InvalidExpectedSpeech",
+    "UploadNotFound",
+    "UploadRejected",
+}
+TRANSIENT_LAMBDA_ERRORS = {
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+    "Lambda.ClientExecutionTimeoutException",
+}
+
+
+def _only(resources: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    assert len(resources) == 1, sorted(resources)
+    return next(iter(resources.items()))
+
+
+def _function(synth: Synth, *, description_starts: str) -> tuple[str, dict[str, Any]]:
+    return _only(
+        {
+            k: v
+            for k, v in synth.of_type("AWS::Lambda::Function").items()
+            if v["Properties"].get("Description", "").startswith(description_starts)
+        }
+    )
+
+
+def _upload_bucket_id(synth: Synth) -> str:
+    return _only(
+        {
+            k: v
+            for k, v in synth.of_type("AWS::S3::Bucket").items()
+            if "LoggingConfiguration" in v["Properties"]
+        }
+    )[0]
+
+
+@pytest.fixture(scope="module")
+def definition(default_synth: Synth) -> dict[str, Any]:
+    """The state machine's ASL, with each CloudFormation token replaced by a <LogicalId> text."""
+    _, machine = _only(default_synth.of_type("AWS::StepFunctions::StateMachine"))
+    parts = machine["Properties"]["DefinitionString"]["Fn::Join"][1]
+
+    def text(part: Any) -> str:
+        if isinstance(part, str):
+            return part
+        ref = part.get("Ref") or part["Fn::GetAtt"][0]
+        return f"<{ref}>"
+
+    return json.loads("".join(text(p) for p in parts))
+
+
+# --- storage --------------------------------------------------------------------------------
+
+
+def test_upload_bucket_is_private_encrypted_versioned_and_logged(
+    default_synth: Synth, template: Template
+) -> None:
+    bucket_id = _upload_bucket_id(default_synth)
+    bucket = default_synth.resources[bucket_id]["Properties"]
+    assert bucket["BucketEncryption"] == {
+        "ServerSideEncryptionConfiguration": [
+            {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}
+        ]
+    }
+    assert bucket["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True,
+        "BlockPublicPolicy": True,
+        "IgnorePublicAcls": True,
+        "RestrictPublicBuckets": True,
+    }
+    assert bucket["VersioningConfiguration"] == {"Status": "Enabled"}
+    logs_bucket_id = bucket["LoggingConfiguration"]["DestinationBucketName"]["Ref"]
+    assert default_synth.resources[logs_bucket_id]["Type"] == "AWS::S3::Bucket"
+
+
+def test_upload_bucket_sends_events_to_eventbridge(template: Template) -> None:
+    template.has_resource_properties(
+        "Custom::S3BucketNotifications",
+        {"NotificationConfiguration": {"EventBridgeConfiguration": {}}},
+    )
+
+
+def test_upload_bucket_expires_uploads_and_results_by_prefix(default_synth: Synth) -> None:
+    bucket = default_synth.resources[_upload_bucket_id(default_synth)]["Properties"]
+    rules = {rule.get("Prefix"): rule for rule in bucket["LifecycleConfiguration"]["Rules"]}
+    assert rules["uploads/"]["ExpirationInDays"] == 7
+    assert rules["uploads/"]["Status"] == "Enabled"
+    assert rules["results/"]["ExpirationInDays"] == 30
+
+
+def test_buckets_refuse_plain_http(default_synth: Synth, template: Template) -> None:
+    for bucket_id in default_synth.of_type("AWS::S3::Bucket"):
+        template.has_resource_properties(
+            "AWS::S3::BucketPolicy",
+            {
+                "Bucket": {"Ref": bucket_id},
+                "PolicyDocument": {
+                    "Statement": Match.array_with(
+                        [
+                            Match.object_like(
+                                {
+                                    "Effect": "Deny",
+                                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                                }
+                            )
+                        ]
+                    )
+                },
+            },
+        )
+
+
+# --- intake ---------------------------------------------------------------------------------
+
+
+def test_upload_rule_matches_object_created_under_uploads(
+    default_synth: Synth, template: Template
+) -> None:
+    template.has_resource_properties(
+        "AWS::Events::Rule",
+        {
+            "EventPattern": {
+                "source": ["aws.s3"],
+                "detail-type": ["Object Created"],
+                "detail": {
+                    "bucket": {"name": [{"Ref": _upload_bucket_id(default_synth)}]},
+                    "object": {"key": [{"prefix": "uploads/"}]},
+                },
+            }
+        },
+    )
+
+
+def test_upload_rule_targets_start_pipeline_with_retries_and_dlq(default_synth: Synth) -> None:
+    start_id, _ = _function(default_synth, description_starts="Fala intake")
+    queue_id, queue = _only(default_synth.of_type("AWS::SQS::Queue"))
+    _, rule = _only(default_synth.of_type("AWS::Events::Rule"))
+    (target,) = rule["Properties"]["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": [start_id, "Arn"]}
+    assert target["RetryPolicy"] == {"MaximumEventAgeInSeconds": 7200, "MaximumRetryAttempts": 4}
+    assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [queue_id, "Arn"]}}
+    assert queue["Properties"]["SqsManagedSseEnabled"] is True
+
+
+def test_start_pipeline_async_invocations_retry_then_go_to_dlq(
+    default_synth: Synth, template: Template
+) -> None:
+    start_id, start = _function(default_synth, description_starts="Fala intake")
+    queue_id, _ = _only(default_synth.of_type("AWS::SQS::Queue"))
+    template.has_resource_properties(
+        "AWS::Lambda::EventInvokeConfig",
+        {
+            "FunctionName": {"Ref": start_id},
+            "MaximumRetryAttempts": 2,
+            "MaximumEventAgeInSeconds": 3600,
+            "DestinationConfig": {"OnFailure": {"Destination": {"Fn::GetAtt": [queue_id, "Arn"]}}},
+        },
+    )
+    machine_id, _ = _only(default_synth.of_type("AWS::StepFunctions::StateMachine"))
+    assert start["Properties"]["Environment"]["Variables"]["STATE_MACHINE_ARN"] == {
+        "Ref": machine_id
+    }
+
+
+def test_dead_letter_queue_refuses_plain_http(default_synth: Synth, template: Template) -> None:
+    queue_id, _ = _only(default_synth.of_type("AWS::SQS::Queue"))
+    template.has_resource_properties(
+        "AWS::SQS::QueuePolicy",
+        {
+            "Queues": [{"Ref": queue_id}],
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [
+                        Match.object_like(
+                            {
+                                "Effect": "Deny",
+                                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                            }
+                        )
+                    ]
+                )
+            },
+        },
+    )
+
+
+# --- state machine --------------------------------------------------------------------------
+
+
+def test_state_machine_is_standard_with_full_logging_and_tracing(template: Template) -> None:
+    template.has_resource_properties(
+        "AWS::StepFunctions::StateMachine",
+        {
+            "StateMachineType": "STANDARD",
+            "LoggingConfiguration": {"Level": "ALL", "IncludeExecutionData": True},
+            "TracingConfiguration": {"Enabled": True},
+        },
+    )
+
+
+def test_states_read_like_a_runbook(definition: dict[str, Any]) -> None:
+    assert definition["StartAt"] == "Describe upload"
+    assert set(definition["States"]) == {
+        "Describe upload",
+        "Choose path",
+        "Validate speech",
+        "Publish outcome",
+        "Speech processed",
+        "Publish failure",
+        "Speech failed",
+    }
+
+
+def test_describe_upload_gets_the_event_and_writes_the_job(
+    default_synth: Synth, definition: dict[str, Any]
+) -> None:
+    describe_id, _ = _function(default_synth, description_starts="Fala pipeline: describe")
+    state = definition["States"]["Describe upload"]
+    assert state["Resource"] == f"<{describe_id}>"  # direct invoke: payload_response_only
+    assert "Parameters" not in state and "InputPath" not in state  # the whole event
+    assert state["ResultPath"] == "$.job"
+    assert state["Next"] == "Choose path"
+
+
+def test_choice_routes_validate_mode_and_defaults_to_validation(
+    definition: dict[str, Any],
+) -> None:
+    choice = definition["States"]["Choose path"]
+    assert choice["Type"] == "Choice"
+    assert choice["Choices"] == [
+        {"Variable": "$.job.mode", "StringEquals": "validate", "Next": "Validate speech"}
+    ]
+    assert choice["Default"] == "Validate speech"
+
+
+def test_validate_speech_passes_the_job_and_retries_only_transient_errors(
+    default_synth: Synth, definition: dict[str, Any]
+) -> None:
+    task_id, _ = _function(default_synth, description_starts="Fala speech validation step")
+    state = definition["States"]["Validate speech"]
+    assert state["Resource"] == f"<{task_id}>"
+    assert state["InputPath"] == "$.job"
+    assert state["ResultPath"] == "$.validation"
+    assert state["Next"] == "Publish outcome"
+    (retry,) = state["Retry"]
+    assert set(retry["ErrorEquals"]) == TRANSIENT_LAMBDA_ERRORS
+    assert {k: v for k, v in retry.items() if k != "ErrorEquals"} == {
+        "IntervalSeconds": 2,
+        "MaxAttempts": 3,
+        "BackoffRate": 2,
+        "JitterStrategy": "FULL",
+    }
+
+
+def test_typed_user_errors_are_never_retried(definition: dict[str, Any]) -> None:
+    for name, state in definition["States"].items():
+        retried = {e for r in state.get("Retry", []) for e in r["ErrorEquals"]}
+        assert not retried & TYPED_USER_ERRORS, name
+        if name != "Publish outcome" and name != "Publish failure":
+            assert "States.ALL" not in retried, name
+
+
+@pytest.mark.parametrize("name", ["Describe upload", "Validate speech"])
+def test_failures_are_caught_into_publish_failure(definition: dict[str, Any], name: str) -> None:
+    assert definition["States"][name]["Catch"] == [
+        {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Publish failure"}
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "next_state"),
+    [("Publish outcome", "Speech processed"), ("Publish failure", "Speech failed")],
+)
+def test_publish_states_send_execution_and_state(
+    default_synth: Synth, definition: dict[str, Any], name: str, next_state: str
+) -> None:
+    publish_id, _ = _function(default_synth, description_starts="Fala pipeline: write")
+    state = definition["States"][name]
+    assert state["Resource"] == f"<{publish_id}>"
+    assert state["Parameters"] == {"execution.$": "$$.Execution.Id", "state.$": "$"}
+    assert state["Next"] == next_state
+    assert state["Retry"][-1] == {
+        "ErrorEquals": ["States.ALL"],
+        "IntervalSeconds": 1,
+        "MaxAttempts": 3,
+        "BackoffRate": 2,
+        "JitterStrategy": "FULL",
+    }
+
+
+def test_failure_path_keeps_the_error_for_the_fail_state(definition: dict[str, Any]) -> None:
+    assert definition["States"]["Publish failure"]["ResultPath"] is None
+    assert definition["States"]["Speech failed"] == {
+        "Type": "Fail",
+        "ErrorPath": "$.error.Error",
+        "CausePath": "$.error.Cause",
+    }
+    assert definition["States"]["Speech processed"] == {"Type": "Succeed"}
+    assert "ResultPath" not in definition["States"]["Publish outcome"]
+
+
+# --- functions ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("description", "env"),
+    [
+        ("Fala intake", {"STATE_MACHINE_ARN"}),
+        (
+            "Fala pipeline: describe",
+            {"MAX_UPLOAD_BYTES": str(20 * 1024 * 1024), "DEFAULT_LANGUAGE": "pt-BR"},
+        ),
+        ("Fala pipeline: write", {"RESULTS_BUCKET", "EVENT_BUS_NAME"}),
+    ],
+)
+def test_zip_functions_share_the_lambda_defaults(
+    default_synth: Synth, description: str, env: set[str] | dict[str, str]
+) -> None:
+    _, function = _function(default_synth, description_starts=description)
+    props = function["Properties"]
+    assert props["Runtime"] == "python3.12"
+    assert props["Handler"] == "handler.handler"
+    assert props["Architectures"] == ["x86_64"]
+    assert props["TracingConfig"] == {"Mode": "Active"}
+    variables = props["Environment"]["Variables"]
+    assert variables["POWERTOOLS_SERVICE_NAME"].startswith("fala-")
+    assert "POWERTOOLS_METRICS_NAMESPACE" in variables
+    if isinstance(env, dict):
+        assert {k: variables[k] for k in env} == env
+    else:
+        assert env <= set(variables)
+    log_group_id = props["LoggingConfig"]["LogGroup"]["Ref"]
+    assert default_synth.resources[log_group_id]["Properties"]["RetentionInDays"] == 30
+
+
+def test_image_functions_share_one_image_with_their_own_commands(default_synth: Synth) -> None:
+    _, api = _function(default_synth, description_starts="Fala speech validation API")
+    _, task = _function(default_synth, description_starts="Fala speech validation step")
+    assert api["Properties"]["ImageConfig"]["Command"] == API_CMD
+    assert task["Properties"]["ImageConfig"]["Command"] == TASK_CMD
+    assert api["Properties"]["Code"]["ImageUri"] == task["Properties"]["Code"]["ImageUri"]
+    assert api["Metadata"]["aws:asset:path"] == task["Metadata"]["aws:asset:path"]
+    for props in (api["Properties"], task["Properties"]):
+        assert props["PackageType"] == "Image"
+        assert props["MemorySize"] == 3008
+        assert props["Timeout"] == 60
+        assert props["Architectures"] == ["x86_64"]
+        assert props["TracingConfig"] == {"Mode": "Active"}
+        variables = props["Environment"]["Variables"]
+        assert variables["MAX_AUDIO_SECONDS"] == "30"
+        assert variables["MAX_EXPECTED_SPEECH_CHARS"] == "200"
+        assert variables["DEFAULT_LANGUAGE"] == "pt-BR"
+    assets = json.loads((default_synth.outdir / "FalaStack.assets.json").read_text())
+    assert len(assets["dockerImages"]) == 1
+
+
+def test_image_build_context_holds_only_the_allowlist(default_synth: Synth) -> None:
+    _, api = _function(default_synth, description_starts="Fala speech validation API")
+    context = default_synth.outdir / api["Metadata"]["aws:asset:path"]
+    files = {p.relative_to(context).as_posix() for p in context.rglob("*") if p.is_file()}
+    assert "containers/whisper_validation/Dockerfile" in files
+    assert "fala/__init__.py" in files
+    assert "fala/core/models.py" in files
+    for name in files:
+        assert name == "fala/__init__.py" or name.startswith(
+            ("fala/core/", "containers/whisper_validation/")
+        ), name
+        assert "__pycache__" not in name
+
+
+def test_function_url_requires_iam_auth_by_default(default_synth: Synth) -> None:
+    api_id, api = _function(default_synth, description_starts="Fala speech validation API")
+    _, url = _only(default_synth.of_type("AWS::Lambda::Url"))
+    assert url["Properties"]["AuthType"] == "AWS_IAM"
+    assert url["Properties"]["TargetFunctionArn"] == {"Fn::GetAtt": [api_id, "Arn"]}
+    assert "Cors" not in url["Properties"]
+    assert "ReservedConcurrentExecutions" not in api["Properties"]
+
+
+def test_public_function_url_only_when_configured_and_then_throttled(
+    public_url_synth: Synth,
+) -> None:
+    _, api = _function(public_url_synth, description_starts="Fala speech validation API")
+    _, url = _only(public_url_synth.of_type("AWS::Lambda::Url"))
+    assert url["Properties"]["AuthType"] == "NONE"
+    assert "Cors" not in url["Properties"]
+    assert api["Properties"]["ReservedConcurrentExecutions"] == 5
+
+
+# --- least privilege ------------------------------------------------------------------------
+
+
+def _statements(synth: Synth, role_of_function: dict[str, Any]) -> list[dict[str, Any]]:
+    role_id = role_of_function["Properties"]["Role"]["Fn::GetAtt"][0]
+    return [
+        statement
+        for policy in synth.of_type("AWS::IAM::Policy").values()
+        if {"Ref": role_id} in policy["Properties"]["Roles"]
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+
+
+def test_no_policy_grants_wildcard_actions(default_synth: Synth) -> None:
+    for policy_id, policy in default_synth.of_type("AWS::IAM::Policy").items():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            actions = statement["Action"]
+            for action in [actions] if isinstance(actions, str) else actions:
+                assert "*" not in action, (policy_id, action)
+
+
+def _grants(statements: list[dict[str, Any]], action: str) -> list[Any]:
+    return [s["Resource"] for s in statements if s["Action"] == action]
+
+
+def test_each_function_reaches_only_what_it_needs(default_synth: Synth) -> None:
+    bucket_arn = {"Fn::GetAtt": [_upload_bucket_id(default_synth), "Arn"]}
+    uploads = [{"Fn::Join": ["", [bucket_arn, "/uploads/*"]]}]
+    results = [{"Fn::Join": ["", [bucket_arn, "/results/*"]]}]
+    bus_id, _ = _only(default_synth.of_type("AWS::Events::EventBus"))
+    machine_id, _ = _only(default_synth.of_type("AWS::StepFunctions::StateMachine"))
+
+    def statements_of(description: str) -> list[dict[str, Any]]:
+        return _statements(
+            default_synth, _function(default_synth, description_starts=description)[1]
+        )
+
+    describe = statements_of("Fala pipeline: describe")
+    task = statements_of("Fala speech validation step")
+    api = statements_of("Fala speech validation API")
+    publish = statements_of("Fala pipeline: write")
+    start = statements_of("Fala intake")
+
+    assert _grants(describe, "s3:GetObject") == uploads
+    assert _grants(task, "s3:GetObject") == uploads
+    assert not [s for s in api if str(s["Action"]).startswith("s3:")]
+    assert _grants(publish, "s3:PutObject") == results
+    assert _grants(publish, "events:PutEvents") == [{"Fn::GetAtt": [bus_id, "Arn"]}]
+    assert _grants(start, "states:StartExecution") == [{"Ref": machine_id}]
+    for statements in (describe, task, api, publish):
+        assert not _grants(statements, "states:StartExecution")
+
+
+def test_no_hard_coded_partition(default_synth: Synth) -> None:
+    assert "arn:aws:" not in json.dumps(default_synth.template.to_json())
+
+
+# --- outcome bus and outputs ----------------------------------------------------------------
+
+
+def test_outcome_bus_is_archived(default_synth: Synth, template: Template) -> None:
+    bus_id, _ = _only(default_synth.of_type("AWS::Events::EventBus"))
+    template.has_resource_properties(
+        "AWS::Events::Archive",
+        {"SourceArn": {"Fn::GetAtt": [bus_id, "Arn"]}, "RetentionDays": 30},
+    )
+
+
+def test_outputs(default_synth: Synth, template: Template) -> None:
+    outputs = template.to_json()["Outputs"]
+    assert set(outputs) >= {
+        "UploadBucketName",
+        "UploadPrefix",
+        "ResultsPrefix",
+        "ValidationApiUrl",
+        "StateMachineArn",
+        "StateMachineConsoleUrl",
+        "OutcomeBusName",
+    }
+    assert outputs["UploadPrefix"]["Value"] == "uploads/"
+    assert outputs["ResultsPrefix"]["Value"] == "results/"
+    assert outputs["UploadBucketName"]["Value"] == {"Ref": _upload_bucket_id(default_synth)}
+    console = json.dumps(outputs["StateMachineConsoleUrl"]["Value"])
+    assert '{"Ref": "AWS::Region"}' in console
+    assert "statemachines/view/" in console

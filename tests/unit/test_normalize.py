@@ -1,0 +1,116 @@
+"""Canonical text: equivalent phrasings of the same words meet, different words do not."""
+
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from fala.core.normalize import comparison_key, language_family, normalize
+
+CASES = [
+    # (language, text, normalized)
+    ("pt", "ENTRADA 13 40", "entrada 13 40"),
+    ("pt", "Entrada, 13 horas e 40.", "entrada 13 40"),
+    ("pt", "Entrada, treze horas e quarenta.", "entrada 13 40"),
+    ("pt", "Entrada, treze e quarenta.", "entrada 13 40"),
+    ("pt", "entrada 13h40", "entrada 13 40"),
+    ("pt", "entrada 13:40", "entrada 13 40"),
+    ("pt", "entrada 13 h 40", "entrada 13 40"),
+    ("pt", "Entrada: 13 horas e 40 minutos", "entrada 13 40"),
+    ("pt", "É... hum, entrada, treze horas e quarenta", "entrada 13 40"),
+    ("pt", "Ééé entrada, ahn, 13 40", "entrada 13 40"),
+    ("pt", "Entrada 13 horas", "entrada 13"),
+    ("pt", "Saída às 13h", "saida as 13"),
+    ("pt", "Saída às 13hs", "saida as 13"),
+    ("pt", "Treze e quarenta e cinco", "13 45"),
+    ("pt", "uma hora e dez", "1 10"),
+    ("pt", "duas horas", "2"),
+    ("pt", "vinte e um", "21"),
+    ("pt", "mil e duzentos", "1200"),
+    # "um" is a number/article in Portuguese, never a filler there
+    ("pt", "eu tenho um carro", "eu tenho um carro"),
+    ("pt", "entrada um e trinta", "entrada 1 30"),
+    # a count of hours is not a time: the words stay
+    ("pt", "3 horas de espera", "3 horas de espera"),
+    ("pt", "Ação, coração e pão!", "acao coracao e pao"),
+    ("en", "CHECK IN 9 45", "check in 9 45"),
+    ("en", "Check in, nine forty five.", "check in 9 45"),
+    ("en", "Um, uh, check-in at nine forty-five", "check in at 9 45"),
+    ("en", "Check in 9:45", "check in 9 45"),
+    ("en", "Check in 945", "check in 945"),
+    ("en", "It's two hours and ten minutes", "it s 2 10"),
+    ("en", "Hmm... I have one car", "i have one car"),
+    # languages without number-word support still compare case/accents/punctuation
+    ("ja", "こんにちは、世界！", "こんにちは 世界"),
+    (None, "ENTRADA — 13:40!", "entrada 13 40"),
+    ("pt", "", ""),
+    ("pt", "...!?", ""),
+    ("pt", "hum... é...", ""),
+]
+
+
+@pytest.mark.parametrize(("language", "text", "expected"), CASES)
+def test_normalize(language, text, expected):
+    assert normalize(text, language) == expected
+
+
+@pytest.mark.parametrize(
+    ("expected", "spoken", "language"),
+    [
+        ("ENTRADA 13 40", "Entrada, 13 horas e 40.", "pt"),
+        ("ENTRADA 13 40", "Entrada, treze e quarenta.", "pt"),
+        ("ENTRADA 13 40", "entrada 1340", "pt"),
+        ("CHECK IN 9 45", "Check in 945", "en"),
+        ("CHECK IN 9 45", "Check-in, 9:45.", "en"),
+    ],
+)
+def test_equivalent_phrasings_share_a_comparison_key(expected, spoken, language):
+    assert comparison_key(normalize(expected, language)) == comparison_key(
+        normalize(spoken, language)
+    )
+
+
+@pytest.mark.parametrize(
+    ("expected", "spoken", "language"),
+    [
+        ("ENTRADA 13 40", "Saída, 13 horas e 40.", "pt"),
+        ("ENTRADA 13 40", "Entrada, treze e quarenta e cinco.", "pt"),
+        ("ENTRADA 13 40", "Entrada, 3 horas e 40.", "pt"),
+        ("ENTRADA 13 40", "Não é entrada 13 40", "pt"),
+        ("CHECK IN 9 45", "Check out 9 45", "en"),
+    ],
+)
+def test_different_words_keep_different_keys(expected, spoken, language):
+    assert comparison_key(normalize(expected, language)) != comparison_key(
+        normalize(spoken, language)
+    )
+
+
+@pytest.mark.parametrize(
+    ("tag", "family"), [("pt-BR", "pt"), ("en_US", "en"), ("EN", "en"), (None, ""), ("", "")]
+)
+def test_language_family(tag, family):
+    assert language_family(tag) == family
+
+
+# Pieces that exercise the rules (numbers, hour words, joiners, fillers) mixed with any text.
+PIECES = st.one_of(
+    st.text(max_size=6),
+    st.sampled_from(list("0123456789:h.,-é ")),
+    st.sampled_from(
+        ["treze", "quarenta", "horas", "e", "um", "uma", "duas", "nine", "forty", "hum", "minutos"]
+    ),
+)
+TEXT = st.lists(PIECES, max_size=16).map(" ".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(TEXT, st.sampled_from(["pt", "en", "pt-BR", "fr", None]))
+@example("13h40h40", "pt")
+@example("1 hora 2 horas 3", "pt")
+@example("um um um", "en")
+def test_normalize_never_raises_and_is_idempotent(text, language):
+    once = normalize(text, language)
+    assert isinstance(once, str)
+    assert normalize(once, language) == once
+    assert once == once.strip() and "  " not in once
+    assert comparison_key(comparison_key(once)) == comparison_key(once)
