@@ -18,7 +18,7 @@ from moto import mock_aws
 from fala.core.intake import execution_name
 from fala.core.models import OUTCOME_SOURCE, RESULTS_PREFIX, result_key
 from fala.local.assembly import LOCAL_REGION, Resolver, Stack, load_stack
-from fala.local.lambdas import LocalLambdaRuntime
+from fala.local.lambdas import LocalFunction, LocalLambdaRuntime
 
 UPLOAD_PREFIX = "uploads/"
 _TAP = "fala-local-tap-"
@@ -182,6 +182,12 @@ class LocalPipeline:
                 f"Expected one bucket with EventBridge notifications, found {notified}"
             )
         return notified[0]
+
+    @property
+    def start_function(self) -> LocalFunction:
+        """The Lambda the upload rule targets (the pipeline's front door)."""
+        [name] = set(self._rule_targets.values())
+        return self.lambdas.find(name)
 
     @property
     def state_machine_arn(self) -> str:

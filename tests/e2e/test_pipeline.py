@@ -2,6 +2,7 @@
 
 import pytest
 
+from fala.core.validation import SpeechValidator
 from fala.trace import timeline
 
 from .conftest import AUDIO, states_entered
@@ -24,6 +25,7 @@ def test_happy_path_validates_and_publishes(pipeline):
         "Choose path",
         "Validate speech",
         "Publish outcome",
+        "Speech processed",
     ]
     # AND the result document says validated, with the transcript
     validation = run.result["validation"]
@@ -76,12 +78,10 @@ def test_missing_expected_speech_path_publishes_a_failure(pipeline):
 
 def test_handler_exception_path_is_caught_and_published(pipeline, monkeypatch):
     # GIVEN a validation engine that crashes
-    from whisper_validation import engine
-
     def crash(*args, **kwargs):
         raise RuntimeError("CUDA out of memory (injected)")
 
-    monkeypatch.setattr(engine.validator(), "validate", crash)
+    monkeypatch.setattr(SpeechValidator, "validate", crash)
     run = pipeline.run(
         DEMO.read_bytes(), key="uploads/entrada.wav", metadata={"expected-speech": "ENTRADA 13 40"}
     )
@@ -106,7 +106,7 @@ def test_handler_exception_path_is_caught_and_published(pipeline, monkeypatch):
 
 
 def test_unreadable_audio_path_publishes_invalid_audio(pipeline):
-    corrupt = DEMO.read_bytes()[:60]  # a WAV header and almost nothing after it
+    corrupt = b"RIFF\x24\x00\x00\x00WAVE" + bytes(range(256)) * 4  # WAV magic, no fmt chunk
     run = pipeline.run(
         corrupt, key="uploads/cut.wav", metadata={"expected-speech": "ENTRADA 13 40"}
     )
@@ -121,13 +121,17 @@ def test_a_redelivered_upload_event_runs_once(pipeline):
         DEMO.read_bytes(), key="uploads/twice.wav", metadata={"expected-speech": "ENTRADA 13 40"}
     )
     [delivery] = pipeline.deliver_events()
-    start = pipeline.lambdas.find(next(iter(pipeline._rule_targets.values())))
+    start = pipeline.start_function
     again = start.invoke(delivery["event"])
 
-    # THEN the second start is recognised as a duplicate and one execution exists
-    assert again["duplicate"] is True
+    # THEN it maps to the same execution (Step Functions answers an identical start of a running
+    # execution with that execution, and a closed one with ExecutionAlreadyExists)
+    assert again["execution_name"] == delivery["response"]["execution_name"]
     executions = pipeline.sfn.list_executions(stateMachineArn=pipeline.state_machine_arn)[
         "executions"
     ]
     assert len(executions) == 1
     assert pipeline.wait(executions[0]["executionArn"]) == "SUCCEEDED"
+    # AND a delivery after the run has closed is recognised as a duplicate
+    assert start.invoke(delivery["event"])["duplicate"] is True
+    assert len(pipeline.results()) == 1
