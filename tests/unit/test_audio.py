@@ -1,5 +1,6 @@
 """Decoding every accepted format to 16 kHz mono float32, and refusing everything else."""
 
+import contextlib
 import io
 import time
 import wave
@@ -13,7 +14,6 @@ from hypothesis import strategies as st
 
 from fala.core.audio import SAMPLE_RATE, decode_audio, sniff_format
 from fala.core.errors import AudioTooLong, InvalidAudio
-
 
 AUDIO_FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "audio"
 DEMO = AUDIO_FIXTURES / "entrada_13_40_pt.wav"
@@ -125,7 +125,7 @@ def test_an_hour_of_audio_is_refused_without_decoding_it_all():
     data = _wav_header_pcm16(n_samples=hour, rate=8_000) + bytes(hour * 2)
 
     started = time.perf_counter()
-    with pytest.raises(AudioTooLong, match="3600.0 s long"):
+    with pytest.raises(AudioTooLong, match=r"3600\.0 s long"):
         decode_audio(data, max_seconds=30)
     assert time.perf_counter() - started < 1.0
 
@@ -133,10 +133,8 @@ def test_an_hour_of_audio_is_refused_without_decoding_it_all():
 @settings(max_examples=150, deadline=None)
 @given(st.binary(max_size=2048))
 def test_arbitrary_bytes_raise_only_fala_errors(data):
-    try:
+    with contextlib.suppress(InvalidAudio, AudioTooLong):
         decode_audio(data, max_seconds=1)
-    except (InvalidAudio, AudioTooLong):
-        pass
 
 
 @settings(max_examples=60, deadline=None)
@@ -144,10 +142,8 @@ def test_arbitrary_bytes_raise_only_fala_errors(data):
 def test_truncated_or_corrupted_files_raise_only_fala_errors(cut, junk):
     mp3 = (AUDIO_FIXTURES / "entrada_13_40_pt.mp3").read_bytes()
     for source in (DEMO.read_bytes(), mp3):
-        try:
+        with contextlib.suppress(InvalidAudio, AudioTooLong):
             decode_audio(source[:cut] + junk, max_seconds=30)
-        except (InvalidAudio, AudioTooLong):
-            pass
 
 
 @pytest.mark.parametrize(

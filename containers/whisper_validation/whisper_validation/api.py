@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+import numpy as np
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -17,7 +19,7 @@ logger = Logger(service=engine.SERVICE)
 tracer = Tracer(service=engine.SERVICE)
 
 
-def _validate(audio, expected_speech: str, language: str | None) -> Validation:
+def _validate(audio: np.ndarray, expected_speech: str, language: str | None) -> Validation:
     validation = engine.validator().validate(
         audio,
         expected_speech,
@@ -36,8 +38,20 @@ def _validate(audio, expected_speech: str, language: str | None) -> Validation:
 @engine.metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     try:
-        return handle_validation_request(event, _validate, engine.settings)
+        answer = handle_validation_request(event, _validate, engine.settings)
     except Exception:
         # A Function URL turns an unhandled error into a bare 502; answer JSON instead.
         logger.exception("Validation request failed")
-        return error_response(FalaError("The validation failed unexpectedly; try again later."))
+        answer = error_response(FalaError("The validation failed unexpectedly; try again later."))
+    if answer["statusCode"] != 200:
+        error = json.loads(answer["body"])
+        logger.info(
+            "Request refused",
+            extra={
+                "status": answer["statusCode"],
+                "error": error["error"],
+                "detail": error["message"],
+            },
+        )
+        engine.record_error(error["error"])
+    return answer

@@ -19,8 +19,12 @@ settings = ValidationSettings.from_env()
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "Fala"), service=SERVICE)
 
 
+# Read once: the environment seen at import (the init phase) is the one the model was built from.
+MODEL_DIR = os.environ.get("WHISPER_MODEL_DIR") or DEFAULT_MODEL_DIR
+
+
 def validator() -> SpeechValidator:
-    return shared_validator(os.environ.get("WHISPER_MODEL_DIR") or DEFAULT_MODEL_DIR)
+    return shared_validator(MODEL_DIR)
 
 
 def record(validation: Validation) -> None:
@@ -32,4 +36,10 @@ def record(validation: Validation) -> None:
     )
 
 
-validator()
+def record_error(code: str) -> None:
+    """One count per refused or failed request, by error code (invalid_audio, ...)."""
+    metrics.add_dimension(name="error", value=code)
+    metrics.add_metric(name="SpeechValidationErrors", unit=MetricUnit.Count, value=1)
+
+
+validator()  # cold start: load the model during the init phase

@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError
 from pydantic import ValidationError
 
 from fala.core.audio import decode_audio
-from fala.core.errors import InvalidRequest, UploadNotFound
+from fala.core.errors import FalaError, InvalidRequest, UploadNotFound
 from fala.core.models import Job, Upload
 from fala.core.validation import check_expected_speech
 from whisper_validation import engine
@@ -46,6 +46,19 @@ def read_upload(upload: Upload) -> bytes:
 @tracer.capture_lambda_handler(capture_response=False)
 @engine.metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    try:
+        return _validate_job(event)
+    except FalaError as error:
+        logger.info("Job refused", extra={"error": type(error).__name__, "code": error.code})
+        engine.record_error(error.code)
+        raise
+    except Exception:
+        logger.exception("Validation task failed")
+        engine.record_error("internal_error")
+        raise
+
+
+def _validate_job(event: dict[str, Any]) -> dict[str, Any]:
     try:
         job = Job.model_validate(event)
     except ValidationError as error:

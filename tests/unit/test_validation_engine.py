@@ -1,0 +1,119 @@
+"""The real engine: Whisper base (int8) on the committed espeak-ng clips. No mocks."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fala.core.audio import decode_audio
+from fala.core.errors import InvalidExpectedSpeech, UnsupportedLanguage
+from fala.core.validation import (
+    available_cpus,
+    check_expected_speech,
+    resolve_language,
+)
+
+AUDIO = Path(__file__).resolve().parents[1] / "fixtures" / "audio"
+
+
+def clip(name: str) -> np.ndarray:
+    return decode_audio((AUDIO / name).read_bytes(), max_seconds=30)
+
+
+@pytest.fixture(scope="module")
+def demo_validation(speech_validator):
+    return speech_validator.validate(clip("entrada_13_40_pt.wav"), "ENTRADA 13 40", "pt-BR")
+
+
+def test_the_demo_clip_validates(demo_validation):
+    assert demo_validation.validated is True
+    assert demo_validation.reason == "match"
+    assert demo_validation.normalized_expected == demo_validation.normalized_spoken
+    assert demo_validation.normalized_spoken == "entrada 13 40"
+    assert demo_validation.spoken_text_in_audio.lower().startswith("entrada")
+    assert demo_validation.language == "pt-BR"
+    assert demo_validation.expected_speech == "ENTRADA 13 40"
+    assert 0.2 < demo_validation.confidence <= 1.0
+
+
+@pytest.mark.parametrize("expected", ["SAIDA 13 40", "ENTRADA 13 45"])
+def test_the_demo_clip_is_rejected_against_near_misses(speech_validator, expected):
+    result = speech_validator.validate(clip("entrada_13_40_pt.wav"), expected, "pt")
+
+    assert result.validated is False
+    assert result.reason == "mismatch"
+    assert result.normalized_spoken == "entrada 13 40"
+    assert result.confidence > 0
+
+
+def test_english_clip_validates(speech_validator):
+    result = speech_validator.validate(clip("checkin_9_45_en.wav"), "CHECK IN 9 45", "en-US")
+
+    assert (result.validated, result.reason, result.language) == (True, "match", "en-US")
+
+
+def test_digital_silence_is_no_speech_without_running_the_model(speech_validator):
+    result = speech_validator.validate(clip("silence.wav"), "ENTRADA 13 40", "pt-BR")
+
+    assert (result.validated, result.reason, result.confidence) == (False, "no speech", 0.0)
+    assert result.spoken_text_in_audio == ""
+
+
+def test_noise_is_no_speech(speech_validator):
+    noise = (np.random.default_rng(7).standard_normal(32_000) * 0.05).astype(np.float32)
+    result = speech_validator.validate(noise, "ENTRADA 13 40", "pt-BR")
+
+    assert (result.validated, result.reason) == (False, "no speech")
+
+
+def test_expected_speech_is_checked_before_transcribing(speech_validator):
+    with pytest.raises(InvalidExpectedSpeech, match="empty"):
+        speech_validator.validate(np.zeros(16_000, np.float32), "", "pt-BR")
+    with pytest.raises(UnsupportedLanguage, match="pt-BR, pt, en, en-US, en-GB"):
+        speech_validator.validate(np.zeros(16_000, np.float32), "X", "klingon")
+
+
+def test_the_validator_uses_the_cpus_the_process_may_run_on(speech_validator):
+    assert speech_validator.cpu_threads == available_cpus() >= 1
+
+
+@pytest.mark.parametrize(
+    ("tag", "code"),
+    [
+        ("pt-BR", "pt"),
+        ("PT-br", "pt"),
+        ("pt", "pt"),
+        ("en", "en"),
+        ("en_US", "en"),
+        ("en-GB", "en"),
+    ],
+)
+def test_language_tags(tag, code):
+    assert resolve_language(tag) == code
+
+
+@pytest.mark.parametrize("tag", [None, "", "auto", "AUTO"])
+def test_no_language_means_detect(tag):
+    assert resolve_language(tag) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        (None, "empty"),
+        ("  \t ", "empty"),
+        ("A" * 201, "201 characters; the limit is 200"),
+        ("ENTRADA\n13 40", "U+000A"),
+        ("ENTRADA\x1b[31m", "U+001B"),
+        ("...", "no words"),
+        ("hum", "no words"),
+    ],
+)
+def test_expected_speech_that_cannot_be_compared(text, words):
+    with pytest.raises(InvalidExpectedSpeech) as raised:
+        check_expected_speech(text, max_chars=200)
+    assert words in raised.value.message
+
+
+def test_expected_speech_is_stripped():
+    assert check_expected_speech("  ENTRADA 13 40 ", max_chars=200) == "ENTRADA 13 40"
