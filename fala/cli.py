@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -147,10 +148,17 @@ def _show(outcome: dict[str, Any]) -> None:
     trace.render(outcome["history"], title="Execution trace", console=console)
     timing = f"{outcome['seconds']:.2f} s end to end"
     if invocations := outcome.get("invocations"):
-        timing += " · " + ", ".join(f"{i['function']} {i['seconds']:.2f} s" for i in invocations)
+        timing += " · " + ", ".join(
+            f"{_readable(i['function'])} {i['seconds']:.2f} s" for i in invocations
+        )
     console.print(f"[dim]{timing}[/]")
     if saved := outcome.get("saved_to"):
         console.print(f"[dim]Saved: {saved} (fala trace {outcome['execution_name']})[/]")
+
+
+def _readable(logical_id: str) -> str:
+    """ValidationTaskFunction2C79B98F → ValidationTask: the logical id without CDK's suffixes."""
+    return re.sub(r"(Fn)?Function[0-9A-F]{8}$", "", logical_id)
 
 
 @app.command(name="trace")
