@@ -15,7 +15,7 @@ PYTHON ?= $(shell root=$$(pyenv root 2>/dev/null); for want in 3.12 3.13; do \
 	  done; \
 	done)
 
-.PHONY: help setup demo test lint synth fixtures clean
+.PHONY: help setup demo test lint synth bench fixtures clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -41,14 +41,18 @@ synth: setup  ## Synthesize the CDK app into cdk.out/ (no AWS credentials, Docke
 demo: setup  ## Run the bundled pt-BR sample through the local emulation of the pipeline
 	$(BIN)/fala run tests/fixtures/audio/entrada_13_40_pt.wav --expect "ENTRADA 13 40"
 
-lint: setup  ## ruff, mypy on logic code
+lint: setup  ## ruff, mypy on logic code, hadolint on the Dockerfiles
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy fala/core
+	$(BIN)/hadolint containers/*/Dockerfile
 
 test: setup  ## The whole suite: lint, unit, infrastructure assertions, cfn-lint, end to end
 	$(MAKE) --no-print-directory lint
 	$(BIN)/pytest
+
+bench: setup  ## Speed benchmark of speech validation (table + .fala/bench/speed.json; < 3 min)
+	$(BIN)/python -m tests.benchmarks.bench_speed
 
 fixtures:  ## Regenerate the committed test audio (needs espeak-ng and sox)
 	bash tests/fixtures/make_fixtures.sh
