@@ -450,6 +450,9 @@ def test_each_function_reaches_only_what_it_needs(default_synth: Synth) -> None:
 
     assert _grants(describe, "s3:GetObject") == uploads
     assert _grants(task, "s3:GetObject") == uploads
+    # ListBucket on the bucket itself, so a deleted upload reads as 404 rather than 403
+    assert _grants(describe, "s3:ListBucket") == _grants(task, "s3:ListBucket") == [bucket_arn]
+    assert not _grants(publish, "s3:ListBucket")
     assert not [s for s in api if str(s["Action"]).startswith("s3:")]
     assert _grants(publish, "s3:PutObject") == results
     assert _grants(publish, "events:PutEvents") == [{"Fn::GetAtt": [bus_id, "Arn"]}]
