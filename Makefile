@@ -59,3 +59,7 @@ fixtures:  ## Regenerate the committed test audio (needs espeak-ng and sox)
 
 clean:
 	rm -rf $(VENV) node_modules cdk.out .fala
+
+.PHONY: bench-accuracy
+bench-accuracy: setup  ## Accuracy (TAR/FAR per split) of the real engine on tests/fixtures/corpus
+	$(BIN)/python -m tests.benchmarks.bench_accuracy

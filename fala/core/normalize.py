@@ -32,12 +32,14 @@ NUMBER_WORD_LANGUAGES = frozenset({"pt", "en", "es", "fr", "de", "it", "nl"})
 # Hesitations. Per language because "um" is "one"/"a" in Portuguese but a filler in English, and
 # Portuguese "é" ("is") is also the commonest hesitation; dropped on both sides it costs nothing.
 _FILLERS = {
-    "pt": re.compile(r"é+|é+h+|e+h+|ã+h*|a+h+|h+[aã]+|hu*m+|u+h+|a+h+n+|m{2,}|hmm+"),
+    "pt": re.compile(r"né|ne|é+|é+h+|e+h+|ã+h*|a+h+|h+[aã]+|hu*m+|u+h+|a+h+n+|m{2,}|hmm+"),
     "en": re.compile(r"u+h+|u+m+|u+h+m+|e+r+m*|e+h+|a+h+|h+m+|hu+m+|m{2,}"),
 }
 
-_TIME = re.compile(r"\b(\d{1,2})\s*[:h.]\s*(\d{2})\b")  # 13:40, 13h40, 13 h 40, 9.45
+# 13:40, 13h40, 13 h 40, 9.45, 13h40min, 13:40h
+_TIME = re.compile(r"\b(\d{1,2})\s*[:h.]\s*(\d{2})(?:h|hs|min|mins)?\b")
 _HOUR_SUFFIX = re.compile(r"\b(\d{1,2})h(?:s|rs?)?\b")  # 13h, 13hs, 13hr (attached only)
+_OCLOCK = re.compile(r"\bo\W{0,2}clock\b")
 _NON_WORD = re.compile(r"[\W_]+")
 
 _HOUR_WORDS = frozenset({"hora", "horas", "h", "hs", "hr", "hrs", "hour", "hours"})
@@ -62,7 +64,7 @@ def _small_hour_words(tokens: list[str]) -> list[str]:
     # "uma hora e dez", "duas horas": text2num leaves um/uma/duas alone (they double as articles).
     return [
         _SMALL_HOUR_WORDS.get(tok, tok)
-        if i + 1 < len(tokens) and tokens[i + 1] in _HOUR_WORDS
+        if i + 1 < len(tokens) and (tokens[i + 1] in _HOUR_WORDS or tokens[i + 1] == "oclock")
         else tok
         for i, tok in enumerate(tokens)
     ]
@@ -77,14 +79,21 @@ def _drop_units_in_times(tokens: list[str]) -> list[str]:
         tok = tokens[i]
         if out and is_number(out[-1]):
             rest = tokens[i:]
+            skip = 0
             if tok in _HOUR_WORDS and len(rest) > 1 and is_number(rest[1]):
-                i += 1
-                continue
-            if tok in _HOUR_WORDS and len(rest) > 2 and rest[1] in _JOINERS and is_number(rest[2]):
-                i += 2
-                continue
-            if tok in _JOINERS and len(rest) > 1 and is_number(rest[1]) and _after_hour(tokens, i):
-                i += 1
+                skip = 1
+            elif (
+                tok in _HOUR_WORDS and len(rest) > 2 and rest[1] in _JOINERS and is_number(rest[2])
+            ):
+                skip = 2
+            elif (
+                tok in _JOINERS and len(rest) > 1 and is_number(rest[1]) and _after_hour(tokens, i)
+            ):
+                skip = 1
+            if skip:
+                # what follows the hour is its minutes: "nove e cinco" is 9:05
+                out.append(_as_minutes(tokens[i + skip]))
+                i += skip + 1
                 continue
             if tok in _MINUTE_WORDS and _after_hour(tokens, i - 1):
                 i += 1
@@ -92,6 +101,10 @@ def _drop_units_in_times(tokens: list[str]) -> list[str]:
         out.append(tok)
         i += 1
     return out
+
+
+def _as_minutes(token: str) -> str:
+    return token.zfill(2) if len(token) == 1 else token
 
 
 def _after_hour(tokens: Sequence[str], i: int) -> bool:
@@ -106,10 +119,209 @@ def _drop_trailing_hour_word(tokens: list[str]) -> list[str]:
     return tokens
 
 
+def _named_times(tokens: list[str]) -> list[str]:
+    # "meio-dia" → 12, "meia-noite" → 0, "noon" → 12, "midnight" → 0 (midnight is hour 0, never 24:
+    # see _clock_times). Hyphens are gone by now, so both spellings arrive as two tokens.
+    out: list[str] = []
+    i = 0
+    while i < len(tokens):
+        pair = tuple(tokens[i : i + 2])
+        if pair in _NAMED_TIME_PAIRS:
+            out.append(_NAMED_TIME_PAIRS[pair])
+            i += 2
+            continue
+        out.append(_NAMED_TIMES.get(tokens[i], tokens[i]))
+        i += 1
+    return out
+
+
+def _meia(tokens: list[str]) -> list[str]:
+    # "treze e meia" / "13 horas e meia" → "... e 30"; in digits said one by one Brazilians say
+    # "meia" (meia dúzia) for six: "três meia dois" → "3 6 2".
+    out: list[str] = []
+    for i, tok in enumerate(tokens):
+        if tok == "meia":
+            prev = tokens[i - 1] if i else ""
+            before = tokens[i - 2] if i >= 2 else ""
+            nxt = tokens[i + 1] if i + 1 < len(tokens) else ""
+            if prev in _JOINERS and (_is_hour(before) or before in _HOUR_WORDS):
+                tok = "30"
+            elif _is_digit(prev) or (_is_digit(nxt) and prev not in _JOINERS):
+                tok = "6"
+        out.append(tok)
+    return out
+
+
+def _digit_words_in_sequences(tokens: list[str]) -> list[str]:
+    # text2num leaves a lone small number word where a sequence was broken ("3 6 dois" after
+    # "três meia dois"); next to a single digit, a digit word is a digit.
+    out = list(tokens)
+    for i, tok in enumerate(out):
+        digit = _DIGIT_WORDS.get(tok)
+        if digit is None:
+            continue
+        prev = out[i - 1] if i else ""
+        nxt = out[i + 1] if i + 1 < len(out) else ""
+        if _is_digit(prev) or _is_digit(nxt):
+            out[i] = digit
+    return out
+
+
+def _oh_digit(tokens: list[str]) -> list[str]:
+    # English "nine oh five" → "9 05".
+    out: list[str] = []
+    i = 0
+    while i < len(tokens):
+        tok = tokens[i]
+        if (
+            tok in {"oh", "o"}
+            and out
+            and _is_hour(out[-1])
+            and i + 1 < len(tokens)
+            and _is_digit(tokens[i + 1])
+        ):
+            out.append("0" + tokens[i + 1])
+            i += 2
+            continue
+        out.append(tok)
+        i += 1
+    return out
+
+
+def _on_the_hour(tokens: list[str]) -> list[str]:
+    # "treze em ponto", "one o'clock", "13 horas em ponto" → the hour alone.
+    out: list[str] = []
+    i = 0
+    while i < len(tokens):
+        after = out and (_is_hour(out[-1]) or out[-1] in _HOUR_WORDS)
+        words = next((w for w in _ON_THE_HOUR if tuple(tokens[i : i + len(w)]) == w), None)
+        if after and words:
+            i += len(words)
+            continue
+        out.append(tokens[i])
+        i += 1
+    return out
+
+
+def _period_of_day(tokens: list[str]) -> list[str]:
+    # "1 40 da tarde" / "1:40 p.m." → "13 40"; "8 da manhã" / "8 am" → "8"; "12 da noite" → "0".
+    out: list[str] = []
+    i = 0
+    while i < len(tokens):
+        found = None
+        for words, shift in _PERIODS:
+            if tuple(tokens[i : i + len(words)]) == words:
+                found = (words, shift)
+                break
+        if found and out:
+            hour_at = _hour_index(out)
+            if hour_at is not None:
+                hour = int(out[hour_at])
+                if found[1] == 12 and 1 <= hour <= 11:
+                    out[hour_at] = str(hour + 12)
+                elif hour == 12 and found[0] in _MIDNIGHT_PERIODS:
+                    out[hour_at] = "0"
+                i += len(found[0])
+                continue
+        out.append(tokens[i])
+        i += 1
+    return out
+
+
+def _hour_index(out: list[str]) -> int | None:
+    """Index of the hour in a time ending `out` ("1", "1 40"), else None."""
+    if len(out) >= 2 and _is_hour(out[-2]) and _is_minute(out[-1]):
+        return len(out) - 2
+    if out and _is_hour(out[-1]):
+        return len(out) - 1
+    return None
+
+
+def _clock_times(tokens: list[str]) -> list[str]:
+    # One canonical clock time: hour without a leading zero, hour 24 → 0, ":00" dropped —
+    # "08 30" → "8 30", "13 00" → "13", "24 00" → "0". A pair counts as a time when the first
+    # number reads as an hour (≤ 2 digits, ≤ 24) and the second as minutes (exactly 2 digits,
+    # < 60); single digits said one by one ("4 7 2 9") never form a pair.
+    out: list[str] = []
+    i = 0
+    while i < len(tokens):
+        tok = tokens[i]
+        nxt = tokens[i + 1] if i + 1 < len(tokens) else ""
+        if _is_hour(tok) and len(nxt) == 2 and _is_minute(nxt):
+            out.append(str(int(tok) % 24))
+            if nxt != "00":
+                out.append(nxt)
+            i += 2
+            continue
+        out.append(tok)
+        i += 1
+    return out
+
+
+def _time_prepositions(tokens: list[str]) -> list[str]:
+    # "entrada às 13 40" ≡ "entrada 13 40"; "check in at 9 45" ≡ "check in 9 45".
+    return [
+        tok
+        for i, tok in enumerate(tokens)
+        if not (tok in _TIME_PREPOSITIONS and i + 1 < len(tokens) and _is_hour(tokens[i + 1]))
+    ]
+
+
+def _is_digit(token: str) -> bool:
+    return len(token) == 1 and token.isdigit()
+
+
+def _is_hour(token: str) -> bool:
+    return token.isdigit() and len(token) <= 2 and int(token) <= 24
+
+
+def _is_minute(token: str) -> bool:
+    return token.isdigit() and len(token) == 2 and int(token) < 60
+
+
+_DIGIT_WORDS = {
+    **dict.fromkeys(("zero",), "0"),
+    **dict.fromkeys(("um", "uma", "one"), "1"),
+    **dict.fromkeys(("dois", "duas", "two"), "2"),
+    **dict.fromkeys(("tres", "três", "three"), "3"),
+    **dict.fromkeys(("quatro", "four"), "4"),
+    **dict.fromkeys(("cinco", "five"), "5"),
+    **dict.fromkeys(("seis", "six"), "6"),
+    **dict.fromkeys(("sete", "seven"), "7"),
+    **dict.fromkeys(("oito", "eight"), "8"),
+    **dict.fromkeys(("nove", "nine"), "9"),
+}
+_NAMED_TIME_PAIRS = {("meio", "dia"): "12", ("meia", "noite"): "0"}
+_NAMED_TIMES = {"meiodia": "12", "meianoite": "0", "noon": "12", "midday": "12", "midnight": "0"}
+_ON_THE_HOUR = {("em", "ponto"), ("oclock",)}
+_MIDNIGHT_PERIODS = frozenset({("da", "noite"), ("a", "m"), ("am",)})
+_PERIODS: tuple[tuple[tuple[str, ...], int], ...] = (
+    (("da", "tarde"), 12),
+    (("da", "noite"), 12),
+    (("p", "m"), 12),
+    (("pm",), 12),
+    (("in", "the", "afternoon"), 12),
+    (("in", "the", "evening"), 12),
+    (("da", "manha"), 0),
+    (("da", "madrugada"), 0),
+    (("a", "m"), 0),
+    (("am",), 0),
+    (("in", "the", "morning"), 0),
+)
+_TIME_PREPOSITIONS = frozenset({"as", "at"})
+
 TOKEN_RULES: tuple[TokenRule, ...] = (
     TokenRule("small hour words", _small_hour_words),
+    TokenRule("named times", _named_times),
+    TokenRule("meia", _meia),
+    TokenRule("digit words in sequences", _digit_words_in_sequences),
+    TokenRule("oh digit", _oh_digit),
+    TokenRule("on the hour", _on_the_hour),
     TokenRule("units in times", _drop_units_in_times),
     TokenRule("trailing hour word", _drop_trailing_hour_word),
+    TokenRule("period of day", _period_of_day),
+    TokenRule("clock times", _clock_times),
+    TokenRule("time prepositions", _time_prepositions),
 )
 
 
@@ -135,6 +347,7 @@ def _normalize_once(text: str, lang: str) -> str:
     text = unicodedata.normalize("NFKC", text).casefold()
     text = _TIME.sub(r"\1 \2", text)
     text = _HOUR_SUFFIX.sub(r"\1", text)
+    text = _OCLOCK.sub(" oclock ", text)  # before text2num, which reads the "o" as zero
     text = _numbers_to_digits(text, lang)
     tokens = _NON_WORD.sub(" ", text).split()
     filler = _FILLERS.get(lang)

@@ -2,23 +2,32 @@
 
 One code path for every entry point (Function URL, state machine task, local emulation).
 
-Decision: the clip is validated when the transcript and the expected text have the same
-`comparison_key` (see fala.core.normalize: case, accents, punctuation, number words, time
-formats and hesitations do not matter). It is an equality, not "the expected words appear
-somewhere": extra spoken words can change the meaning ("não", "saída, não entrada").
+Decision (`decide`): the free greedy transcript is the primary evidence. It is validated
+("match") when the transcript and the expected text have the same `comparison_key` (see
+fala.core.normalize: case, accents, punctuation, number words, time formats and hesitations do
+not matter) — an equality, not "the expected words appear somewhere". When they differ, the
+expected phrase (rendered as written and in words, fala.core.verbalize) is *scored* under the
+model with the audio — one batched teacher-forced pass over the cached encoder output — and
+accepted ("acoustic match") only when it is nearly as likely as the free transcript and no
+token of it is implausible; a transcript that is close but heard other numbers is a near miss.
+Biased or prompted decoding is never used: the model is never asked to say the phrase.
+"uncertain" (a reject) covers the band between.
 
-`confidence` is how sure the recognizer is of its own transcript (the geometric mean of its token
-probabilities), not of the verdict; 0 when there is no speech.
+`confidence` is the engine's confidence that the audio says the expected phrase: ≥ 0.75 for a
+transcript match, 0.5 to 0.75 for an acoustic match, 0.25 to 0.5 uncertain, < 0.25 mismatch, 0 when
+there is no speech. The bands are ordered, not yet calibrated probabilities (see the benchmark).
 """
 
 from __future__ import annotations
 
+import difflib
 import functools
 import logging
 import math
 import os
 import time
 import unicodedata
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,7 +36,8 @@ import numpy as np
 from fala.core.audio import SAMPLE_RATE
 from fala.core.errors import InvalidAudio, InvalidExpectedSpeech, UnsupportedLanguage
 from fala.core.models import Validation
-from fala.core.normalize import comparison_key, normalize
+from fala.core.normalize import comparison_key, language_family, normalize
+from fala.core.verbalize import spoken_forms
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +49,8 @@ AUTO_LANGUAGE = "auto"  # what a caller sends to ask for detection
 REASON_MATCH = "match"
 REASON_MISMATCH = "mismatch"
 REASON_NO_SPEECH = "no speech"
+REASON_ACOUSTIC_MATCH = "acoustic match"  # transcript differs in form, the audio scores the phrase
+REASON_UNCERTAIN = "uncertain"  # not enough evidence either way: a reject
 
 DEFAULT_MAX_EXPECTED_CHARS = 200
 # Below this RMS level (about -60 dBFS) there is nothing to hear; skip the model entirely.
@@ -50,6 +62,7 @@ MAX_NEW_TOKENS = 160
 # is high *and* whose text is improbable is silence the decoder filled with words.
 NO_SPEECH_THRESHOLD = 0.6
 LOG_PROB_THRESHOLD = -1.0
+N_FRAMES = 3000  # one 30 s Whisper window of mel frames
 
 
 def resolve_language(language: str | None) -> str | None:
@@ -98,6 +111,69 @@ class Transcript:
     language: str  # Whisper code, requested or detected
     confidence: float
     no_speech: bool
+    tokens: tuple[int, ...] = ()
+    avg_logprob: float = 0.0
+    no_speech_prob: float = 0.0
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What the decision is made from (all log-probabilities are per-token means, nats)."""
+
+    free_matches: bool  # the free transcript normalizes to the expected phrase
+    no_speech: bool
+    free_logprob: float = 0.0  # the free transcript, teacher-forced
+    expected_logprob: float = -math.inf  # the best spoken form of the expected phrase
+    expected_min_logprob: float = -math.inf  # its least likely token
+    expected_form: str = ""
+    closeness: float = 0.0  # difflib ratio of the two comparison keys
+    numbers_conflict: bool = False  # the transcript heard numbers, and other ones
+    transcript_confidence: float = 0.0
+
+
+# Thresholds of the acoustic decision, set on the corpus' dev split (tests/benchmarks/
+# bench_accuracy.py, evidence dumped per clip in .fala/bench/accuracy.json); see `decide`.
+ACCEPT_GAP = 0.5  # the expected phrase at most this far (nats/token) below the free transcript
+UNCERTAIN_GAP = 1.0
+MIN_TOKEN_LOGPROB = -8.5  # no token of the expected phrase may be less likely than this
+# A transcript this close to the expected phrase that heard *other* numbers is a near miss
+# ("Check in 955" for CHECK IN 9 45), whatever the scores say.
+NEAR_MISS_CLOSENESS = 0.75
+
+
+def decide(ev: Evidence) -> tuple[str, float]:
+    """(reason, confidence that the audio says the expected phrase) from the evidence.
+
+    1. No speech → "no speech". The free (unbiased) transcript matches → "match".
+    2. Otherwise the expected phrase is *scored* (teacher-forced, never generated) and accepted
+       ("acoustic match") only when it is nearly as likely as the best free transcript
+       (gap ≥ -ACCEPT_GAP nats/token), none of its tokens is implausible (≥ MIN_TOKEN_LOGPROB),
+       and the free transcript is not a close near miss with other numbers.
+    3. Short of that but within UNCERTAIN_GAP → "uncertain" (a reject); else "mismatch".
+    """
+    if ev.no_speech:
+        return REASON_NO_SPEECH, 0.0
+    if ev.free_matches:
+        return REASON_MATCH, _squash(ev.transcript_confidence, 0.75, 0.99)
+    gap = ev.expected_logprob - ev.free_logprob
+    plausible = ev.expected_min_logprob >= MIN_TOKEN_LOGPROB
+    near_miss = ev.numbers_conflict and ev.closeness >= NEAR_MISS_CLOSENESS
+    if near_miss or not plausible or gap < -UNCERTAIN_GAP:
+        # how close the phrase came, kept below 0.25 so a reject never reads as likely
+        return REASON_MISMATCH, round(0.25 * math.exp(min(gap, 0.0)), 4)
+    if gap >= -ACCEPT_GAP:
+        return REASON_ACOUSTIC_MATCH, _squash(1.0 + gap / ACCEPT_GAP, 0.5, 0.75)
+    band = (gap + UNCERTAIN_GAP) / (UNCERTAIN_GAP - ACCEPT_GAP)
+    return REASON_UNCERTAIN, _squash(band, 0.25, 0.5)
+
+
+def _squash(x: float, low: float, high: float) -> float:
+    """Map x ∈ [0, 1] into [low, high]."""
+    return low + (high - low) * min(max(x, 0.0), 1.0)
+
+
+def numbers_in(normalized: str) -> str:
+    return "".join(t for t in normalized.split() if t.isdigit())
 
 
 class SpeechValidator:
@@ -137,42 +213,110 @@ class SpeechValidator:
         )
 
     def transcribe(self, audio: np.ndarray, whisper_language: str | None) -> Transcript:
+        transcript, _ = self._transcribe(audio, whisper_language)
+        return transcript
+
+    def _transcribe(self, audio: np.ndarray, whisper_language: str | None):
+        """Free greedy transcript and the encoder output (reused by `_score`)."""
         if audio.size == 0:
             raise InvalidAudio("The audio has no samples.")
         if float(np.sqrt(np.mean(np.square(audio, dtype=np.float64)))) < SILENCE_RMS:
-            return Transcript("", whisper_language or "", 0.0, no_speech=True)
-        # One temperature (no fallback re-decodes), greedy by default, no timestamp tokens and
-        # no previous-text conditioning: the floor is one encoder pass plus a few decoder steps.
-        segments, info = self.model.transcribe(
-            audio,
-            language=whisper_language,
+            return Transcript("", whisper_language or "", 0.0, no_speech=True), None
+        from faster_whisper.audio import pad_or_trim
+        from faster_whisper.tokenizer import Tokenizer
+
+        # One 30 s window, one encoder pass, greedy, no timestamps, no temperature fallback:
+        # the floor is one encoder pass plus a few decoder steps.
+        features = self.model.feature_extractor(audio[: 30 * SAMPLE_RATE])
+        frames = min(features.shape[-1], N_FRAMES)
+        encoded = self.model.encode(pad_or_trim(features[:, :N_FRAMES]))
+        language = whisper_language
+        if language is None:
+            language = self.model.model.detect_language(encoded)[0][0][0].strip("<|>")
+        tokenizer = Tokenizer(self.model.hf_tokenizer, True, task="transcribe", language=language)
+        prompt = [*tokenizer.sot_sequence, tokenizer.no_timestamps]
+        result = self.model.model.generate(
+            encoded,
+            [prompt],
             beam_size=self.beam_size,
-            temperature=0.0,
-            without_timestamps=True,
-            condition_on_previous_text=False,
-            no_speech_threshold=NO_SPEECH_THRESHOLD,
-            log_prob_threshold=LOG_PROB_THRESHOLD,
-            max_new_tokens=MAX_NEW_TOKENS,
-            vad_filter=False,
-        )
-        texts: list[str] = []
-        logprob_sum = 0.0
-        token_count = 0
-        for segment in segments:  # a generator: decoding happens here
-            if not segment.text.strip():
-                continue
-            texts.append(segment.text.strip())
-            n = max(len(segment.tokens), 1)
-            logprob_sum += segment.avg_logprob * n
-            token_count += n
-        text = " ".join(texts)
-        confidence = math.exp(logprob_sum / token_count) if token_count else 0.0
-        return Transcript(
+            max_length=len(prompt) + MAX_NEW_TOKENS,
+            return_scores=True,
+            return_no_speech_prob=True,
+            suppress_blank=True,
+            suppress_tokens=[-1],
+        )[0]
+        tokens = tuple(t for t in result.sequences_ids[0] if t < tokenizer.eot)
+        # CTranslate2's score is the summed log-probability divided by the length.
+        avg_logprob = float(result.scores[0]) if tokens else -math.inf
+        text = tokenizer.decode(list(tokens)).strip()
+        # Whisper's no-speech rule, plus: a repetition loop ("o que é o que é …", compression
+        # ratio above Whisper's 2.4) is not evidence of speech either.
+        improbable = avg_logprob < LOG_PROB_THRESHOLD or _compression_ratio(text) > 2.4
+        silent = result.no_speech_prob > NO_SPEECH_THRESHOLD and improbable
+        if silent or not text:
+            return Transcript("", language, 0.0, no_speech=True), None
+        transcript = Transcript(
             text=text,
-            language=info.language,
-            confidence=min(max(confidence, 0.0), 1.0),
-            no_speech=not text,
+            language=language,
+            confidence=min(max(math.exp(avg_logprob), 0.0), 1.0),
+            no_speech=False,
+            tokens=tokens,
+            avg_logprob=avg_logprob,
+            no_speech_prob=float(result.no_speech_prob),
         )
+        return transcript, (encoded, frames, tokenizer, prompt)
+
+    def _score(self, state, candidates: list[list[int]]) -> list[np.ndarray]:
+        """Teacher-forced log-probability of each token of each candidate, given the audio.
+
+        One batched decoder pass over the cached encoder output (CTranslate2 `align`)."""
+        import ctranslate2
+
+        encoded, frames, _, prompt = state
+        batch = np.repeat(np.asarray(encoded), len(candidates), axis=0)
+        results = self.model.model.align(
+            ctranslate2.StorageView.from_array(np.ascontiguousarray(batch)),
+            prompt,
+            candidates,
+            [frames] * len(candidates),
+        )
+        return [np.log(np.maximum(np.asarray(r.text_token_probs), 1e-9)) for r in results]
+
+    def gather_evidence(
+        self, audio: np.ndarray, expected: str, whisper_language: str | None
+    ) -> tuple[Transcript, Evidence, str, str]:
+        transcript, state = self._transcribe(audio, whisper_language)
+        lang = transcript.language or whisper_language
+        normalized_spoken = normalize(transcript.text, lang)
+        normalized_expected = normalize(expected, lang)
+        if transcript.no_speech or not normalized_spoken or state is None:
+            return transcript, Evidence(False, True), normalized_spoken, normalized_expected
+        spoken_key = comparison_key(normalized_spoken)
+        expected_key = comparison_key(normalized_expected)
+        confidence = transcript.confidence
+        if spoken_key == expected_key:
+            ev = Evidence(True, False, transcript_confidence=confidence)
+            return transcript, ev, normalized_spoken, normalized_expected
+        tokenizer = state[2]
+        forms = spoken_forms(_borrow_spelling(expected, transcript.text), language_family(lang))
+        candidates = [list(transcript.tokens)] + [tokenizer.encode(" " + f) for f in forms]
+        scores = self._score(state, candidates)
+        free = float(scores[0].mean())
+        best = max(range(1, len(scores)), key=lambda i: float(scores[i].mean()))
+        spoken_numbers = numbers_in(normalized_spoken)
+        ev = Evidence(
+            free_matches=False,
+            no_speech=False,
+            free_logprob=free,
+            expected_logprob=float(scores[best].mean()),
+            expected_min_logprob=float(scores[best].min()),
+            expected_form=forms[best - 1],
+            closeness=difflib.SequenceMatcher(None, spoken_key, expected_key).ratio(),
+            numbers_conflict=bool(spoken_numbers)
+            and spoken_numbers != numbers_in(normalized_expected),
+            transcript_confidence=confidence,
+        )
+        return transcript, ev, normalized_spoken, normalized_expected
 
     def validate(
         self,
@@ -183,20 +327,28 @@ class SpeechValidator:
         max_expected_chars: int | None = None,
     ) -> Validation:
         """Transcribe `audio` (16 kHz mono float32) and compare it with `expected_speech`."""
+        return self.assess(audio, expected_speech, language, max_expected_chars=max_expected_chars)[
+            0
+        ]
+
+    def assess(
+        self,
+        audio: np.ndarray,
+        expected_speech: str,
+        language: str | None,
+        *,
+        max_expected_chars: int | None = None,
+    ) -> tuple[Validation, Evidence]:
+        """`validate`, plus the evidence the verdict was made from (for benchmarks, logs)."""
         expected = check_expected_speech(
             expected_speech, max_chars=max_expected_chars or self.max_expected_chars
         )
         whisper_language = resolve_language(language)
         started = time.perf_counter()
-        transcript = self.transcribe(audio, whisper_language)
-        normalized_spoken = normalize(transcript.text, transcript.language)
-        normalized_expected = normalize(expected, transcript.language or whisper_language)
-        if transcript.no_speech or not normalized_spoken:
-            reason = REASON_NO_SPEECH
-        elif comparison_key(normalized_spoken) == comparison_key(normalized_expected):
-            reason = REASON_MATCH
-        else:
-            reason = REASON_MISMATCH
+        transcript, evidence, normalized_spoken, normalized_expected = self.gather_evidence(
+            audio, expected, whisper_language
+        )
+        reason, confidence = decide(evidence)
         logger.info(
             "Speech validated",
             extra={
@@ -205,16 +357,29 @@ class SpeechValidator:
                 "seconds": round(time.perf_counter() - started, 3),
             },
         )
-        return Validation(
-            validated=reason == REASON_MATCH,
+        validation = Validation(
+            validated=reason in (REASON_MATCH, REASON_ACOUSTIC_MATCH),
             spoken_text_in_audio=transcript.text,
             expected_speech=expected,
             normalized_expected=normalized_expected,
             normalized_spoken=normalized_spoken,
-            confidence=round(transcript.confidence if reason != REASON_NO_SPEECH else 0.0, 4),
+            confidence=round(confidence, 4),
             language=_reported_language(language, transcript.language),
             reason=reason,
         )
+        return validation, evidence
+
+
+def _compression_ratio(text: str) -> float:
+    data = text.encode()
+    return len(data) / len(zlib.compress(data)) if data else 0.0
+
+
+def _borrow_spelling(expected: str, transcript: str) -> str:
+    """`expected` with each word spelled as the transcript spells it when they are the same word
+    ("SAIDA" → "Saída"): operators drop accents, the model's scores depend on spelling."""
+    heard = {normalize(w, None): w.strip(".,;:!?") for w in transcript.split()}
+    return " ".join(heard.get(normalize(w, None), w) for w in expected.split())
 
 
 @functools.cache
