@@ -25,7 +25,7 @@ def test_defaults() -> None:
     assert config.function_url_auth == "AWS_IAM"
     assert config.max_upload_mb == 20
     assert config.max_upload_bytes == 20 * 1024 * 1024
-    assert config.max_audio_seconds == 30
+    assert config.max_audio_seconds == 30  # a setting, not a timing
     assert config.default_language == "pt-BR"
 
 

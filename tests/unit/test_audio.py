@@ -20,7 +20,7 @@ DEMO_SECONDS = 3.8313
 
 
 @pytest.mark.parametrize(
-    ("name", "seconds"),
+    ("name", "audio_length_s"),
     [
         ("entrada_13_40_pt.wav", DEMO_SECONDS),
         ("entrada_13_40_pt.flac", DEMO_SECONDS),
@@ -33,12 +33,12 @@ DEMO_SECONDS = 3.8313
         ("checkin_9_45_en.wav", 4.316),
     ],
 )
-def test_every_fixture_format_decodes_to_16k_mono_float32(name, seconds):
+def test_every_fixture_format_decodes_to_16k_mono_float32(name, audio_length_s):
     samples = decode_audio((AUDIO_FIXTURES / name).read_bytes(), max_seconds=30)
 
     assert samples.dtype == np.float32
     assert samples.ndim == 1
-    assert samples.size / SAMPLE_RATE == pytest.approx(seconds, abs=0.03)
+    assert samples.size / SAMPLE_RATE == pytest.approx(audio_length_s, abs=0.03)
     assert np.abs(samples).max() <= 1.0
 
 

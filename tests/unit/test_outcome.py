@@ -55,17 +55,16 @@ def aws():
         )
 
 
+def publish(state: dict, s3, events):
+    targets = OutcomeTargets("results-bucket", "outcomes")
+    return publish_outcome("arn:exec", state, s3=s3, events=events, targets=targets)
+
+
 def test_a_validation_is_published_as_document_and_event(aws):
     s3, events, received = aws
     state = {"detail": EVENT_DETAIL, "job": {"upload": UPLOAD}, "validation": VALIDATION}
 
-    doc = publish_outcome(
-        "arn:exec",
-        state,
-        s3=s3,
-        events=events,
-        targets=OutcomeTargets("results-bucket", "outcomes"),
-    )
+    doc = publish(state, s3, events)
 
     stored = json.loads(
         s3.get_object(Bucket="results-bucket", Key="results/uploads/a.wav.json")["Body"].read()
@@ -88,13 +87,7 @@ def test_a_failure_before_the_job_exists_is_published_from_the_event(aws):
     )
     state = {"detail": EVENT_DETAIL, "error": {"Error": "UploadRejected", "Cause": cause}}
 
-    doc = publish_outcome(
-        "arn:exec",
-        state,
-        s3=s3,
-        events=events,
-        targets=OutcomeTargets("results-bucket", "outcomes"),
-    )
+    doc = publish(state, s3, events)
 
     assert doc.status == "FAILED"
     assert doc.error.code == "upload_rejected"
