@@ -79,3 +79,57 @@ class UploadNotFound(FalaError):
 
     code = "upload_not_found"
     status = 404
+
+
+# --- Conversation backends -------------------------------------------------------------------
+# The class names are the error names the state machine routes on (infra/constructs/pipeline.py):
+# retried, then fallen back to the GPU voice service, except ConversationFailed (final).
+
+
+class ConversationError(FalaError):
+    """A conversation backend could not answer; the subclass says why."""
+
+    code = "conversation_failed"
+    status = 502
+
+
+class SonicThrottled(ConversationError):
+    """Bedrock throttled the stream (ThrottlingException / HTTP 429)."""
+
+    code = "sonic_throttled"
+    status = 429
+
+
+class SonicUnavailable(ConversationError):
+    """Bedrock could not serve the model now (ServiceUnavailable, InternalServer, 5xx)."""
+
+    code = "sonic_unavailable"
+    status = 503
+
+
+class SonicStreamError(ConversationError):
+    """The stream failed or ended mid-reply (ModelStreamError, ModelTimeout, in-stream error)."""
+
+    code = "sonic_stream_error"
+    status = 502
+
+
+class SonicModelNotFound(ConversationError):
+    """The model id is unknown, not enabled for the account, or past its end of life."""
+
+    code = "sonic_model_not_found"
+    status = 502
+
+
+class SonicTimeout(ConversationError):
+    """A time-boxed step (invoke, first output, next event, close) ran out of time."""
+
+    code = "sonic_timeout"
+    status = 504
+
+
+class VoiceServiceError(ConversationError):
+    """The GPU voice service failed the job (it reports the cause)."""
+
+    code = "voice_service_failed"
+    status = 502

@@ -58,6 +58,32 @@ class Validation(_Model):
     reason: str
 
 
+Backend = Literal["nova-sonic", "gpu-service"]
+
+
+class Usage(_Model):
+    """Token counts a conversation backend reported (Nova Sonic's usageEvent totals)."""
+
+    input_speech_tokens: int = Field(0, ge=0)
+    input_text_tokens: int = Field(0, ge=0)
+    output_speech_tokens: int = Field(0, ge=0)
+    output_text_tokens: int = Field(0, ge=0)
+
+
+class Conversation(_Model):
+    """One spoken turn: what the user said, the reply text and the reply audio (WAV in S3)."""
+
+    user_text: str
+    assistant_text: str
+    reply_audio: S3Ref | None = None
+    backend: Backend
+    model: str
+    voice: str | None = None
+    language: str
+    usage: Usage | None = None
+    cost_usd: float | None = Field(None, ge=0.0, description="From usage, at list prices")
+
+
 class ErrorInfo(_Model):
     code: str
     message: str
@@ -78,9 +104,15 @@ class ResultDocument(_Model):
     execution: str
     status: Status
     validation: Validation | None = None
+    conversation: Conversation | None = None
     error: ErrorInfo | None = None
     completed_at: str
 
 
 def result_key(upload_key: str) -> str:
     return f"{RESULTS_PREFIX}{upload_key}.json"
+
+
+def reply_audio_key(upload_key: str) -> str:
+    """Where a conversation's reply WAV is written, next to the result document."""
+    return f"{RESULTS_PREFIX}{upload_key}.reply.wav"

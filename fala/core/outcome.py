@@ -8,11 +8,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from fala.core.errors import FalaError
+from fala.core.errors import ConversationError, FalaError
 from fala.core.models import (
     DETAIL_TYPE_FAILED,
     DETAIL_TYPE_PROCESSED,
     OUTCOME_SOURCE,
+    Conversation,
     ErrorInfo,
     ResultDocument,
     Upload,
@@ -37,7 +38,7 @@ class OutcomeTargets:
 
 
 def build_result(execution: str, state: dict[str, Any]) -> ResultDocument:
-    """The result document from the state machine's state (`job`, `validation`, `error`)."""
+    """The result document from the state's `job`, `validation`, `conversation` and `error`."""
     job = state.get("job") or {}
     error = state.get("error")
     return ResultDocument(
@@ -45,6 +46,7 @@ def build_result(execution: str, state: dict[str, Any]) -> ResultDocument:
         execution=execution,
         status="FAILED" if error else "SUCCEEDED",
         validation=Validation(**state["validation"]) if state.get("validation") else None,
+        conversation=(Conversation(**state["conversation"]) if state.get("conversation") else None),
         error=error_info(error) if error else None,
         completed_at=datetime.now(UTC).isoformat(timespec="milliseconds"),
     )
@@ -90,7 +92,8 @@ def error_info(error: dict[str, Any]) -> ErrorInfo:
     except ValueError:
         pass
     known = _fala_errors().get(name)
-    if known is not None and known.status < 500:
+    # A backend that is busy or down (even a 429) is worth retrying; other 4xx need a new upload.
+    if known is not None and known.status < 500 and not issubclass(known, ConversationError):
         return ErrorInfo(
             error=name,
             code=known.code,
