@@ -86,6 +86,8 @@ def run(
         outcome = DeployedStack(stack).run(audio, key=key, metadata=metadata)
     else:
         outcome = _run_local(audio, key=key, metadata=metadata, quiet=as_json)
+        # What `fala redrive` needs to run it again.
+        outcome["source"] = {"file": str(file.resolve()), "key": key, "metadata": metadata}
         outcome["saved_to"] = str(runs.save(outcome))
     if as_json:
         sys.stdout.write(json.dumps(outcome["result"], indent=2, ensure_ascii=False) + "\n")
@@ -188,6 +190,73 @@ def show_trace(
 
 
 @app.command()
+def redrive(
+    stack: Annotated[str | None, typer.Option(help="A deployed stack's name")] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Only list what would be re-run")
+    ] = False,
+) -> None:
+    """Re-run failed executions (retryable errors only) and re-send dead-lettered events."""
+    if stack:
+        from fala.deployed import DeployedStack
+        from fala.redrive import redrive as run_redrive
+
+        deployed = DeployedStack(stack)
+        outputs = deployed.outputs
+        report = run_redrive(
+            sfn=deployed.sfn,
+            sqs=deployed.sqs,
+            state_machine_arn=outputs["StateMachineArn"],
+            dead_letter_queues={
+                name: outputs[name]
+                for name in ("IntakeDeadLetterQueueUrl", "VoiceJobDeadLetterQueueUrl")
+                if name in outputs
+            },
+            job_queue_url=outputs.get("VoiceJobQueueUrl"),
+            dry_run=dry_run,
+        )
+        for run in report.failed_runs:
+            console.print(f"[red]FAILED[/] {run.name}: {run.error} — {run.message[:120]}")
+        for letter in report.dead_letters:
+            console.print(f"[yellow]DEAD LETTER[/] {letter.kind}: {letter.detail}")
+        for action in report.actions:
+            console.print(("would " if dry_run else "") + action)
+        if not report.actions:
+            console.print("Nothing to redrive.")
+        return
+    _redrive_local(dry_run=dry_run)
+
+
+def _redrive_local(*, dry_run: bool) -> None:
+    """Local runs live in .fala/runs (the emulation's AWS is gone once a run ends): re-run the
+    failed ones whose error is retryable from their source file."""
+    failed = [r for r in runs.all_runs() if _retryable_failure(r)]
+    if not failed:
+        console.print("Nothing to redrive: no local run failed with a retryable error.")
+        return
+    for saved in failed:
+        source = saved["source"]
+        error = saved["result"]["error"]
+        console.print(f"[red]FAILED[/] {saved['execution_name']}: {error['error']}")
+        if dry_run:
+            console.print(f"would re-run {source['file']}")
+            continue
+        audio = Path(source["file"]).read_bytes()
+        outcome = _run_local(audio, key=source["key"], metadata=source["metadata"], quiet=True)
+        outcome["source"] = source
+        runs.save(outcome)
+        saved_path = runs.RUNS_DIR / f"{saved['execution_name']}.json"
+        saved_path.rename(saved_path.with_suffix(".redriven"))
+        console.print(f"re-ran {source['file']}: {outcome['status']}")
+
+
+def _retryable_failure(saved: dict[str, Any]) -> bool:
+    error = (saved.get("result") or {}).get("error")
+    source = saved.get("source")
+    return bool(error and error.get("retryable") and source and Path(source["file"]).is_file())
+
+
+@app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port")] = 9000,
@@ -219,6 +288,31 @@ def serve(
         pass
     finally:
         server.server_close()
+
+
+@app.command()
+def talk(
+    region: Annotated[str, typer.Option(help="A region offering Nova 2 Sonic")] = "us-east-1",
+    model: Annotated[str, typer.Option(help="Bedrock model id")] = "amazon.nova-2-sonic-v1:0",
+    voice: Annotated[str | None, typer.Option(help="Voice id (default: by language)")] = None,
+    language: Annotated[str, typer.Option(help="pt-BR, en, …")] = "pt-BR",
+    system_prompt: Annotated[str | None, typer.Option(help="System prompt")] = None,
+    file: Annotated[
+        Path | None,
+        typer.Option(help="Talk from this recording instead of the microphone", exists=True),
+    ] = None,
+    out: Annotated[Path, typer.Option(help="Reply WAV (with --file)")] = Path("reply.wav"),
+    pace: Annotated[float, typer.Option(help="--file send speed: 1 real time, 0 fastest")] = 1.0,
+) -> None:
+    """Talk with Amazon Nova Sonic (microphone, or --file); transcripts print as they arrive."""
+    from fala import talk as talking
+
+    code = talking.main(
+        region=region, model=model, voice=voice, language=language,
+        system_prompt=system_prompt, file=file, out=out, pace=pace, console=console, err=err,
+    )  # fmt: skip
+    if code:
+        raise typer.Exit(code)
 
 
 def main() -> None:

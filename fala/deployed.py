@@ -19,6 +19,7 @@ class DeployedStack:
         self.cfn = session.client("cloudformation")
         self.s3 = session.client("s3")
         self.sfn = session.client("stepfunctions")
+        self.sqs = session.client("sqs")
         stacks = self.cfn.describe_stacks(StackName=stack_name)["Stacks"]
         self.outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
         for required in ("UploadBucketName", "StateMachineArn"):

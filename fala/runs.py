@@ -33,3 +33,11 @@ def load(name: str | None) -> dict[str, Any]:
     if not runs:
         raise FileNotFoundError("No local runs yet: `fala run FILE --expect TEXT` makes one.")
     return json.loads(runs[-1].read_text())
+
+
+def all_runs() -> list[dict[str, Any]]:
+    """Every saved local run, oldest first."""
+    if not RUNS_DIR.exists():
+        return []
+    paths = sorted(RUNS_DIR.glob("*.json"), key=lambda p: p.stat().st_mtime)
+    return [json.loads(p.read_text()) for p in paths]

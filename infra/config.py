@@ -42,6 +42,17 @@ _RETENTION: dict[int, logs.RetentionDays] = {
 }
 
 
+# Regions that serve Nova 2 Sonic (amazon.nova-2-sonic-v1:0) at the time of writing; widen the
+# list when Bedrock adds one (the model id is checked at run time, this only catches typos).
+SONIC_REGIONS = ("us-east-1", "us-west-2", "ap-northeast-1", "eu-north-1")
+
+DEFAULT_SYSTEM_PROMPT = (
+    "Você é um assistente de voz amigável. Responda em uma ou duas frases curtas, no idioma em "
+    "que o usuário falar. You are a friendly voice assistant: answer in one or two short "
+    "sentences, in the language the user speaks."
+)
+
+
 class ConfigError(ValueError):
     """Context that cannot build a valid FalaConfig; the message says which key and why."""
 
@@ -66,6 +77,33 @@ class FalaConfig(BaseModel):
     max_expected_speech_chars: int = Field(200, ge=1, le=10_000)
     default_language: str = Field("pt-BR", pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 
+    # Conversation through Nova Sonic (mode=converse / auto).
+    sonic_model_id: str = Field("amazon.nova-2-sonic-v1:0", pattern=r"^[a-z0-9.:-]+$")
+    sonic_region: Literal[SONIC_REGIONS] = "us-east-1"  # type: ignore[valid-type]
+    system_prompt: str = Field(DEFAULT_SYSTEM_PROMPT, min_length=1, max_length=4000)
+    # Below the 8-minute Bedrock session limit and the function timeout (checked below).
+    converse_timeout_seconds: int = Field(300, ge=30, le=900)
+    converse_memory_mb: int = Field(1024, ge=256, le=10240)
+
+    # The GPU voice service (ECS on EC2 GPU instances): the converse fallback. Off by default,
+    # so a stack without GPU quota still deploys; the fallback then ends in a failure outcome.
+    voice_service: bool = False
+    voice_instance_type: str = Field("g5.xlarge", pattern=r"^g[0-9][a-z0-9]*\.[a-z0-9]+$")
+    voice_min_tasks: int = Field(0, ge=0, le=100)
+    voice_max_tasks: int = Field(2, ge=1, le=100)
+    voice_llm_model: str = Field("llama3.2:3b", pattern=r"^[A-Za-z0-9._:/-]+$")
+    voice_job_timeout_seconds: int = Field(600, ge=60, le=3600)
+    voice_job_heartbeat_seconds: int = Field(60, ge=10, le=900)
+    # Where alarms are sent (an SNS email subscription); unset, subscribe to the topic yourself.
+    alarm_email: str | None = Field(None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+    # Bring your own VPC for the voice service: its id, private subnets (with egress, for image
+    # pulls and the model download) and their zones, given explicitly (synth makes no lookups).
+    # Unset, the stack creates a VPC.
+    vpc_id: str | None = Field(None, pattern=r"^vpc-[0-9a-f]{8,17}$")
+    private_subnet_ids: list[str] = Field(default_factory=list)
+    availability_zones: list[str] = Field(default_factory=list)
+
     @field_validator("log_retention_days")
     @classmethod
     def _known_retention(cls, days: int) -> int:
@@ -80,6 +118,21 @@ class FalaConfig(BaseModel):
             raise ValueError(
                 "results_expiration_days must be >= upload_expiration_days, so a result never "
                 "disappears before the upload it describes"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _voice_settings_consistent(self) -> Self:
+        if self.voice_max_tasks < self.voice_min_tasks:
+            raise ValueError("voice_max_tasks must be >= voice_min_tasks")
+        if self.voice_job_heartbeat_seconds >= self.voice_job_timeout_seconds:
+            raise ValueError("voice_job_heartbeat_seconds must be < voice_job_timeout_seconds")
+        if self.vpc_id and (
+            not self.private_subnet_ids
+            or len(self.private_subnet_ids) != len(self.availability_zones)
+        ):
+            raise ValueError(
+                "vpc_id needs private_subnet_ids and availability_zones, one zone per subnet"
             )
         return self
 

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import Aws, CfnOutput, Stack, Tags
+from aws_cdk import Aws, CfnOutput, Duration, Stack, Tags
 from constructs import Construct
 
 from infra.config import FalaConfig
+from infra.constructs.conversation import SonicConversation
 from infra.constructs.intake import Intake
+from infra.constructs.operations import Operations
 from infra.constructs.outcome_bus import OutcomeBus
 from infra.constructs.pipeline import Pipeline
 from infra.constructs.storage import Storage
 from infra.constructs.validation import SpeechValidation
+from infra.constructs.voice_jobs import VoiceJobs
+from infra.constructs.voice_service import VoiceService
 
 
 class FalaStack(Stack):
@@ -30,11 +34,27 @@ class FalaStack(Stack):
         )
         outcomes = OutcomeBus(self, "Outcomes", archive_retention_days=config.log_retention_days)
         validation = SpeechValidation(self, "Validation", config=config)
+        conversation = SonicConversation(
+            self, "Conversation", config=config, results_bucket_name=storage.bucket.bucket_name
+        )
+        voice_jobs = (
+            VoiceJobs(
+                self,
+                "VoiceJobs",
+                config=config,
+                bus=outcomes.bus,
+                results_bucket_name=storage.bucket.bucket_name,
+            )
+            if config.voice_service
+            else None
+        )
         pipeline = Pipeline(
             self,
             "Pipeline",
             config=config,
             validation_function=validation.task_function,
+            converse_function=conversation.function,
+            voice_jobs=voice_jobs,
             results_bucket_name=storage.bucket.bucket_name,
             event_bus_name=outcomes.bus.event_bus_name,
         )
@@ -52,8 +72,61 @@ class FalaStack(Stack):
         storage.grant_read_uploads(pipeline.describe_upload.function)
         storage.grant_read_uploads(validation.task_function)
         storage.grant_write_results(pipeline.publish.function)
+        storage.grant_read_uploads(conversation.function)
+        storage.grant_write_results(conversation.function)
         outcomes.bus.grant_put_events_to(pipeline.publish.function)
         pipeline.state_machine.grant_start_execution(intake.start_pipeline)
+
+        operations = Operations(
+            self,
+            "Operations",
+            state_machine=pipeline.state_machine,
+            functions={
+                "StartPipeline": intake.start_pipeline,
+                "DescribeUpload": pipeline.describe_upload.function,
+                "ValidateSpeech": validation.task_function,
+                "ValidationApi": validation.api_function,
+                "Converse": conversation.function,
+                "PublishOutcome": pipeline.publish.function,
+            },
+            dead_letter_queues={
+                "Intake": intake.dead_letters,
+                **({"VoiceJobs": voice_jobs.dead_letters} if voice_jobs else {}),
+            },
+            job_queue=voice_jobs.queue if voice_jobs else None,
+            alarm_email=config.alarm_email,
+        )
+
+        voice_outputs: dict[str, tuple[str, str]] = {}
+        if voice_jobs is not None:
+            voice = VoiceService(
+                self,
+                "VoiceService",
+                config=config,
+                job_queue=voice_jobs.queue,
+                results_bucket_name=storage.bucket.bucket_name,
+            )
+            storage.grant_read_uploads(voice.task_role)
+            storage.grant_write_results(voice.task_role)
+            pipeline.state_machine.grant_task_response(voice.task_role)
+            operations.add_alarm(
+                "VoiceServiceUnhealthy",
+                voice.target_group.metrics.unhealthy_host_count(period=Duration.minutes(5)),
+                1,
+                "GPU voice service: a task failed its health check",
+            )
+            voice_outputs = {
+                "VoiceServiceUrl": (
+                    f"http://{voice.load_balancer.load_balancer_dns_name}",
+                    "Voice service API (internal load balancer)",
+                ),
+                "VoiceApiTokenSecretArn": (voice.token.secret_arn, "Voice API bearer token"),
+                "VoiceJobQueueUrl": (voice_jobs.queue.queue_url, "GPU voice service job queue"),
+                "VoiceJobDeadLetterQueueUrl": (
+                    voice_jobs.dead_letters.queue_url,
+                    "Voice jobs that failed every delivery (fala redrive)",
+                ),
+            }
 
         state_machine_arn = pipeline.state_machine.state_machine_arn
         outputs = {
@@ -68,6 +141,13 @@ class FalaStack(Stack):
                 "The pipeline's executions in the Step Functions console",
             ),
             "OutcomeBusName": (outcomes.bus.event_bus_name, "Event bus receiving outcomes"),
+            "IntakeDeadLetterQueueUrl": (
+                intake.dead_letters.queue_url,
+                "Upload events that could not start the pipeline (fala redrive)",
+            ),
+            "DashboardName": (operations.dashboard.dashboard_name, "CloudWatch dashboard"),
+            "AlarmTopicArn": (operations.topic.topic_arn, "SNS topic the alarms notify"),
+            **voice_outputs,
         }
         for name, (value, description) in outputs.items():
             CfnOutput(self, name, value=value, description=description)

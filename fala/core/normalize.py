@@ -49,7 +49,7 @@ _SMALL_HOUR_WORDS = {"um": "1", "uma": "1", "duas": "2", "one": "1", "two": "2"}
 
 
 def is_number(token: str) -> bool:
-    return token.isdigit()
+    return token.isdecimal()
 
 
 @dataclass(frozen=True)
@@ -268,15 +268,15 @@ def _time_prepositions(tokens: list[str]) -> list[str]:
 
 
 def _is_digit(token: str) -> bool:
-    return len(token) == 1 and token.isdigit()
+    return len(token) == 1 and token.isdecimal()
 
 
 def _is_hour(token: str) -> bool:
-    return token.isdigit() and len(token) <= 2 and int(token) <= 24
+    return token.isdecimal() and len(token) <= 2 and int(token) <= 24
 
 
 def _is_minute(token: str) -> bool:
-    return token.isdigit() and len(token) == 2 and int(token) < 60
+    return token.isdecimal() and len(token) == 2 and int(token) < 60
 
 
 _DIGIT_WORDS = {

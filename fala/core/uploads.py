@@ -21,7 +21,6 @@ from fala.core.models import (
 )
 
 # Paths this deployment runs; the converse and auto paths arrive with their own issues.
-AVAILABLE_MODES: tuple[str, ...] = ("validate",)
 MAX_METADATA_VALUE_CHARS = 500
 
 
@@ -73,16 +72,11 @@ def describe_upload(event: dict[str, Any], *, s3: Any, limits: UploadLimits) -> 
         raise UploadRejected(
             f"Metadata mode={mode!r} is not a mode; use one of: {', '.join(get_args(Mode))}."
         )
-    if mode not in AVAILABLE_MODES:
-        raise UploadRejected(
-            f"Mode {mode!r} is not available in this deployment yet; "
-            f"available: {', '.join(AVAILABLE_MODES)}."
-        )
     expected = metadata.get(METADATA_EXPECTED_SPEECH, "").strip() or None
-    if mode == "validate" and expected is None:
+    if mode in ("validate", "auto") and expected is None:
         raise UploadRejected(
-            f"Validation needs the expected phrase: set the object metadata "
-            f"x-amz-meta-{METADATA_EXPECTED_SPEECH} (for example 'ENTRADA 13 40')."
+            f"Mode {mode!r} validates speech and needs the expected phrase: set the object "
+            f"metadata x-amz-meta-{METADATA_EXPECTED_SPEECH} (for example 'ENTRADA 13 40')."
         )
 
     return Job(

@@ -173,7 +173,7 @@ def _squash(x: float, low: float, high: float) -> float:
 
 
 def numbers_in(normalized: str) -> str:
-    return "".join(t for t in normalized.split() if t.isdigit())
+    return "".join(t for t in normalized.split() if t.isdecimal())
 
 
 class SpeechValidator:

@@ -74,7 +74,7 @@ def number_words(n: int, lang: str, *, feminine: bool = False) -> str:
 
 def digit_by_digit(digits: str, lang: str) -> str:
     units = _PT_UNITS if lang == "pt" else _EN_UNITS
-    return ", ".join(units[int(d)] for d in digits if d.isdigit())
+    return ", ".join(units[int(d)] for d in digits if d.isdecimal())
 
 
 def spoken_forms(expected: str, lang: str) -> list[str]:
@@ -87,13 +87,13 @@ def spoken_forms(expected: str, lang: str) -> list[str]:
     while i < len(tokens):
         tok = tokens[i]
         nxt = tokens[i + 1] if i + 1 < len(tokens) else ""
-        if tok.isdigit() and first_number is None:
+        if tok.isdecimal() and first_number is None:
             first_number = len(words)
         if _hour(tok) is not None and _minute(nxt) is not None:
             words.append(_time_words(int(tok), int(nxt), lang))
             i += 2
             continue
-        if tok.isdigit():
+        if tok.isdecimal():
             if len(tok) >= 3 or (len(tok) == 2 and tok.startswith("0")):
                 words.append(digit_by_digit(tok, lang))
             else:
@@ -122,11 +122,11 @@ def _time_words(hour: int, minute: int, lang: str) -> str:
 
 
 def _hour(token: str) -> int | None:
-    return int(token) if token.isdigit() and len(token) <= 2 and int(token) <= 24 else None
+    return int(token) if token.isdecimal() and len(token) <= 2 and int(token) <= 24 else None
 
 
 def _minute(token: str) -> int | None:
-    return int(token) if token.isdigit() and len(token) == 2 and int(token) < 60 else None
+    return int(token) if token.isdecimal() and len(token) == 2 and int(token) < 60 else None
 
 
 def _sentence_case(text: str) -> str:

@@ -27,16 +27,35 @@ class UnknownIntrinsic(ValueError):
     """The template uses an intrinsic the local emulation cannot resolve; extend `Resolver`."""
 
 
+# The emulation runs every path, so it synthesizes the optional GPU voice service too (its job
+# queue and the fallback step; ECS itself is not emulated, the job worker runs in-process).
+LOCAL_CONTEXT = {"fala:voice_service": "true"}
+_CONTEXT_MARKER = "fala-local-context.json"
+
+
 def synth(*, force: bool = False, out_dir: Path = CDK_OUT) -> Path:
     """`cdk synth` into cdk.out unless it is newer than every input. Needs no AWS and no Docker."""
-    if not force and not _is_stale(out_dir):
+    marker = out_dir / _CONTEXT_MARKER
+    same_context = marker.is_file() and json.loads(marker.read_text()) == LOCAL_CONTEXT
+    if not force and same_context and not _is_stale(out_dir):
         return out_dir
     cdk = REPO_ROOT / "node_modules" / ".bin" / "cdk"
     if not cdk.exists():
         raise SynthError("The CDK CLI is not installed: run `make setup` (npm ci) first.")
     env = {**os.environ, "CDK_DISABLE_CLI_TELEMETRY": "true"}
     proc = subprocess.run(  # noqa: S603 - fixed argv, no shell
-        [str(cdk), "synth", "--quiet", "--output", str(out_dir)],
+        [
+            str(cdk),
+            "synth",
+            "--quiet",
+            "--output",
+            str(out_dir),
+            *(
+                arg
+                for key, value in LOCAL_CONTEXT.items()
+                for arg in ("--context", f"{key}={value}")
+            ),
+        ],
         cwd=REPO_ROOT,
         env=env,
         capture_output=True,
@@ -45,6 +64,7 @@ def synth(*, force: bool = False, out_dir: Path = CDK_OUT) -> Path:
     )
     if proc.returncode != 0:
         raise SynthError(f"cdk synth failed:\n{proc.stdout}\n{proc.stderr}")
+    marker.write_text(json.dumps(LOCAL_CONTEXT))
     return out_dir
 
 
@@ -192,6 +212,7 @@ _ARN_PATTERNS = {
     "AWS::IAM::Role": "arn:aws:iam::{account}:role/{name}",
     "AWS::Logs::LogGroup": "arn:aws:logs:{region}:{account}:log-group:{name}:*",
     "AWS::DynamoDB::Table": "arn:aws:dynamodb:{region}:{account}:table/{name}",
+    "AWS::DynamoDB::GlobalTable": "arn:aws:dynamodb:{region}:{account}:table/{name}",
     "AWS::SNS::Topic": "arn:aws:sns:{region}:{account}:{name}",
     "AWS::KMS::Key": "arn:aws:kms:{region}:{account}:key/{name}",
     "AWS::SecretsManager::Secret": "arn:aws:secretsmanager:{region}:{account}:secret:{name}",

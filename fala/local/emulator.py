@@ -16,7 +16,13 @@ import boto3
 from moto import mock_aws
 
 from fala.core.intake import execution_name
-from fala.core.models import OUTCOME_SOURCE, RESULTS_PREFIX, result_key
+from fala.core.models import (
+    DETAIL_TYPE_FAILED,
+    DETAIL_TYPE_PROCESSED,
+    OUTCOME_SOURCE,
+    RESULTS_PREFIX,
+    result_key,
+)
 from fala.local.assembly import LOCAL_REGION, Resolver, Stack, load_stack
 from fala.local.lambdas import LocalFunction, LocalLambdaRuntime
 
@@ -103,8 +109,20 @@ class LocalPipeline:
     # -- resources ---------------------------------------------------------------------------
     def _create_resources(self) -> None:
         r = self.resolver
-        for lid in self.stack.of_type("AWS::SQS::Queue"):
+        queues = self.stack.of_type("AWS::SQS::Queue")
+        for lid in queues:
             self.sqs.create_queue(QueueName=r.physical_name(lid))
+        # Visibility and redrive as deployed (dead-letter queues exist by now): a crashed
+        # worker's job comes back, and parks after maxReceiveCount.
+        for lid, res in queues.items():
+            props = r.resolve(res.get("Properties", {}))
+            attributes = {}
+            if "VisibilityTimeout" in props:
+                attributes["VisibilityTimeout"] = str(props["VisibilityTimeout"])
+            if "RedrivePolicy" in props:
+                attributes["RedrivePolicy"] = json.dumps(props["RedrivePolicy"])
+            if attributes:
+                self.sqs.set_queue_attributes(QueueUrl=r.ref(lid), Attributes=attributes)
         for lid, res in self.stack.of_type("AWS::S3::Bucket").items():
             self.s3.create_bucket(Bucket=r.physical_name(lid))
             versioning = res.get("Properties", {}).get("VersioningConfiguration", {})
@@ -120,6 +138,15 @@ class LocalPipeline:
             )
         for lid in self.stack.of_type("AWS::Events::EventBus"):
             self.events.create_event_bus(Name=r.physical_name(lid))
+        dynamodb = boto3.client("dynamodb")
+        for lid, res in self.stack.of_type("AWS::DynamoDB::GlobalTable").items():
+            props = res["Properties"]
+            dynamodb.create_table(
+                TableName=r.physical_name(lid),
+                KeySchema=props["KeySchema"],
+                AttributeDefinitions=props["AttributeDefinitions"],
+                BillingMode="PAY_PER_REQUEST",
+            )
         self.state_machines: dict[str, str] = {}
         for lid, res in self.stack.of_type("AWS::StepFunctions::StateMachine").items():
             props = res["Properties"]
@@ -137,14 +164,33 @@ class LocalPipeline:
         self._outcome_tap = self._tap_queue("outcomes")
         for lid in self.stack.of_type("AWS::Events::EventBus"):
             self._subscribe(
-                r.physical_name(lid), "outcomes", {"source": [OUTCOME_SOURCE]}, self._outcome_tap
+                r.physical_name(lid),
+                "outcomes",
+                {
+                    "source": [OUTCOME_SOURCE],
+                    "detail-type": [DETAIL_TYPE_PROCESSED, DETAIL_TYPE_FAILED],
+                },
+                self._outcome_tap,
             )
 
     def _create_rule(self, logical_id: str, props: dict[str, Any]) -> None:
-        """The rule with its real pattern; a Lambda target is replaced by a tap queue, because
-        moto's EventBridge does not invoke Lambda targets. We deliver from the tap ourselves."""
+        """The rule with its real pattern. SQS targets are moto's own; a Lambda target is replaced
+        by a tap queue, because moto's EventBridge does not invoke Lambda targets. We deliver from
+        the tap ourselves."""
         bus = props.get("EventBusName", "default")
         for target in props.get("Targets", []):
+            if target["Arn"].startswith("arn:aws:sqs:"):
+                self.events.put_rule(
+                    Name=logical_id,
+                    EventBusName=bus,
+                    EventPattern=json.dumps(props["EventPattern"]),
+                )
+                self.events.put_targets(
+                    Rule=logical_id,
+                    EventBusName=bus,
+                    Targets=[{"Id": target["Id"], "Arn": target["Arn"]}],
+                )
+                continue
             if ":lambda:" not in target["Arn"] and ":function:" not in target["Arn"]:
                 raise NotImplementedError(
                     f"Rule {logical_id}: target {target['Arn']} is not emulated"

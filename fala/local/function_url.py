@@ -17,6 +17,8 @@ from fala.local.assembly import Resolver, Stack
 from fala.local.lambdas import LocalFunction, LocalLambdaRuntime
 
 MAX_REQUEST_BYTES = 6 * 1024 * 1024  # Function URL (synchronous invoke) request payload limit
+# A client that stops sending mid-request is dropped after this, so it cannot hold a thread.
+SOCKET_TIMEOUT_SECONDS = 30
 _DRAIN_LIMIT = 64 * 1024 * 1024
 _TEXT_TYPES = ("text/", "json", "xml", "javascript", "x-www-form-urlencoded")
 
@@ -86,6 +88,26 @@ def from_result(result: Any) -> tuple[int, dict[str, str], bytes]:
 def make_server(function: LocalFunction, host: str, port: int) -> ThreadingHTTPServer:
     class Handler(BaseHTTPRequestHandler):
         server_version = "fala-function-url"
+        timeout = SOCKET_TIMEOUT_SECONDS
+
+        def send_error(self, code: int, message: str | None = None, explain: str | None = None):
+            """http.server's own errors (bad request line, unknown method, headers too long...)
+            as JSON 4xx too: each is a client mistake, whatever status http.server picked."""
+            self.close_connection = True
+            if code == HTTPStatus.NOT_IMPLEMENTED:  # an unknown method such as FOO
+                self._json(
+                    HTTPStatus.METHOD_NOT_ALLOWED,
+                    "method_not_allowed",
+                    "Use POST / with a JSON body.",
+                )
+                return
+            status = code if 400 <= code < 500 else HTTPStatus.BAD_REQUEST
+            detail = message or HTTPStatus(status).phrase
+            self._json(
+                status,
+                "invalid_request",
+                f"{detail}. Send an HTTP/1.1 request: POST / with a JSON body.",
+            )
 
         def _handle(self) -> None:
             started = time.perf_counter()
@@ -96,7 +118,17 @@ def make_server(function: LocalFunction, host: str, port: int) -> ThreadingHTTPS
                     "length_required",
                     "Send a Content-Length header with the request body.",
                 )
-            size = int(length or 0)
+            try:
+                size = int(length or 0)
+                if size < 0:
+                    raise ValueError
+            except ValueError:
+                self.close_connection = True
+                return self._json(
+                    HTTPStatus.BAD_REQUEST,
+                    "invalid_request",
+                    f"Content-Length {length!r} is not a byte count; send the body's size.",
+                )
             if size > MAX_REQUEST_BYTES:
                 # Read what the client sends so it sees the 413 rather than a reset connection.
                 self._discard(size)

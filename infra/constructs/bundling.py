@@ -26,9 +26,13 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS_DIR = REPO_ROOT / "functions"
 SHARED_SOURCES = (REPO_ROOT / "fala" / "__init__.py", REPO_ROOT / "fala" / "core")
 
+# The python3.12 Lambda runtime is Amazon Linux 2023 (glibc 2.34): manylinux_2_28 wheels run there
+# too, and some dependencies (PyAV ≥ 15) ship only those.
 PIP_TARGET_ARGS = (
     "--platform",
     "manylinux2014_x86_64",
+    "--platform",
+    "manylinux_2_28_x86_64",
     "--implementation",
     "cp",
     "--python-version",

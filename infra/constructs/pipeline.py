@@ -3,8 +3,11 @@
 Data flow (the handlers and the local emulator rely on it):
   input $ = the S3 "Object Created" EventBridge event
   Describe upload   payload $ (no Parameters)  -> $.job         (fala.core.models.Job)
-  Choose path       on $.job.mode              (validate; converse/auto join later, see `paths`)
-  Validate speech   payload $.job (InputPath)  -> $.validation
+  Choose path       on $.job.mode              (one entry per mode in `paths`)
+    validate: Validate speech           payload $.job (InputPath) -> $.validation
+    converse: Converse with Nova Sonic  payload $.job -> $.conversation; retried, then
+              Converse on GPU voice service (event + task token -> $.conversation)
+    auto:     Validate and converse     both of the above in a Parallel state
   Publish outcome   payload {execution, state: $} -> Succeed "Speech processed"
   any failure in the steps above         -> $.error -> Publish failure -> Fail "Speech failed"
 """
@@ -12,14 +15,17 @@ Data flow (the handlers and the local emulator rely on it):
 from __future__ import annotations
 
 from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
+from fala.core import errors
 from infra.config import FalaConfig
 from infra.constructs.lambda_defaults import zip_function
+from infra.constructs.voice_jobs import VoiceJobs
 from infra.nag import acknowledge
 
 # Lambda's own transient failures; typed user errors (InvalidAudio, AudioTooLong, ...) are final.
@@ -30,39 +36,51 @@ TRANSIENT_LAMBDA_ERRORS = [
     "Lambda.TooManyRequestsException",
     "Lambda.ClientExecutionTimeoutException",
 ]
+# Nova Sonic failures worth another try, and those that send the job to the GPU voice service.
+SONIC_RETRYABLE_ERRORS = ["SonicThrottled", "SonicUnavailable", "SonicStreamError", "SonicTimeout"]
+SONIC_FALLBACK_ERRORS = [
+    *SONIC_RETRYABLE_ERRORS,
+    "SonicModelNotFound",
+    "States.Timeout",  # the function itself timed out
+    *TRANSIENT_LAMBDA_ERRORS,
+]
 ERROR_PATH = "$.error"
 DEFAULT_MODE = "validate"
 
 SERVICE = "fala-pipeline"
 
 
-class _Step(sfn.StateMachineFragment):
-    """A fragment whose single task state is the whole step."""
-
-    task: tasks.LambdaInvoke
-
-    @property
-    def start_state(self) -> sfn.State:
-        return self.task
-
-    @property
-    def end_states(self) -> list[sfn.INextable]:
-        return self.task.end_states
-
-    def on_failure(self, handler: sfn.IChainable) -> None:
-        self.task.add_catch(handler, errors=[sfn.Errors.ALL], result_path=ERROR_PATH)
+def _user_errors() -> list[str]:
+    """Typed errors that only a new upload fixes (fala.core.errors, 4xx, not a busy backend)."""
+    found, pending = [], [errors.FalaError]
+    while pending:
+        cls = pending.pop()
+        pending.extend(cls.__subclasses__())
+        if cls.status < 500 and not issubclass(cls, errors.ConversationError):
+            found.append(cls.__name__)
+    return sorted(found)
 
 
-class DescribeUpload(_Step):
+USER_ERRORS = _user_errors()
+
+
+def _retry_unless_final(task: sfn.TaskStateBase, final: list[str]) -> None:
+    """Retry anything (a crash may be transient) with backoff and full jitter, except errors
+    another try cannot fix. Retriers match in order, so MaxAttempts 0 first opts those out."""
+    task.add_retry(errors=final, max_attempts=0)
+    task.add_retry(
+        errors=[sfn.Errors.ALL],
+        interval=Duration.seconds(2),
+        max_attempts=3,
+        backoff_rate=2,
+        jitter_strategy=sfn.JitterType.FULL,
+    )
+
+
+class DescribeUpload(Construct):
     """Size/format/metadata checks on the upload; produces the Job at $.job."""
 
-    def __init__(
-        self,
-        scope: Construct,
-        id: str,
-        *,
-        config: FalaConfig,
-    ) -> None:
+    def __init__(self, scope: Construct, id: str, *, config: FalaConfig) -> None:
         super().__init__(scope, id)
         self.function = zip_function(
             self,
@@ -86,35 +104,102 @@ class DescribeUpload(_Step):
         )
 
 
-class ValidateSpeech(_Step):
+def _job_task(scope: Construct, name: str, function: lambda_.IFunction, result_path: str):
+    return tasks.LambdaInvoke(
+        scope,
+        name,
+        lambda_function=function,
+        # With direct invocation the payload is chosen by InputPath (a string "Parameters" is not
+        # valid ASL); ResultPath still merges into the full state.
+        input_path="$.job",
+        payload_response_only=True,
+        result_path=result_path,
+        # Replaced by explicit retriers, which also cover throttling and add jitter.
+        retry_on_service_exceptions=False,
+    )
+
+
+class ValidateSpeech(Construct):
     """Whisper transcribes the upload and compares it with the expected speech."""
 
     def __init__(self, scope: Construct, id: str, *, function: lambda_.IFunction) -> None:
         super().__init__(scope, id)
         self.function = function
-        self.task = tasks.LambdaInvoke(
-            self,
-            "Validate speech",
-            lambda_function=function,
-            # With direct invocation the payload is chosen by InputPath (a string "Parameters"
-            # is not valid ASL); ResultPath still merges into the full state.
-            input_path="$.job",
-            payload_response_only=True,
-            result_path="$.validation",
-            # Replaced by the retrier below, which also covers throttling and adds jitter.
-            retry_on_service_exceptions=False,
+
+    def state(self, name: str) -> tasks.LambdaInvoke:
+        task = _job_task(self, name, self.function, "$.validation")
+        _retry_unless_final(task, USER_ERRORS)
+        return task
+
+
+class Converse(Construct):
+    """Nova Sonic answers, retried on throttling and transient errors; when it still cannot, the
+    GPU voice service takes the job (or, where that service is not deployed, the run fails with a
+    message that says so)."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        function: lambda_.IFunction,
+        voice_jobs: VoiceJobs | None,
+    ) -> None:
+        super().__init__(scope, id)
+        self.function = function
+        self.voice_jobs = voice_jobs
+
+    def states(
+        self, suffix: str = "", *, on_error: sfn.IChainable | None
+    ) -> tuple[tasks.LambdaInvoke, list[sfn.INextable]]:
+        """The path's first state and its last states (to be joined to what follows)."""
+        sonic = _job_task(
+            self, f"Converse with Nova Sonic{suffix}", self.function, "$.conversation"
         )
-        self.task.add_retry(
-            errors=TRANSIENT_LAMBDA_ERRORS,
-            interval=Duration.seconds(2),
-            max_attempts=3,
-            backoff_rate=2,
-            jitter_strategy=sfn.JitterType.FULL,
-        )
+        _retry_unless_final(sonic, [*USER_ERRORS, "SonicModelNotFound"])
+        ends: list[sfn.INextable] = [sonic]
+        if self.voice_jobs is not None:
+            gpu = self.voice_jobs.state(
+                self, f"Converse on GPU voice service{suffix}", result_path="$.conversation"
+            )
+            sonic.add_catch(gpu, errors=SONIC_FALLBACK_ERRORS, result_path="$.sonic_error")
+            if on_error is not None:
+                gpu.add_catch(on_error, errors=[sfn.Errors.ALL], result_path=ERROR_PATH)
+            ends.append(gpu)
+        else:
+            explain = sfn.Pass(
+                self,
+                f"No GPU fallback deployed{suffix}",
+                parameters={
+                    "Error.$": "$.sonic_error.Error",
+                    "Cause.$": "States.Format('Nova Sonic could not answer and the GPU voice "
+                    "service fallback is not deployed (deploy with -c fala:voice_service=true), "
+                    "so the conversation failed. Nova Sonic said: {}', $.sonic_error.Cause)",
+                },
+                result_path=ERROR_PATH,
+            )
+            sonic.add_catch(explain, errors=SONIC_FALLBACK_ERRORS, result_path="$.sonic_error")
+            explain.next(on_error or _branch_failure(self, suffix))
+        if on_error is not None:
+            sonic.add_catch(on_error, errors=[sfn.Errors.ALL], result_path=ERROR_PATH)
+        return sonic, ends
+
+
+def _branch_failure(scope: Construct, suffix: str) -> sfn.Fail:
+    """Inside a Parallel branch a catch cannot leave the branch: fail it with $.error instead."""
+    return sfn.Fail(
+        scope,
+        f"Conversation failed{suffix}",
+        error_path=f"{ERROR_PATH}.Error",
+        cause_path=f"{ERROR_PATH}.Cause",
+    )
 
 
 class PublishOutcome(Construct):
-    """Writes results/<key>.json and puts the outcome event; one function, two states."""
+    """Writes results/<key>.json and puts the outcome event; one function, two states.
+
+    Publication is idempotent per execution (Powertools idempotency in a DynamoDB table), so the
+    step's retries never put a second outcome event."""
 
     def __init__(
         self,
@@ -126,6 +211,16 @@ class PublishOutcome(Construct):
         event_bus_name: str,
     ) -> None:
         super().__init__(scope, id)
+        self.idempotency_table = dynamodb.TableV2(
+            self,
+            "Published",
+            partition_key=dynamodb.Attribute(name="id", type=dynamodb.AttributeType.STRING),
+            time_to_live_attribute="expiration",
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            removal_policy=RemovalPolicy.DESTROY,
+        )
         self.function = zip_function(
             self,
             "PublishOutcomeFn",
@@ -136,7 +231,16 @@ class PublishOutcome(Construct):
             environment={
                 "RESULTS_BUCKET": results_bucket_name,
                 "EVENT_BUS_NAME": event_bus_name,
+                "IDEMPOTENCY_TABLE": self.idempotency_table.table_name,
             },
+        )
+        # What Powertools idempotency uses, nothing more.
+        self.idempotency_table.grant(
+            self.function,
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:DeleteItem",
         )
 
     def state(self, name: str, *, result_path: str | None = None) -> tasks.LambdaInvoke:
@@ -169,6 +273,8 @@ class Pipeline(Construct):
         *,
         config: FalaConfig,
         validation_function: lambda_.IFunction,
+        converse_function: lambda_.IFunction,
+        voice_jobs: VoiceJobs | None,
         results_bucket_name: str,
         event_bus_name: str,
     ) -> None:
@@ -176,6 +282,9 @@ class Pipeline(Construct):
 
         self.describe_upload = DescribeUpload(self, "DescribeUpload", config=config)
         self.validate_speech = ValidateSpeech(self, "ValidateSpeech", function=validation_function)
+        self.converse = Converse(
+            self, "Converse", function=converse_function, voice_jobs=voice_jobs
+        )
         self.publish = PublishOutcome(
             self,
             "PublishOutcome",
@@ -197,16 +306,44 @@ class Pipeline(Construct):
             )
         )
 
-        # One entry per Job.mode; converse and auto join here as their steps are built.
-        paths: dict[str, _Step] = {"validate": self.validate_speech}
-        choose = sfn.Choice(self, "Choose path")
-        for mode, step in paths.items():
-            choose.when(sfn.Condition.string_equals("$.job.mode", mode), step)
-            step.next(published)
-        choose.otherwise(paths[DEFAULT_MODE])
+        def catch(task: sfn.TaskStateBase | sfn.Parallel) -> None:
+            task.add_catch(failed, errors=[sfn.Errors.ALL], result_path=ERROR_PATH)
 
-        for step in (self.describe_upload, *paths.values()):
-            step.on_failure(failed)
+        describe = self.describe_upload.task
+        catch(describe)
+
+        validate = self.validate_speech.state("Validate speech")
+        catch(validate)
+        validate.next(published)
+
+        converse, converse_ends = self.converse.states(on_error=failed)
+        for end in converse_ends:
+            end.next(published)
+
+        # auto: both paths at once; a failure in either fails the run (one error per result).
+        both = sfn.Parallel(
+            self,
+            "Validate and converse",
+            result_selector={
+                "job.$": "$[0].job",
+                "validation.$": "$[0].validation",
+                "conversation.$": "$[1].conversation",
+            },
+        )
+        both.branch(self.validate_speech.state("Validate speech (auto)"))
+        both.branch(self.converse.states(" (auto)", on_error=None)[0])
+        catch(both)
+        both.next(published)
+
+        paths: dict[str, sfn.IChainable] = {
+            "validate": validate,
+            "converse": converse,
+            "auto": both,
+        }
+        choose = sfn.Choice(self, "Choose path")
+        for mode, first in paths.items():
+            choose.when(sfn.Condition.string_equals("$.job.mode", mode), first)
+        choose.otherwise(paths[DEFAULT_MODE])
 
         self.log_group = logs.LogGroup(
             self,
@@ -218,7 +355,7 @@ class Pipeline(Construct):
             self,
             "StateMachine",
             comment="Fala speech pipeline: describe the upload, process it, publish the outcome",
-            definition_body=sfn.DefinitionBody.from_chainable(self.describe_upload.next(choose)),
+            definition_body=sfn.DefinitionBody.from_chainable(describe.next(choose)),
             state_machine_type=sfn.StateMachineType.STANDARD,
             timeout=Duration.minutes(30),
             tracing_enabled=True,
@@ -229,7 +366,12 @@ class Pipeline(Construct):
             ),
         )
         self._acknowledge_role_findings(
-            [self.describe_upload.function, validation_function, self.publish.function]
+            [
+                self.describe_upload.function,
+                validation_function,
+                converse_function,
+                self.publish.function,
+            ]
         )
 
     def _acknowledge_role_findings(self, functions: list[lambda_.IFunction]) -> None:

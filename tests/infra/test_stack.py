@@ -18,13 +18,6 @@ TYPED_USER_ERRORS = {
     "UploadNotFound",
     "UploadRejected",
 }
-TRANSIENT_LAMBDA_ERRORS = {
-    "Lambda.ServiceException",
-    "Lambda.AWSLambdaException",
-    "Lambda.SdkClientException",
-    "Lambda.TooManyRequestsException",
-    "Lambda.ClientExecutionTimeoutException",
-}
 
 
 def _only(resources: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -222,6 +215,9 @@ def test_states_read_like_a_runbook(definition: dict[str, Any]) -> None:
         "Describe upload",
         "Choose path",
         "Validate speech",
+        "Converse with Nova Sonic",
+        "No GPU fallback deployed",
+        "Validate and converse",
         "Publish outcome",
         "Speech processed",
         "Publish failure",
@@ -240,18 +236,20 @@ def test_describe_upload_gets_the_event_and_writes_the_job(
     assert state["Next"] == "Choose path"
 
 
-def test_choice_routes_validate_mode_and_defaults_to_validation(
+def test_choice_routes_each_mode_and_defaults_to_validation(
     definition: dict[str, Any],
 ) -> None:
     choice = definition["States"]["Choose path"]
     assert choice["Type"] == "Choice"
     assert choice["Choices"] == [
-        {"Variable": "$.job.mode", "StringEquals": "validate", "Next": "Validate speech"}
+        {"Variable": "$.job.mode", "StringEquals": "validate", "Next": "Validate speech"},
+        {"Variable": "$.job.mode", "StringEquals": "converse", "Next": "Converse with Nova Sonic"},
+        {"Variable": "$.job.mode", "StringEquals": "auto", "Next": "Validate and converse"},
     ]
     assert choice["Default"] == "Validate speech"
 
 
-def test_validate_speech_passes_the_job_and_retries_only_transient_errors(
+def test_validate_speech_passes_the_job_and_retries_all_but_user_errors(
     default_synth: Synth, definition: dict[str, Any]
 ) -> None:
     task_id, _ = _function(default_synth, description_starts="Fala speech validation step")
@@ -260,8 +258,9 @@ def test_validate_speech_passes_the_job_and_retries_only_transient_errors(
     assert state["InputPath"] == "$.job"
     assert state["ResultPath"] == "$.validation"
     assert state["Next"] == "Publish outcome"
-    (retry,) = state["Retry"]
-    assert set(retry["ErrorEquals"]) == TRANSIENT_LAMBDA_ERRORS
+    final, retry = state["Retry"]
+    assert set(final["ErrorEquals"]) >= TYPED_USER_ERRORS and final["MaxAttempts"] == 0
+    assert retry["ErrorEquals"] == ["States.ALL"]
     assert {k: v for k, v in retry.items() if k != "ErrorEquals"} == {
         "IntervalSeconds": 2,
         "MaxAttempts": 3,
@@ -270,12 +269,24 @@ def test_validate_speech_passes_the_job_and_retries_only_transient_errors(
     }
 
 
+def _all_states(states: dict[str, Any]) -> dict[str, Any]:
+    found = dict(states)
+    for state in states.values():
+        for branch in state.get("Branches", []):
+            found.update(_all_states(branch["States"]))
+    return found
+
+
 def test_typed_user_errors_are_never_retried(definition: dict[str, Any]) -> None:
-    for name, state in definition["States"].items():
-        retried = {e for r in state.get("Retry", []) for e in r["ErrorEquals"]}
-        assert not retried & TYPED_USER_ERRORS, name
-        if name != "Publish outcome" and name != "Publish failure":
-            assert "States.ALL" not in retried, name
+    for name, state in _all_states(definition["States"]).items():
+        for retrier in state.get("Retry", []):
+            # Retriers match in order: a user error meets a MaxAttempts 0 retrier first.
+            if set(retrier["ErrorEquals"]) & TYPED_USER_ERRORS:
+                assert retrier["MaxAttempts"] == 0, name
+            if retrier["ErrorEquals"] == ["States.ALL"] and not name.startswith("Publish"):
+                first = state["Retry"][0]
+                assert set(first["ErrorEquals"]) >= TYPED_USER_ERRORS, name
+                assert first["MaxAttempts"] == 0, name
 
 
 @pytest.mark.parametrize("name", ["Describe upload", "Validate speech"])

@@ -65,11 +65,7 @@ def test_url_encoded_event_keys_are_found(s3):
         (b"hello, this is text", {"expected-speech": "X"}, "not audio in a supported format"),
         (WAV_HEAD, {}, "x-amz-meta-expected-speech"),
         (WAV_HEAD, {"expected-speech": "X", "mode": "sing"}, "not a mode"),
-        (
-            WAV_HEAD,
-            {"expected-speech": "X", "mode": "converse"},
-            "not available in this deployment",
-        ),
+        (WAV_HEAD, {"mode": "auto"}, "x-amz-meta-expected-speech"),
         (WAV_HEAD, {"expected-speech": "X" * 600}, "limit is 500"),
     ],
 )
@@ -77,6 +73,12 @@ def test_bad_uploads_are_rejected_with_a_reason(s3, body, metadata, message):
     put(s3, "uploads/bad", body, **metadata)
     with pytest.raises(UploadRejected, match=message):
         describe_upload(event("uploads/bad"), s3=s3, limits=LIMITS)
+
+
+def test_a_conversation_needs_no_expected_phrase(s3):
+    put(s3, "uploads/hello.wav", mode="Converse", voice="leo", language="pt-BR")
+    job = describe_upload(event("uploads/hello.wav"), s3=s3, limits=LIMITS)
+    assert (job.mode, job.expected_speech, job.voice) == ("converse", None, "leo")
 
 
 def test_an_object_deleted_before_the_read_is_reported_as_gone(s3):

@@ -1,0 +1,3 @@
+from voice_service.service import main
+
+main()

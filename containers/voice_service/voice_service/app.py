@@ -1,0 +1,551 @@
+"""The HTTP and WebSocket API (FastAPI). `create_app(settings, backends)` builds it.
+
+Routes (all but /health need `Authorization: Bearer <token>`):
+  GET  /health                     liveness and the backends in use
+  GET  /metrics                    Prometheus text format
+  WS   /ws                      a binary WAV in → {"transcription","llama"} text, then WAV bytes
+  WS   /ws/stream                  same turn, streamed: events and one WAV per sentence
+  WS   /ws/tts                     {"text","language"} in → WAV chunks, then {"event":"end"}
+  POST /generate-voice             JSON {text,language,speed,voice} → WAV; multipart + `sample`
+                                   → cloned voice (XTTS only; Piper answers 501)
+  POST /generate-voice/batch       {"items":[...]} → JSON with one base64 WAV per item
+  POST /v1/audio/transcriptions    OpenAI-compatible (multipart `file`)
+  POST /v1/audio/speech            OpenAI-compatible (JSON `input`, `voice`, `speed`)
+Errors are JSON `{"error": code, "message": text}` with a 4xx for anything the caller can fix.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import functools
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Annotated, Any, Literal
+
+from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from fala.core.errors import PayloadTooLarge
+from voice_service.audio import pcm_frames
+from voice_service.auth import TokenChecker, resolve_token
+from voice_service.backends import Backends
+from voice_service.cache import Cache, build_cache
+from voice_service.engine import Speech, VoiceEngine
+from voice_service.errors import FalaError, InvalidRequest
+from voice_service.metrics import CONTENT_TYPE_LATEST, Metrics
+from voice_service.settings import VoiceSettings
+
+logger = logging.getLogger(__name__)
+
+WAV = "audio/wav"
+Speed = Annotated[float, Field(ge=0.25, le=4.0)]
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class GenerateVoice(_Request):
+    text: str = Field(min_length=1)
+    language: str | None = None
+    speed: Speed = 1.0
+    voice: str | None = None
+
+
+class GenerateVoiceBatch(_Request):
+    items: list[GenerateVoice] = Field(min_length=1)
+
+
+class TTSMessage(_Request):
+    text: str = Field(min_length=1)
+    language: str | None = None
+    speed: Speed = 1.0
+    voice: str | None = None
+
+
+class OpenAISpeech(BaseModel):
+    model_config = ConfigDict(extra="ignore")  # OpenAI clients send fields we do not use
+
+    input: str = Field(min_length=1)
+    model: str | None = None
+    voice: str | None = None
+    speed: Speed = 1.0
+    response_format: Literal["wav", "pcm"] = "wav"
+    language: str | None = None  # an extension: OpenAI infers it from the text
+
+
+def _validation_message(exc: ValidationError | RequestValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body",)) or "body"
+        parts.append(f"{where}: {err.get('msg')}")
+    return "; ".join(parts) or "invalid request"
+
+
+def _speech_headers(speech: Speech) -> dict[str, str]:
+    return {
+        "x-fala-tts-backend": speech.backend,
+        "x-fala-voice": speech.voice,
+        "x-fala-cache": "hit" if speech.cached else "miss",
+    }
+
+
+def create_app(
+    settings: VoiceSettings,
+    backends: Backends,
+    *,
+    cache: Cache | None = None,
+    metrics: Metrics | None = None,
+    token: str | None = None,
+    on_startup: Callable[[VoiceEngine], Any] | None = None,
+) -> FastAPI:
+    """The app over ready backends. `token` overrides the settings' (tests); `on_startup` runs
+    with the engine when the server starts (the container starts the job worker there)."""
+    metrics = metrics or Metrics()
+    cache = cache or build_cache(
+        settings.redis_url,
+        max_items=settings.cache_max_items,
+        max_bytes=settings.cache_max_bytes,
+        ttl_seconds=settings.cache_ttl_seconds,
+    )
+    engine = VoiceEngine(settings, backends, cache=cache, metrics=metrics)
+    checker = TokenChecker(token or resolve_token(settings))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        stop = on_startup(engine) if on_startup else None
+        try:
+            yield
+        finally:
+            if callable(stop):
+                stop()
+
+    app = FastAPI(
+        title="Fala voice service",
+        version="1.0",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    app.state.engine = engine
+    app.state.metrics = metrics
+
+    # --- errors and auth ------------------------------------------------------------------
+
+    def route_of(request: Request) -> str:
+        route = request.scope.get("route")
+        return getattr(route, "path", request.url.path)
+
+    def fail(error: FalaError, route: str) -> JSONResponse:
+        metrics.error(error.code, route)
+        return JSONResponse(error.to_dict(), status_code=error.status)
+
+    @app.exception_handler(FalaError)
+    async def fala_error(request: Request, exc: FalaError) -> JSONResponse:
+        return fail(exc, route_of(request))
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return fail(InvalidRequest(_validation_message(exc)), route_of(request))
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        logger.exception("Unhandled error on %s", request.url.path)
+        metrics.error("internal_error", route_of(request))
+        return JSONResponse(
+            {"error": "internal_error", "message": "The service failed; see its logs."}, 500
+        )
+
+    @app.middleware("http")
+    async def authenticate(request: Request, call_next):
+        if request.url.path == "/health":
+            return await call_next(request)
+        try:
+            checker.check(request.headers.get("authorization"))
+            length = request.headers.get("content-length")
+            if length and length.isdigit() and int(length) > settings.max_upload_bytes:
+                raise PayloadTooLarge(
+                    f"The request body has {length} bytes; the limit is "
+                    f"{settings.max_upload_bytes}."
+                )
+        except FalaError as exc:
+            return fail(exc, request.url.path)
+        return await call_next(request)
+
+    async def ws_accept(websocket: WebSocket, route: str) -> bool:
+        try:
+            checker.check(
+                websocket.headers.get("authorization"), websocket.query_params.get("token")
+            )
+        except FalaError as exc:
+            metrics.error(exc.code, route)
+            await websocket.send_denial_response(
+                JSONResponse(exc.to_dict(), status_code=exc.status)
+            )
+            return False
+        await websocket.accept()
+        return True
+
+    async def ws_error(websocket: WebSocket, exc: Exception, route: str) -> bool:
+        """Report `exc` as an error event; False when the client is gone."""
+        if isinstance(exc, ConnectionAbortedError):
+            return False
+        if not isinstance(exc, FalaError):
+            logger.exception("Unhandled error on %s", route, exc_info=exc)
+            body = {"error": "internal_error", "message": "The service failed; see its logs."}
+            metrics.error("internal_error", route)
+        else:
+            body = exc.to_dict()
+            metrics.error(exc.code, route)
+        try:
+            await websocket.send_text(json.dumps({"event": "error", **body}))
+        except (WebSocketDisconnect, RuntimeError, OSError):
+            return False
+        return True
+
+    # --- health and metrics ---------------------------------------------------------------
+
+    @app.get("/health")
+    async def health() -> dict[str, Any]:
+        return {
+            "status": "ok",
+            "stt": f"{backends.stt.name}:{backends.stt.model}",
+            "llm": f"{backends.llm.name}:{backends.llm.model}",
+            "tts": f"{backends.tts.name}:{backends.tts.model}",
+            "voice_cloning": backends.tts.supports_cloning,
+            "cache": cache.name,
+        }
+
+    @app.get("/metrics")
+    async def prometheus() -> Response:
+        return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
+    # --- synthesis ------------------------------------------------------------------------
+
+    def parse(model: type[BaseModel], data: Any) -> Any:
+        try:
+            return model.model_validate(data)
+        except ValidationError as exc:
+            raise InvalidRequest(_validation_message(exc)) from exc
+
+    @app.post("/generate-voice")
+    async def generate_voice(request: Request) -> Response:
+        started = time.perf_counter()
+        content_type = request.headers.get("content-type", "")
+        sample: bytes | None = None
+        if content_type.startswith("multipart/form-data"):
+            form = await request.form()
+            fields = {k: v for k, v in form.items() if isinstance(v, str)}
+            upload = form.get("sample")
+            if upload is None or isinstance(upload, str):
+                raise InvalidRequest(
+                    "A multipart request clones the voice in a `sample` file field; "
+                    "send JSON instead to use a built-in voice."
+                )
+            sample = await upload.read()
+            req = parse(GenerateVoice, fields)
+        elif content_type.startswith("application/json") or not content_type:
+            try:
+                data = await request.json()
+            except ValueError as exc:
+                raise InvalidRequest("The body is not valid JSON.") from exc
+            req = parse(GenerateVoice, data)
+        else:
+            raise InvalidRequest(
+                f"Content-Type {content_type!r} is not accepted; send application/json, or "
+                "multipart/form-data with a `sample` file to clone a voice."
+            )
+
+        def work() -> Speech:
+            speaker = engine.speaker(sample) if sample is not None else None
+            return engine.synthesize(
+                req.text, language=req.language, voice=req.voice, speed=req.speed, speaker=speaker
+            )
+
+        speech = await run_in_threadpool(work)
+        metrics.first_audio_seconds.labels("/generate-voice").observe(time.perf_counter() - started)
+        return Response(speech.wav, media_type=WAV, headers=_speech_headers(speech))
+
+    @app.post("/generate-voice/batch")
+    async def generate_voice_batch(batch: GenerateVoiceBatch) -> dict[str, Any]:
+        if len(batch.items) > settings.max_batch_items:
+            raise InvalidRequest(
+                f"The batch has {len(batch.items)} items; the limit is "
+                f"{settings.max_batch_items}. Split it."
+            )
+        for item in batch.items:  # all-or-nothing: check every text before synthesizing any
+            engine.check_text(item.text)
+
+        def work() -> list[dict[str, Any]]:
+            out = []
+            for item in batch.items:
+                speech = engine.synthesize(
+                    item.text, language=item.language, voice=item.voice, speed=item.speed
+                )
+                out.append(
+                    {
+                        "text": item.text,
+                        "audio_base64": base64.b64encode(speech.wav).decode(),
+                        "content_type": WAV,
+                        "backend": speech.backend,
+                        "voice": speech.voice,
+                        "cached": speech.cached,
+                    }
+                )
+            return out
+
+        return {"items": await run_in_threadpool(work)}
+
+    @app.post("/v1/audio/speech")
+    async def openai_speech(body: OpenAISpeech) -> Response:
+        speech = await run_in_threadpool(
+            engine.synthesize,
+            body.input,
+            language=body.language,
+            voice=body.voice,
+            speed=body.speed,
+        )
+        if body.response_format == "pcm":  # 16-bit little-endian mono, as OpenAI's "pcm"
+            return Response(
+                pcm_frames(speech.wav), media_type="audio/pcm", headers=_speech_headers(speech)
+            )
+        return Response(speech.wav, media_type=WAV, headers=_speech_headers(speech))
+
+    @app.post("/v1/audio/transcriptions")
+    async def openai_transcriptions(request: Request) -> Response:
+        if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+            raise InvalidRequest("Send multipart/form-data with the audio in a `file` field.")
+        form = await request.form()
+        upload = form.get("file")
+        if upload is None or isinstance(upload, str):
+            raise InvalidRequest("The audio must be sent in a multipart `file` field.")
+        audio = await upload.read()
+        language = form.get("language")
+        fmt = form.get("response_format") or "json"
+        if fmt not in ("json", "text", "verbose_json"):
+            raise InvalidRequest(
+                f"response_format {fmt!r} is not supported; use json, text or verbose_json."
+            )
+        heard = await run_in_threadpool(
+            engine.transcribe, audio, language if isinstance(language, str) else None
+        )
+        if fmt == "text":
+            return PlainTextResponse(heard.text)
+        body: dict[str, Any] = {"text": heard.text}
+        if fmt == "verbose_json":
+            body |= {
+                "task": "transcribe",
+                "language": heard.language,
+                "duration": round(heard.audio_seconds, 3),
+            }
+        return JSONResponse(body)
+
+    # --- WebSockets -----------------------------------------------------------------------
+
+    async def receive_audio(websocket: WebSocket) -> bytes | None:
+        """The next binary message; None when the client closed. A text message is an error."""
+        message = await websocket.receive()
+        if message["type"] == "websocket.disconnect":
+            return None
+        if message.get("bytes") is not None:
+            return message["bytes"]
+        raise InvalidRequest("Send the audio (a WAV file) as one binary message.")
+
+    @app.websocket("/ws")
+    async def ws_turn(websocket: WebSocket) -> None:
+        route = "/ws"
+        if not await ws_accept(websocket, route):
+            return
+        language = websocket.query_params.get("language")
+        voice = websocket.query_params.get("voice")
+        metrics.active_sessions.labels(route).inc()
+        try:
+            while True:
+                try:
+                    audio = await receive_audio(websocket)
+                    if audio is None:
+                        return
+                    started = time.perf_counter()
+                    result = await run_in_threadpool(engine.turn, audio, language, voice)
+                except WebSocketDisconnect:
+                    return
+                except Exception as exc:
+                    if not await ws_error(websocket, exc, route):
+                        return
+                    continue
+                await websocket.send_text(
+                    json.dumps(
+                        {"transcription": result.user_text, "llama": result.assistant_text},
+                        ensure_ascii=False,
+                    )
+                )
+                await websocket.send_bytes(result.wav)
+                elapsed = time.perf_counter() - started
+                metrics.first_audio_seconds.labels(route).observe(elapsed)
+                metrics.turn_seconds.labels(route).observe(elapsed)
+        except WebSocketDisconnect:
+            return
+        finally:
+            metrics.active_sessions.labels(route).dec()
+
+    async def pump(websocket: WebSocket, produce: Callable[[Callable[[Any], None]], None]) -> None:
+        """Run `produce(emit)` in a thread; send what it emits (str → text, bytes → binary) as
+        it comes. An exception in the thread is re-raised here after what was emitted."""
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+        cancelled = threading.Event()
+
+        def emit(item: Any) -> None:
+            if cancelled.is_set():
+                raise ConnectionAbortedError("client went away")
+            loop.call_soon_threadsafe(queue.put_nowait, ("item", item))
+
+        def run() -> None:
+            try:
+                produce(emit)
+            except BaseException as exc:  # handed to the event loop, re-raised there
+                loop.call_soon_threadsafe(queue.put_nowait, ("error", exc))
+            else:
+                loop.call_soon_threadsafe(queue.put_nowait, ("done", None))
+
+        thread = threading.Thread(target=run, name="voice-stream", daemon=True)
+        thread.start()
+        try:
+            while True:
+                kind, item = await queue.get()
+                if kind == "done":
+                    return
+                if kind == "error":
+                    raise item
+                if isinstance(item, bytes):
+                    await websocket.send_bytes(item)
+                else:
+                    await websocket.send_text(json.dumps(item, ensure_ascii=False))
+        finally:
+            cancelled.set()
+
+    @app.websocket("/ws/stream")
+    async def ws_turn_stream(websocket: WebSocket) -> None:
+        """Events: transcription → llm_delta… → llm → (WAV per sentence, binary) → end."""
+        route = "/ws/stream"
+        if not await ws_accept(websocket, route):
+            return
+        language = websocket.query_params.get("language")
+        voice = websocket.query_params.get("voice")
+        metrics.active_sessions.labels(route).inc()
+        try:
+            while True:
+                try:
+                    audio = await receive_audio(websocket)
+                    if audio is None:
+                        return
+                    started = time.perf_counter()
+                    await pump(
+                        websocket,
+                        functools.partial(
+                            stream_turn,
+                            audio=audio,
+                            language=language,
+                            voice=voice,
+                            started=started,
+                        ),
+                    )
+                    metrics.turn_seconds.labels(route).observe(time.perf_counter() - started)
+                except WebSocketDisconnect:
+                    return
+                except Exception as exc:
+                    if not await ws_error(websocket, exc, route):
+                        return
+        finally:
+            metrics.active_sessions.labels(route).dec()
+
+    def stream_turn(emit, audio: bytes, language, voice, started: float) -> None:
+        heard = engine.transcribe(audio, language)
+        if not heard.text:
+            from fala.core.errors import InvalidAudio
+
+            raise InvalidAudio("No speech was heard in the audio; record the question again.")
+        emit({"event": "transcription", "text": heard.text, "language": heard.language})
+        reply_language = engine.reply_language(language, heard)
+        llm = backends.llm
+        pending, full, first_audio = "", "", True
+
+        def speak(sentence: str) -> None:
+            nonlocal first_audio
+            for speech in engine.synthesize_chunks(sentence, language=reply_language, voice=voice):
+                emit(speech.wav)
+                if first_audio:
+                    first_audio = False
+                    metrics.first_audio_seconds.labels("/ws/stream").observe(
+                        time.perf_counter() - started
+                    )
+
+        with metrics.stage("llm", llm.name):
+            deltas: Iterator[str] = llm.stream(engine.messages(heard.text))
+            for delta in deltas:
+                full += delta
+                pending += delta
+                emit({"event": "llm_delta", "text": delta})
+                done, pending = engine.sentences(pending)
+                for sentence in done:
+                    speak(sentence)
+        if pending.strip():
+            speak(pending)
+        emit({"event": "llm", "text": full.strip()})
+        emit({"event": "end", "transcription": heard.text, "llama": full.strip()})
+
+    @app.websocket("/ws/tts")
+    async def ws_tts(websocket: WebSocket) -> None:
+        """Each text message {"text","language"[,"voice","speed"]} → binary WAV chunks (one per
+        sentence) → {"event":"end"}. The session stays open for further messages."""
+        route = "/ws/tts"
+        if not await ws_accept(websocket, route):
+            return
+        metrics.active_sessions.labels(route).inc()
+        try:
+            while True:
+                try:
+                    message = await websocket.receive()
+                    if message["type"] == "websocket.disconnect":
+                        return
+                    started = time.perf_counter()
+                    if message.get("text") is None:
+                        raise InvalidRequest('Send JSON text: {"text": "...", "language": "en"}.')
+                    try:
+                        data = json.loads(message["text"])
+                    except ValueError as exc:
+                        raise InvalidRequest("The message is not valid JSON.") from exc
+                    req = parse(TTSMessage, data)
+
+                    def produce(emit, req=req, started=started) -> None:
+                        first = True
+                        for speech in engine.synthesize_chunks(
+                            req.text, language=req.language, voice=req.voice, speed=req.speed
+                        ):
+                            emit(speech.wav)
+                            if first:
+                                first = False
+                                metrics.first_audio_seconds.labels(route).observe(
+                                    time.perf_counter() - started
+                                )
+                        emit({"event": "end"})
+
+                    await pump(websocket, produce)
+                except WebSocketDisconnect:
+                    return
+                except Exception as exc:
+                    if not await ws_error(websocket, exc, route):
+                        return
+        finally:
+            metrics.active_sessions.labels(route).dec()
+
+    return app

@@ -1,0 +1,72 @@
+"""WAV encoding of float samples and language tags (decoding is fala.core.audio's job)."""
+
+from __future__ import annotations
+
+import io
+import wave
+
+import numpy as np
+
+from fala.core.errors import UnsupportedLanguage
+
+AUTO = "auto"
+
+
+def wav_bytes(samples: np.ndarray, sample_rate: int) -> bytes:
+    """16-bit PCM mono WAV of float samples in [-1, 1]."""
+    pcm = (np.clip(np.asarray(samples, dtype=np.float32), -1.0, 1.0) * 32767.0).astype("<i2")
+    out = io.BytesIO()
+    with wave.open(out, "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(sample_rate)
+        wav.writeframes(pcm.tobytes())
+    return out.getvalue()
+
+
+def wav_duration(data: bytes) -> float:
+    with wave.open(io.BytesIO(data), "rb") as wav:
+        return wav.getnframes() / float(wav.getframerate())
+
+
+def pcm_frames(data: bytes) -> bytes:
+    with wave.open(io.BytesIO(data), "rb") as wav:
+        return wav.readframes(wav.getnframes())
+
+
+def wav_sample_rate(data: bytes) -> int:
+    with wave.open(io.BytesIO(data), "rb") as wav:
+        return wav.getframerate()
+
+
+def base_language(tag: str | None) -> str | None:
+    """The base language: "pt-BR" → "pt", "en_US" → "en"; None, "auto" or "" → None (detect).
+
+    Raises UnsupportedLanguage on a malformed tag."""
+    if tag is None or tag.strip().lower() in ("", AUTO):
+        return None
+    primary = tag.strip().replace("_", "-").split("-")[0].lower()
+    if not (2 <= len(primary) <= 3 and primary.isalpha()):
+        raise UnsupportedLanguage(
+            f"Language {tag!r} is not a language tag; send e.g. 'pt-BR', 'en' or 'auto'."
+        )
+    return primary
+
+
+def join_wavs(wavs: list[bytes]) -> bytes:
+    """Concatenate WAVs of one format into one."""
+    frames = []
+    params = None
+    for data in wavs:
+        with wave.open(io.BytesIO(data), "rb") as wav:
+            params = params or wav.getparams()
+            frames.append(wav.readframes(wav.getnframes()))
+    if params is None:
+        raise ValueError("no WAV to join")
+    out = io.BytesIO()
+    with wave.open(out, "wb") as wav:
+        wav.setnchannels(params.nchannels)
+        wav.setsampwidth(params.sampwidth)
+        wav.setframerate(params.framerate)
+        wav.writeframes(b"".join(frames))
+    return out.getvalue()

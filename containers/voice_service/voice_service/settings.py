@@ -1,0 +1,65 @@
+"""Service settings, read from the environment (one place, validated at start-up)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SYSTEM_PROMPT = (
+    "Você é um assistente de voz amigável. Responda em uma ou duas frases curtas, no idioma em "
+    "que o usuário falar. You are a friendly voice assistant: answer in one or two short "
+    "sentences, in the language the user speaks."
+)
+
+
+class VoiceSettings(BaseSettings):
+    """Every knob of the service; each field reads the upper-case env var of the same name."""
+
+    model_config = SettingsConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+    # Auth: the token itself (ECS injects it from Secrets Manager as a container secret; set it
+    # by hand locally) or the secret's ARN, read once at start-up with boto3.
+    voice_api_token: str | None = Field(default=None, repr=False)
+    voice_api_token_secret_arn: str | None = None
+
+    # Devices and engines. "auto" uses CUDA when ctranslate2 sees a GPU.
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    whisper_model_dir: str | None = None  # CTranslate2 Whisper folder (image: /opt/models/whisper)
+    whisper_compute_type: str | None = None  # default: float16 on GPU, int8 on CPU
+    tts_backend: Literal["auto", "xtts", "piper"] = "auto"  # auto: XTTS on GPU, else Piper
+    xtts_model_dir: str | None = None  # XTTS-v2 checkpoint folder (image: /opt/models/xtts)
+    # Piper voices as "lang=path.onnx,lang=path.onnx"; default: the packaged en_US joe voice.
+    piper_voices: str | None = None
+
+    # LLM: any OpenAI-compatible chat endpoint (Ollama sidecar /v1, cyllama server locally).
+    llm_base_url: str = "http://localhost:11434/v1"
+    llm_model: str = "llama3.2:3b"
+    llm_api_key: str | None = Field(default=None, repr=False)
+    llm_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+    llm_connect_timeout_seconds: float = Field(default=3.0, gt=0, le=60)
+    llm_max_tokens: int = Field(default=120, gt=0, le=4096)
+    llm_system_prompt: str = DEFAULT_SYSTEM_PROMPT
+
+    # Limits and defaults.
+    default_language: str = "pt-BR"
+    max_audio_seconds: float = Field(default=30.0, gt=0, le=600)
+    max_text_chars: int = Field(default=2000, gt=0, le=20_000)
+    max_batch_items: int = Field(default=16, gt=0, le=256)
+    max_upload_bytes: int = Field(default=20 * 1024 * 1024, gt=0)
+
+    # Cache: Redis when REDIS_URL is set, else a bounded in-process LRU.
+    redis_url: str | None = Field(default=None, repr=False)
+    cache_max_items: int = Field(default=256, ge=0)
+    cache_max_bytes: int = Field(default=64 * 1024 * 1024, ge=0)
+    cache_ttl_seconds: int = Field(default=24 * 3600, gt=0)
+
+    # Job worker (runs inside the API process when JOB_QUEUE_URL is set).
+    job_queue_url: str | None = None
+    heartbeat_seconds: float = Field(default=20.0, gt=0)
+    aws_region: str | None = None
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> VoiceSettings:
+        return cls(**overrides)  # type: ignore[arg-type]

@@ -1,0 +1,203 @@
+"""Faults injected into the emulated pipeline, one named test each: what fails, how the pipeline
+retries, and that every failure leaves a result document and an event that say what happened —
+or, where even that write fails, a failed execution that `fala redrive` finds and re-runs."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from fala.core.validation import SpeechValidator
+from fala.redrive import redrive
+
+from .conftest import states_entered
+
+AUDIO = Path(__file__).resolve().parents[1] / "fixtures" / "audio"
+DEMO = (AUDIO / "entrada_13_40_pt.wav").read_bytes()
+EXPECT = {"expected-speech": "ENTRADA 13 40"}
+
+
+def failures_of(history: list[dict], state_type: str = "LambdaFunctionFailed") -> int:
+    return sum(1 for e in history if e["type"] == state_type)
+
+
+class Fault:
+    """A botocore operation that fails (`times` times, or until healed) for the clients made from
+    now on — the handlers make theirs when their module first loads, inside the run."""
+
+    def __init__(self, operation: str, *, times: int | None = None, when=lambda params: True):
+        self.operation, self.times, self.when = operation, times, when
+        self.failed = 0
+        self.healed = False
+        # before-parameter-build sees the API parameters (Bucket, Key, ...).
+        boto3.DEFAULT_SESSION.events.register(f"before-parameter-build.{operation}", self._call)
+
+    def heal(self) -> None:
+        self.healed = True
+
+    def _call(self, params, **_):
+        if self.healed or not self.when(params):
+            return None
+        if self.times is not None and self.failed >= self.times:
+            return None
+        self.failed += 1
+        raise ClientError(
+            {"Error": {"Code": "InternalError", "Message": f"{self.operation} failed (injected)"}},
+            self.operation.rsplit(".", 1)[-1],
+        )
+
+
+def test_fault_validation_crash_once_is_retried_and_the_run_succeeds(pipeline, monkeypatch):
+    # GIVEN a validation engine that crashes on its first call only
+    real = SpeechValidator.validate
+    calls = []
+
+    def flaky(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("worker lost (injected)")
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(SpeechValidator, "validate", flaky)
+    run = pipeline.run(DEMO, key="uploads/flaky.wav", metadata=EXPECT)
+
+    # THEN Step Functions retried it (backoff + jitter) and the run succeeded
+    assert run.status == "SUCCEEDED"
+    assert failures_of(run.history) == 1
+    assert run.result["validation"]["validated"] is True
+
+
+def test_fault_upload_deleted_before_the_read_publishes_upload_not_found(pipeline):
+    # GIVEN an upload whose object is deleted after its event was emitted
+    pipeline.upload(DEMO, key="uploads/gone.wav", metadata=EXPECT)
+    pipeline.s3.delete_object(Bucket=pipeline.upload_bucket, Key="uploads/gone.wav")
+    [delivery] = pipeline.deliver_events()
+    arn = delivery["response"]["execution_arn"]
+
+    # THEN the run fails cleanly with a result document saying the upload is gone
+    assert pipeline.wait(arn) == "FAILED"
+    result = pipeline.result_document("uploads/gone.wav")
+    assert result["error"]["code"] == "upload_not_found"
+    assert result["error"]["retryable"] is False
+
+
+def test_fault_results_write_failing_is_retried_then_redriven(pipeline):
+    # GIVEN S3 refusing every results/ write
+    fault = Fault("s3.PutObject", when=lambda p: str(p.get("Key", "")).startswith("results/"))
+    run = pipeline.run(DEMO, key="uploads/nowrite.wav", metadata=EXPECT)
+
+    # THEN the publish step was tried 4 times (1 + 3 retries) and the run is visible as failed
+    assert run.status == "FAILED"
+    assert fault.failed == 4
+    assert states_entered(run.history)[-1] == "Publish outcome"
+    assert run.result is None
+
+    # WHEN S3 recovers and the operator redrives
+    fault.heal()
+    report = redrive(
+        sfn=pipeline.sfn,
+        sqs=pipeline.sqs,
+        state_machine_arn=pipeline.state_machine_arn,
+        dead_letter_queues={},
+    )
+
+    # THEN the upload is re-run under a new name and its result is written
+    [action] = report.actions
+    assert action.startswith(f"re-run {run.execution_name} as {run.execution_name}-redrive-1")
+    arn = run.execution_arn + "-redrive-1"
+    assert pipeline.wait(arn) == "SUCCEEDED"
+    assert pipeline.result_document("uploads/nowrite.wav")["status"] == "SUCCEEDED"
+
+
+def test_fault_outcome_bus_failing_is_retried_then_the_event_is_put_once(pipeline):
+    # GIVEN the outcome bus failing twice
+    fault = Fault("events.PutEvents", times=2)
+    run = pipeline.run(DEMO, key="uploads/bus.wav", metadata=EXPECT)
+
+    # THEN the retried publish put the outcome event exactly once
+    assert run.status == "SUCCEEDED"
+    assert fault.failed == 2
+    assert [e["detail-type"] for e in run.outcome_events] == ["Speech Processed"]
+
+
+def test_fault_same_event_delivered_concurrently_runs_once(pipeline):
+    # GIVEN the same S3 event delivered to four start Lambdas at once
+    pipeline.upload(DEMO, key="uploads/burst.wav", metadata=EXPECT)
+    [delivery] = pipeline.deliver_events()
+    start = pipeline.start_function
+    answers: list[dict] = []
+    threads = [
+        threading.Thread(target=lambda: answers.append(start.invoke(delivery["event"])))
+        for _ in range(4)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    # THEN one execution, one result document, one outcome event
+    executions = pipeline.sfn.list_executions(stateMachineArn=pipeline.state_machine_arn)
+    [execution] = executions["executions"]
+    assert pipeline.wait(execution["executionArn"]) == "SUCCEEDED"
+    assert {a["execution_name"] for a in answers} == {execution["name"]}
+    assert pipeline.results() == ["results/uploads/burst.wav.json"]
+    outcomes = pipeline._drain(pipeline._outcome_tap)
+    assert len(outcomes) == 1
+
+
+def test_fault_dead_lettered_upload_event_is_redriven(pipeline):
+    # GIVEN an upload event parked in the intake DLQ (the start Lambda failed every retry)
+    pipeline.upload(DEMO, key="uploads/parked.wav", metadata=EXPECT)
+    [event] = pipeline._drain(next(iter(pipeline._rule_targets)))
+    dlq = next(url for url in pipeline.sqs.list_queues()["QueueUrls"] if "IntakeDeadLetters" in url)
+    pipeline.sqs.send_message(
+        QueueUrl=dlq, MessageBody=json.dumps({"requestPayload": event, "responsePayload": {}})
+    )
+
+    # WHEN the operator does a dry run, then a redrive
+    dry = redrive(
+        sfn=pipeline.sfn,
+        sqs=pipeline.sqs,
+        state_machine_arn=pipeline.state_machine_arn,
+        dead_letter_queues={"Intake": dlq},
+        dry_run=True,
+    )
+    assert dry.actions == ["start the pipeline for uploads/parked.wav"]
+    assert not pipeline.sfn.list_executions(stateMachineArn=pipeline.state_machine_arn)[
+        "executions"
+    ]
+    report = redrive(
+        sfn=pipeline.sfn,
+        sqs=pipeline.sqs,
+        state_machine_arn=pipeline.state_machine_arn,
+        dead_letter_queues={"Intake": dlq},
+    )
+
+    # THEN the pipeline ran for it and the dead letter is gone
+    [action] = report.actions
+    assert action.startswith("started parked_wav-")
+    [execution] = pipeline.sfn.list_executions(stateMachineArn=pipeline.state_machine_arn)[
+        "executions"
+    ]
+    assert pipeline.wait(execution["executionArn"]) == "SUCCEEDED"
+    assert not pipeline.sqs.receive_message(QueueUrl=dlq).get("Messages")
+
+
+@pytest.mark.parametrize("error", ["InvalidAudio"])
+def test_redrive_skips_failures_that_need_a_new_upload(pipeline, error):
+    run = pipeline.run(
+        b"RIFF\x24\x00\x00\x00WAVE" + bytes(256), key="uploads/bad.wav", metadata=EXPECT
+    )
+    assert run.status == "FAILED"
+    report = redrive(
+        sfn=pipeline.sfn,
+        sqs=pipeline.sqs,
+        state_machine_arn=pipeline.state_machine_arn,
+        dead_letter_queues={},
+    )
+    assert report.actions == [f"skip {run.execution_name}: {error} needs a new upload"]

@@ -1,0 +1,1 @@
+"""Test doubles for services that cannot run here (Amazon Bedrock's Nova Sonic stream)."""

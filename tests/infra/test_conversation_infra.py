@@ -1,0 +1,257 @@
+"""The converse path (Nova Sonic Lambda, fallback to the GPU voice service), the optional GPU
+service on ECS, and idempotent publishing — asserted on synthesized templates."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from aws_cdk.assertions import Match
+from cdk_synth import Synth, synthesize
+
+from infra.constructs.pipeline import SONIC_FALLBACK_ERRORS, USER_ERRORS
+
+
+@pytest.fixture(scope="session")
+def voice_synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
+    return synthesize(tmp_path_factory.mktemp("cdk-voice"), **{"fala:voice_service": "true"})
+
+
+def _only(resources: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    assert len(resources) == 1, sorted(resources)
+    return next(iter(resources.items()))
+
+
+def _definition(synth: Synth) -> dict[str, Any]:
+    _, machine = _only(synth.of_type("AWS::StepFunctions::StateMachine"))
+    parts = machine["Properties"]["DefinitionString"]["Fn::Join"][1]
+
+    def text(part: Any) -> str:
+        if isinstance(part, str):
+            return part
+        ref = part.get("Ref") or part["Fn::GetAtt"][0]
+        return f"<{ref}>"
+
+    return json.loads("".join(text(p) for p in parts))
+
+
+def _function(synth: Synth, description_starts: str) -> tuple[str, dict[str, Any]]:
+    return _only(
+        {
+            k: v
+            for k, v in synth.of_type("AWS::Lambda::Function").items()
+            if v["Properties"].get("Description", "").startswith(description_starts)
+        }
+    )
+
+
+def _statements_of_role(synth: Synth, role_ref: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        statement
+        for policy in synth.of_type("AWS::IAM::Policy").values()
+        if role_ref in policy["Properties"]["Roles"]
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+
+
+# --- Nova Sonic ------------------------------------------------------------------------------
+
+
+def test_converse_function_may_stream_only_the_configured_model(default_synth: Synth) -> None:
+    _, function = _function(default_synth, "Fala pipeline: one spoken turn")
+    props = function["Properties"]
+    assert props["Runtime"] == "python3.12"
+    env = props["Environment"]["Variables"]
+    assert env["SONIC_MODEL_ID"] == "amazon.nova-2-sonic-v1:0"
+    assert env["SONIC_REGION"] == "us-east-1"
+    # The session budget stays under the function timeout and Bedrock's 8-minute limit.
+    assert int(env["SONIC_BUDGET_SECONDS"]) < min(props["Timeout"], 480)
+    bedrock = [
+        s
+        for s in _statements_of_role(default_synth, {"Ref": props["Role"]["Fn::GetAtt"][0]})
+        if str(s["Action"]).startswith("bedrock:")
+    ]
+    (statement,) = bedrock
+    assert statement["Action"] == "bedrock:InvokeModelWithBidirectionalStream"
+    resource = json.dumps(statement["Resource"])
+    assert ":bedrock:us-east-1::foundation-model/amazon.nova-2-sonic-v1:0" in resource
+
+
+def test_sonic_is_retried_with_jitter_then_explained_when_no_fallback_exists(
+    default_synth: Synth,
+) -> None:
+    states = _definition(default_synth)["States"]
+    sonic = states["Converse with Nova Sonic"]
+    assert sonic["InputPath"] == "$.job" and sonic["ResultPath"] == "$.conversation"
+    final, retry = sonic["Retry"]
+    assert final == {"ErrorEquals": [*USER_ERRORS, "SonicModelNotFound"], "MaxAttempts": 0}
+    assert retry["ErrorEquals"] == ["States.ALL"]
+    assert retry["JitterStrategy"] == "FULL" and retry["MaxAttempts"] == 3
+    fallback, rest = sonic["Catch"]
+    assert set(fallback["ErrorEquals"]) == set(SONIC_FALLBACK_ERRORS)
+    assert fallback["Next"] == "No GPU fallback deployed"
+    assert rest == {
+        "ErrorEquals": ["States.ALL"],
+        "ResultPath": "$.error",
+        "Next": "Publish failure",
+    }
+    explain = states["No GPU fallback deployed"]
+    assert explain["ResultPath"] == "$.error" and explain["Next"] == "Publish failure"
+    assert "fala:voice_service=true" in explain["Parameters"]["Cause.$"]
+    assert not default_synth.of_type("AWS::ECS::Service")
+
+
+def test_auto_runs_both_paths_in_parallel_and_keeps_both_results(default_synth: Synth) -> None:
+    both = _definition(default_synth)["States"]["Validate and converse"]
+    assert both["Type"] == "Parallel"
+    assert [b["StartAt"] for b in both["Branches"]] == [
+        "Validate speech (auto)",
+        "Converse with Nova Sonic (auto)",
+    ]
+    assert both["ResultSelector"] == {
+        "job.$": "$[0].job",
+        "validation.$": "$[0].validation",
+        "conversation.$": "$[1].conversation",
+    }
+    assert both["Catch"][0]["Next"] == "Publish failure"
+    # Inside a branch a catch cannot leave it: the missing fallback fails the branch instead.
+    branch = both["Branches"][1]["States"]
+    assert branch["No GPU fallback deployed (auto)"]["Next"] == "Conversation failed (auto)"
+    assert branch["Conversation failed (auto)"]["Type"] == "Fail"
+
+
+# --- the GPU voice service (optional) ---------------------------------------------------------
+
+
+def test_fallback_sends_a_job_with_a_task_token_and_waits_with_heartbeats(
+    voice_synth: Synth,
+) -> None:
+    states = _definition(voice_synth)["States"]
+    sonic = states["Converse with Nova Sonic"]
+    assert sonic["Catch"][0]["Next"] == "Converse on GPU voice service"
+    gpu = states["Converse on GPU voice service"]
+    assert gpu["Resource"].endswith(":states:::events:putEvents.waitForTaskToken")
+    assert gpu["HeartbeatSeconds"] == 60 and gpu["TimeoutSeconds"] == 600
+    (entry,) = gpu["Parameters"]["Entries"]
+    assert entry["DetailType"] == "Voice Job Requested" and entry["Source"] == "fala.pipeline"
+    assert entry["Detail"]["task_token.$"] == "$$.Task.Token"
+    assert entry["Detail"]["job.$"] == "$.job"
+    assert gpu["ResultPath"] == "$.conversation" and gpu["Next"] == "Publish outcome"
+    assert gpu["Catch"] == [
+        {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Publish failure"}
+    ]
+
+
+def test_jobs_are_queued_with_a_dead_letter_queue(voice_synth: Synth) -> None:
+    queues = voice_synth.of_type("AWS::SQS::Queue")
+    jobs = [q for q in queues.values() if "RedrivePolicy" in q["Properties"]]
+    (job_queue,) = jobs
+    assert job_queue["Properties"]["RedrivePolicy"]["maxReceiveCount"] == 3
+    assert job_queue["Properties"]["VisibilityTimeout"] == 600
+    rule = [
+        r
+        for r in voice_synth.of_type("AWS::Events::Rule").values()
+        if r["Properties"]["EventPattern"].get("detail-type") == ["Voice Job Requested"]
+    ]
+    (rule,) = rule
+    (target,) = rule["Properties"]["Targets"]
+    assert "DeadLetterConfig" in target and target["RetryPolicy"]["MaximumRetryAttempts"] == 8
+
+
+def test_gpu_tasks_run_on_gpu_capacity_that_scales_to_zero(voice_synth: Synth) -> None:
+    template = voice_synth.template
+    template.has_resource_properties(
+        "AWS::AutoScaling::AutoScalingGroup", {"MinSize": "0", "MaxSize": "2"}
+    )
+    template.has_resource_properties(
+        "AWS::ECS::CapacityProvider",
+        {
+            "AutoScalingGroupProvider": Match.object_like(
+                {"ManagedScaling": Match.object_like({"Status": "ENABLED"})}
+            )
+        },
+    )
+    template.has_resource_properties(
+        "AWS::ECS::TaskDefinition",
+        {
+            "ContainerDefinitions": Match.array_with(
+                [
+                    Match.object_like({"Name": "Ollama", "ResourceRequirements": Match.absent()}),
+                    Match.object_like(
+                        {
+                            "Name": "Voice",
+                            "ResourceRequirements": [{"Type": "GPU", "Value": "1"}],
+                            "Secrets": [Match.object_like({"Name": "VOICE_API_TOKEN"})],
+                        }
+                    ),
+                ]
+            )
+        },
+    )
+    _, service = _only(voice_synth.of_type("AWS::ECS::Service"))
+    assert service["Properties"]["DesiredCount"] == 0
+    steps = [
+        p
+        for p in voice_synth.of_type("AWS::ApplicationAutoScaling::ScalingPolicy").values()
+        if p["Properties"]["PolicyType"] == "StepScaling"
+    ]
+    assert steps, "no queue-depth scaling"
+    template.has_resource_properties(
+        "AWS::ElasticLoadBalancingV2::LoadBalancer",
+        {
+            "Scheme": "internal",
+            "LoadBalancerAttributes": Match.array_with(
+                [{"Key": "idle_timeout.timeout_seconds", "Value": "300"}]
+            ),
+        },
+    )
+
+
+def test_voice_tasks_answer_only_this_state_machine(voice_synth: Synth) -> None:
+    _, task = _only(voice_synth.of_type("AWS::ECS::TaskDefinition"))
+    role = {"Ref": task["Properties"]["TaskRoleArn"]["Fn::GetAtt"][0]}
+    statements = _statements_of_role(voice_synth, role)
+    machine_id, _ = _only(voice_synth.of_type("AWS::StepFunctions::StateMachine"))
+    answers = [s for s in statements if "states:SendTaskSuccess" in s["Action"]]
+    (answer,) = answers
+    assert set(answer["Action"]) == {
+        "states:SendTaskSuccess",
+        "states:SendTaskFailure",
+        "states:SendTaskHeartbeat",
+    }
+    assert answer["Resource"] == {"Ref": machine_id}
+
+
+def test_voice_service_outputs(voice_synth: Synth) -> None:
+    outputs = voice_synth.template.to_json()["Outputs"]
+    assert {"VoiceServiceUrl", "VoiceApiTokenSecretArn", "VoiceJobQueueUrl"} <= set(outputs)
+
+
+# --- exactly-once publishing -------------------------------------------------------------------
+
+
+def test_publish_records_each_execution_in_an_idempotency_table(default_synth: Synth) -> None:
+    table_id, table = _only(default_synth.of_type("AWS::DynamoDB::GlobalTable"))
+    assert table["Properties"]["TimeToLiveSpecification"] == {
+        "AttributeName": "expiration",
+        "Enabled": True,
+    }
+    _, function = _function(default_synth, "Fala pipeline: write")
+    env = function["Properties"]["Environment"]["Variables"]
+    assert env["IDEMPOTENCY_TABLE"] == {"Ref": table_id}
+    statements = _statements_of_role(
+        default_synth, {"Ref": function["Properties"]["Role"]["Fn::GetAtt"][0]}
+    )
+    dynamo = {
+        a
+        for s in statements
+        for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+        if a.startswith("dynamodb:")
+    }
+    assert dynamo == {
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+    }
