@@ -315,5 +315,20 @@ def talk(
         raise typer.Exit(code)
 
 
+@app.command()
+def voice(
+    host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port")] = 8765,
+    token: Annotated[
+        str | None,
+        typer.Option(help="API token (default: $VOICE_API_TOKEN or a random one, printed)"),
+    ] = None,
+) -> None:
+    """Run the GPU voice service locally on CPU: faster-whisper base, SmolLM2 via cyllama, Piper."""
+    from fala.voice import voice as run_voice
+
+    run_voice(host=host, port=port, token=token)
+
+
 def main() -> None:
     app()

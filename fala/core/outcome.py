@@ -38,7 +38,10 @@ class OutcomeTargets:
 
 
 def build_result(execution: str, state: dict[str, Any]) -> ResultDocument:
-    """The result document from the state's `job`, `validation`, `conversation` and `error`."""
+    """The result document from the state's `job`, `validation`, `conversation` and `error`
+    (in mode=auto the last two arrive as the Parallel state's branch outputs in `paths`)."""
+    for branch_output in state.get("paths") or []:
+        state = {**state, **branch_output}
     job = state.get("job") or {}
     error = state.get("error")
     return ResultDocument(

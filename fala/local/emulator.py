@@ -25,6 +25,7 @@ from fala.core.models import (
 )
 from fala.local.assembly import LOCAL_REGION, Resolver, Stack, load_stack
 from fala.local.lambdas import LocalFunction, LocalLambdaRuntime
+from fala.local.voice_worker import LocalVoiceWorker, job_queue_url
 
 UPLOAD_PREFIX = "uploads/"
 _TAP = "fala-local-tap-"
@@ -95,9 +96,17 @@ class LocalPipeline:
         self.events = boto3.client("events")
         self.sfn = boto3.client("stepfunctions")
         self._create_resources()
+        self.voice_worker = None
+        queue_url = job_queue_url(self.stack, self.resolver)
+        if queue_url is not None:
+            self.voice_worker = LocalVoiceWorker(
+                sqs=self.sqs, s3=self.s3, sfn=self.sfn, queue_url=queue_url
+            )
         return self
 
     def __exit__(self, *exc: object) -> None:
+        if self.voice_worker is not None:
+            self.voice_worker.close()
         self._mock.stop()
         boto3.DEFAULT_SESSION = None
         for key, value in self._saved_env.items():

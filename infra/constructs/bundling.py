@@ -41,7 +41,10 @@ PIP_TARGET_ARGS = (
     "--no-compile",
 )
 # Bump when the bundle layout changes, so old cdk.out bundles are not reused.
-BUNDLE_FORMAT = "fala-zip-bundle/1"
+BUNDLE_FORMAT = "fala-zip-bundle/2"
+# The python3.12 runtime ships the AWS SDK for Python; a second copy (pulled in by aws-xray-sdk)
+# costs ~25 MB of the 250 MB unzipped limit, which the Nova Sonic bundle (PyAV, NumPy) needs.
+PROVIDED_BY_RUNTIME = ("boto3", "botocore", "s3transfer")
 _SKIP_DIRS = {"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache"}
 _SKIP_SUFFIXES = {".pyc", ".pyo"}
 
@@ -118,6 +121,9 @@ class ZipFunctionBundling:
                     f"{requirements.relative_to(REPO_ROOT)} as manylinux x86_64 cp312 wheels.\n"
                     f"{result.stdout}{result.stderr}"
                 )
+            for entry in output_dir.iterdir():
+                if entry.name.split("-")[0] in PROVIDED_BY_RUNTIME:
+                    shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
         _copy_into(self.function_dir, output_dir)
         for shared in SHARED_SOURCES:
             _copy_into(shared, output_dir / shared.relative_to(REPO_ROOT))

@@ -104,7 +104,17 @@ class DescribeUpload(Construct):
         )
 
 
-def _job_task(scope: Construct, name: str, function: lambda_.IFunction, result_path: str):
+def placed(key: str, *, in_branch: bool) -> dict[str, object]:
+    """Where a task puts its result: at $.<key> in the state, or — as the whole output of a
+    Parallel branch — as {key: result}, so the branches' outputs merge by name, not position."""
+    if in_branch:
+        return {"result_selector": {f"{key}.$": "$"}, "result_path": "$"}
+    return {"result_path": f"$.{key}"}
+
+
+def _job_task(
+    scope: Construct, name: str, function: lambda_.IFunction, key: str, *, in_branch: bool
+) -> tasks.LambdaInvoke:
     return tasks.LambdaInvoke(
         scope,
         name,
@@ -113,9 +123,9 @@ def _job_task(scope: Construct, name: str, function: lambda_.IFunction, result_p
         # valid ASL); ResultPath still merges into the full state.
         input_path="$.job",
         payload_response_only=True,
-        result_path=result_path,
         # Replaced by explicit retriers, which also cover throttling and add jitter.
         retry_on_service_exceptions=False,
+        **placed(key, in_branch=in_branch),  # type: ignore[arg-type]
     )
 
 
@@ -126,8 +136,8 @@ class ValidateSpeech(Construct):
         super().__init__(scope, id)
         self.function = function
 
-    def state(self, name: str) -> tasks.LambdaInvoke:
-        task = _job_task(self, name, self.function, "$.validation")
+    def state(self, name: str, *, in_branch: bool = False) -> tasks.LambdaInvoke:
+        task = _job_task(self, name, self.function, "validation", in_branch=in_branch)
         _retry_unless_final(task, USER_ERRORS)
         return task
 
@@ -153,14 +163,21 @@ class Converse(Construct):
         self, suffix: str = "", *, on_error: sfn.IChainable | None
     ) -> tuple[tasks.LambdaInvoke, list[sfn.INextable]]:
         """The path's first state and its last states (to be joined to what follows)."""
+        in_branch = on_error is None
         sonic = _job_task(
-            self, f"Converse with Nova Sonic{suffix}", self.function, "$.conversation"
+            self,
+            f"Converse with Nova Sonic{suffix}",
+            self.function,
+            "conversation",
+            in_branch=in_branch,
         )
         _retry_unless_final(sonic, [*USER_ERRORS, "SonicModelNotFound"])
         ends: list[sfn.INextable] = [sonic]
         if self.voice_jobs is not None:
             gpu = self.voice_jobs.state(
-                self, f"Converse on GPU voice service{suffix}", result_path="$.conversation"
+                self,
+                f"Converse on GPU voice service{suffix}",
+                **placed("conversation", in_branch=in_branch),  # type: ignore[arg-type]
             )
             sonic.add_catch(gpu, errors=SONIC_FALLBACK_ERRORS, result_path="$.sonic_error")
             if on_error is not None:
@@ -321,16 +338,9 @@ class Pipeline(Construct):
             end.next(published)
 
         # auto: both paths at once; a failure in either fails the run (one error per result).
-        both = sfn.Parallel(
-            self,
-            "Validate and converse",
-            result_selector={
-                "job.$": "$[0].job",
-                "validation.$": "$[0].validation",
-                "conversation.$": "$[1].conversation",
-            },
-        )
-        both.branch(self.validate_speech.state("Validate speech (auto)"))
+        # Each branch outputs {"validation": …} or {"conversation": …}; Publish merges $.paths.
+        both = sfn.Parallel(self, "Validate and converse", result_path="$.paths")
+        both.branch(self.validate_speech.state("Validate speech (auto)", in_branch=True))
         both.branch(self.converse.states(" (auto)", on_error=None)[0])
         catch(both)
         both.next(published)

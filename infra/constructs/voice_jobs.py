@@ -83,7 +83,14 @@ class VoiceJobs(Construct):
             )
         )
 
-    def state(self, scope: Construct, name: str, *, result_path: str) -> tasks.EventBridgePutEvents:
+    def state(
+        self,
+        scope: Construct,
+        name: str,
+        *,
+        result_path: str,
+        result_selector: dict[str, str] | None = None,
+    ) -> tasks.EventBridgePutEvents:
         """A task that waits for the voice service to answer the job (task token)."""
         return tasks.EventBridgePutEvents(
             scope,
@@ -110,5 +117,6 @@ class VoiceJobs(Construct):
             task_timeout=sfn.Timeout.duration(
                 Duration.seconds(self._config.voice_job_timeout_seconds)
             ),
+            result_selector=result_selector,
             result_path=result_path,
         )

@@ -8,9 +8,14 @@ from pathlib import Path
 import pytest
 
 from infra.constructs import bundling
-from infra.constructs.bundling import ZipFunctionBundling, bundle_hash, bundle_inputs
+from infra.constructs.bundling import (
+    PROVIDED_BY_RUNTIME,
+    ZipFunctionBundling,
+    bundle_hash,
+    bundle_inputs,
+)
 
-FUNCTIONS = ["start_pipeline", "describe_upload", "publish_outcome"]
+FUNCTIONS = ["start_pipeline", "describe_upload", "publish_outcome", "converse"]
 
 
 @pytest.mark.parametrize("name", FUNCTIONS)
@@ -73,3 +78,15 @@ def test_bundle_holds_handler_shared_code_and_linux_wheels(tmp_path: Path) -> No
     assert "cpython-312-x86_64-linux-gnu" in native.name
     assert list(out.glob("aws_lambda_powertools"))
     assert not zipfile.is_zipfile(native)
+
+
+def test_the_largest_bundle_fits_lambda_without_the_runtime_sdk(tmp_path: Path) -> None:
+    # GIVEN the Nova Sonic function (PyAV, NumPy, the Bedrock SDK with awscrt) bundled for real
+    ZipFunctionBundling(function_dir=bundling.FUNCTIONS_DIR / "converse").bundle(tmp_path)
+
+    # THEN it leaves out the SDK the runtime provides and fits the 250 MB unzipped limit
+    names = {entry.name.split("-")[0] for entry in tmp_path.iterdir()}
+    assert not names & set(PROVIDED_BY_RUNTIME)
+    assert {"av", "numpy", "aws_sdk_bedrock_runtime", "awscrt", "fala", "handler.py"} <= names
+    size = sum(f.stat().st_size for f in tmp_path.rglob("*") if f.is_file())
+    assert size < 250 * 1000 * 1000, f"{size / 1e6:.1f} MB unzipped"

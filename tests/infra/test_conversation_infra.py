@@ -109,11 +109,12 @@ def test_auto_runs_both_paths_in_parallel_and_keeps_both_results(default_synth: 
         "Validate speech (auto)",
         "Converse with Nova Sonic (auto)",
     ]
-    assert both["ResultSelector"] == {
-        "job.$": "$[0].job",
-        "validation.$": "$[0].validation",
-        "conversation.$": "$[1].conversation",
-    }
+    assert both["ResultPath"] == "$.paths"
+    # Each branch outputs its result under its own name, merged by Publish outcome.
+    validate = both["Branches"][0]["States"]["Validate speech (auto)"]
+    assert (validate["ResultSelector"], validate["ResultPath"]) == ({"validation.$": "$"}, "$")
+    sonic = both["Branches"][1]["States"]["Converse with Nova Sonic (auto)"]
+    assert (sonic["ResultSelector"], sonic["ResultPath"]) == ({"conversation.$": "$"}, "$")
     assert both["Catch"][0]["Next"] == "Publish failure"
     # Inside a branch a catch cannot leave it: the missing fallback fails the branch instead.
     branch = both["Branches"][1]["States"]

@@ -365,10 +365,13 @@ class JobWorker:
 # --- the container's entry point ----------------------------------------------------------------
 
 
-def start_in_thread(worker: JobWorker) -> Callable[[], None]:
-    """Run `worker` in a daemon thread; returns the function that stops it."""
+def start_in_thread(worker: JobWorker, *, wait_seconds: int = 10) -> Callable[[], None]:
+    """Run `worker` in a daemon thread; returns the function that stops it (within one long
+    poll, `wait_seconds`)."""
     stop = threading.Event()
-    thread = threading.Thread(target=worker.run, args=(stop,), name="voice-job-worker", daemon=True)
+    thread = threading.Thread(
+        target=worker.run, args=(stop, wait_seconds), name="voice-job-worker", daemon=True
+    )
     thread.start()
 
     def stop_worker() -> None:

@@ -1,0 +1,146 @@
+"""The converse and auto paths through the local emulation, one named test per path, with the
+real Nova Sonic SDK talking to the strict transport-level fake (tests/fakes/nova_sonic.py)."""
+
+from __future__ import annotations
+
+import io
+import wave
+from collections.abc import Iterator
+
+import pytest
+from fakes.nova_sonic import FakeNovaSonic, Scenario
+
+from fala.local.emulator import LocalPipeline
+from fala.model_store import whisper_model_dir
+
+from .conftest import AUDIO, states_entered
+
+DEMO = (AUDIO / "entrada_13_40_pt.wav").read_bytes()
+
+
+@pytest.fixture
+def sonic(stack, tmp_path) -> Iterator[tuple[FakeNovaSonic, LocalPipeline]]:
+    with FakeNovaSonic(Scenario()) as fake:
+        overrides = {
+            "WHISPER_MODEL_DIR": str(whisper_model_dir()),
+            **fake.env(),
+            "CHUNK_PACE": "0",  # the fake does not need real time; the protocol is the same
+        }
+        with LocalPipeline(stack, work_dir=tmp_path, env_overrides=overrides) as pipeline:
+            yield fake, pipeline
+
+
+def failing_first(monkeypatch, failures: list[str | None]) -> None:
+    """The fake answers with these failure modes in turn (None: a normal answer), then normally."""
+    pending = list(failures)
+
+    def scenario(self: FakeNovaSonic) -> Scenario:
+        return Scenario(failure=pending.pop(0) if pending else None)
+
+    monkeypatch.setattr(FakeNovaSonic, "scenario", property(scenario), raising=False)
+
+
+def test_converse_path_answered_by_nova_sonic(sonic):
+    fake, pipeline = sonic
+    run = pipeline.run(DEMO, key="uploads/oi.wav", metadata={"mode": "converse"})
+
+    assert run.status == "SUCCEEDED"
+    assert states_entered(run.history) == [
+        "Describe upload",
+        "Choose path",
+        "Converse with Nova Sonic",
+        "Publish outcome",
+        "Speech processed",
+    ]
+    conversation = run.result["conversation"]
+    assert conversation["backend"] == "nova-sonic"
+    assert conversation["user_text"] == Scenario.user_text
+    assert conversation["assistant_text"] == Scenario.assistant_text  # FINAL, not SPECULATIVE
+    assert conversation["voice"] == "carolina" and conversation["language"] == "pt-BR"
+    assert conversation["cost_usd"] > 0
+    reply = pipeline.s3.get_object(
+        Bucket=pipeline.upload_bucket, Key="results/uploads/oi.wav.reply.wav"
+    )
+    with wave.open(io.BytesIO(reply["Body"].read())) as wav:
+        assert (wav.getframerate(), wav.getnchannels(), wav.getsampwidth()) == (24000, 1, 2)
+    assert fake.violations == []
+    assert [e["detail-type"] for e in run.outcome_events] == ["Speech Processed"]
+
+
+def test_converse_path_throttled_then_answered(sonic, monkeypatch):
+    fake, pipeline = sonic
+    failing_first(monkeypatch, ["throttle"])
+    run = pipeline.run(DEMO, key="uploads/busy.wav", metadata={"mode": "converse"})
+
+    assert run.status == "SUCCEEDED"
+    failed = [e for e in run.history if e["type"] == "LambdaFunctionFailed"]
+    assert [e["lambdaFunctionFailedEventDetails"]["error"] for e in failed] == ["SonicThrottled"]
+    assert run.result["conversation"]["backend"] == "nova-sonic"
+    assert fake.violations == []
+
+
+def test_converse_path_unreadable_audio_fails_without_retry(sonic):
+    _, pipeline = sonic
+    corrupt = b"RIFF\x24\x00\x00\x00WAVE" + bytes(range(256)) * 4
+    run = pipeline.run(corrupt, key="uploads/cut.wav", metadata={"mode": "converse"})
+
+    assert run.status == "FAILED"
+    assert states_entered(run.history)[-3:] == [
+        "Converse with Nova Sonic",
+        "Publish failure",
+        "Speech failed",
+    ]
+    assert sum(e["type"] == "LambdaFunctionFailed" for e in run.history) == 1
+    assert run.result["error"]["code"] == "invalid_audio"
+
+
+def test_auto_path_validates_and_converses_in_parallel(sonic):
+    fake, pipeline = sonic
+    run = pipeline.run(
+        DEMO, key="uploads/ambos.wav", metadata={"mode": "auto", "expected-speech": "ENTRADA 13 40"}
+    )
+
+    assert run.status == "SUCCEEDED"
+    entered = states_entered(run.history)
+    assert {
+        "Validate and converse",
+        "Validate speech (auto)",
+        "Converse with Nova Sonic (auto)",
+    } <= set(entered)
+    assert run.result["validation"]["validated"] is True
+    assert run.result["conversation"]["assistant_text"] == Scenario.assistant_text
+    assert fake.violations == []
+
+
+def test_converse_path_falls_back_to_the_gpu_voice_service(sonic, monkeypatch):
+    # GIVEN Nova Sonic throttled, then unavailable on every retry
+    fake, pipeline = sonic
+    failing_first(monkeypatch, ["throttle", "unavailable", "unavailable", "unavailable"])
+    run = pipeline.run(DEMO, key="uploads/fallback.wav", metadata={"mode": "converse"})
+
+    # THEN the job went to the voice service's worker (real Whisper, SmolLM2, Piper) and answered
+    assert run.status == "SUCCEEDED", run.result
+    entered = states_entered(run.history)
+    assert entered[-4:] == [
+        "Converse with Nova Sonic",
+        "Converse on GPU voice service",
+        "Publish outcome",
+        "Speech processed",
+    ]
+    failed = [e for e in run.history if e["type"] == "LambdaFunctionFailed"]
+    assert [e["lambdaFunctionFailedEventDetails"]["error"] for e in failed] == [
+        "SonicThrottled",
+        "SonicUnavailable",
+        "SonicUnavailable",
+        "SonicUnavailable",
+    ]
+    conversation = run.result["conversation"]
+    assert conversation["backend"] == "gpu-service"
+    assert "entrada" in conversation["user_text"].lower()
+    assert conversation["assistant_text"]
+    reply = pipeline.s3.get_object(
+        Bucket=pipeline.upload_bucket, Key=conversation["reply_audio"]["key"]
+    )["Body"].read()
+    with wave.open(io.BytesIO(reply)) as wav:
+        assert wav.getnframes() > 0
+    assert fake.violations == []
