@@ -15,7 +15,7 @@ PYTHON ?= $(shell root=$$(pyenv root 2>/dev/null); for want in 3.12 3.13; do \
 	  done; \
 	done)
 
-.PHONY: help setup demo test lint synth bench fixtures clean
+.PHONY: help setup demo test lint synth bench bench-voice fixtures clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -55,6 +55,9 @@ test: setup  ## The whole suite: lint, unit, infrastructure assertions, cfn-lint
 
 bench: setup  ## Speed benchmark of speech validation (table + .fala/bench/speed.json; < 3 min)
 	$(BIN)/python -m tests.benchmarks.bench_speed
+
+bench-voice: setup  ## Voice service latency: time to first audio, turn, Piper RTF, concurrent WebSockets
+	$(BIN)/python -m tests.benchmarks.bench_voice
 
 fixtures:  ## Regenerate the committed test audio (needs espeak-ng and sox)
 	bash tests/fixtures/make_fixtures.sh
