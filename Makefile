@@ -15,7 +15,7 @@ PYTHON ?= $(shell root=$$(pyenv root 2>/dev/null); for want in 3.12 3.13; do \
 	  done; \
 	done)
 
-.PHONY: help setup demo test lint synth bench bench-voice fixtures clean
+.PHONY: help setup demo test lint synth bench bench-voice load fixtures clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -58,6 +58,9 @@ bench: setup  ## Speed benchmark of speech validation (table + .fala/bench/speed
 
 bench-voice: setup  ## Voice service latency: time to first audio, turn, Piper RTF, concurrent WebSockets
 	$(BIN)/python -m tests.benchmarks.bench_voice
+
+load: setup  ## Concurrent clients against the local validation server: req/s, p50/p95/p99, errors, RSS
+	$(BIN)/python -m tests.benchmarks.load --clients 8 --requests 1000 --seconds 300
 
 fixtures:  ## Regenerate the committed test audio (needs espeak-ng and sox)
 	bash tests/fixtures/make_fixtures.sh

@@ -37,7 +37,8 @@ class DeployedStack:
     ) -> dict[str, Any]:
         started = time.monotonic()
         encoded = {
-            k: v if v.isascii() else Header(v, "utf-8").encode() for k, v in metadata.items()
+            k: v if v.isascii() else Header(v, "utf-8").encode(maxlinelen=0)
+            for k, v in metadata.items()
         }
         put = self.s3.put_object(Bucket=self.bucket, Key=key, Body=audio, Metadata=encoded)
         name = execution_name(

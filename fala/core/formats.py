@@ -16,8 +16,9 @@ def sniff_format(head: bytes) -> str | None:
         return "flac"
     if head[:3] == b"ID3" or (len(head) > 1 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0):
         return "mp3"
-    if head[4:8] == b"ftyp":
-        return "m4a"
+    # WebM's magic sits at offset 0, so it is checked before the ftyp box at offset 4.
     if head[:4] == b"\x1a\x45\xdf\xa3":
         return "webm"
+    if head[4:8] == b"ftyp":
+        return "m4a"
     return None

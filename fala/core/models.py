@@ -5,6 +5,7 @@ Payloads between states stay small: audio always travels as an S3 reference.
 
 from __future__ import annotations
 
+import hashlib
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -109,10 +110,21 @@ class ResultDocument(_Model):
     completed_at: str
 
 
+# S3 keys are at most 1,024 bytes of UTF-8.
+MAX_KEY_BYTES = 1024
+
+
 def result_key(upload_key: str) -> str:
-    return f"{RESULTS_PREFIX}{upload_key}.json"
+    """results/<upload key>.json; a key too long for that keeps its start and gets a hash."""
+    key = f"{RESULTS_PREFIX}{upload_key}.json"
+    if len(key.encode()) <= MAX_KEY_BYTES:
+        return key
+    digest = hashlib.sha256(upload_key.encode()).hexdigest()[:16]
+    room = MAX_KEY_BYTES - len(f"{RESULTS_PREFIX}~{digest}.json")
+    start = upload_key.encode()[:room].decode("utf-8", "ignore")
+    return f"{RESULTS_PREFIX}{start}~{digest}.json"
 
 
 def reply_audio_key(upload_key: str) -> str:
     """Where a conversation's reply WAV is written, next to the result document."""
-    return f"{RESULTS_PREFIX}{upload_key}.reply.wav"
+    return result_key(upload_key).removesuffix(".json") + ".reply.wav"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from email.errors import HeaderParseError
 from email.header import decode_header, make_header
 from typing import Any, get_args
 from urllib.parse import unquote_plus
@@ -110,12 +111,23 @@ def _head_object(s3: Any, bucket: str, event_key: str) -> tuple[str, dict[str, A
     )
 
 
+def _malformed(value: str) -> str:
+    return (
+        f"Metadata value {value[:100]!r} is a malformed RFC 2047 encoded word; send ASCII text "
+        "as is, or non-ASCII text as =?UTF-8?B?<base64 of its UTF-8 bytes>?=."
+    )
+
+
 def _decode(value: str) -> str:
     """Metadata values are ASCII on the wire; non-ASCII arrives RFC 2047-encoded (=?UTF-8?...?=)."""
     try:
         text = str(make_header(decode_header(value)))
+    except HeaderParseError as exc:
+        raise UploadRejected(_malformed(value)) from exc
     except (ValueError, LookupError):
         text = value
+    if value.strip() and not text:  # an encoded word that decodes to nothing at all
+        raise UploadRejected(_malformed(value))
     if len(text) > MAX_METADATA_VALUE_CHARS:
         raise UploadRejected(
             f"A metadata value is {len(text)} characters; the limit is {MAX_METADATA_VALUE_CHARS}."

@@ -345,4 +345,4 @@ class LocalPipeline:
 
 
 def _ascii_header(value: str) -> str:
-    return value if value.isascii() else Header(value, "utf-8").encode()
+    return value if value.isascii() else Header(value, "utf-8").encode(maxlinelen=0)

@@ -94,11 +94,19 @@ def make_server(function: LocalFunction, host: str, port: int) -> ThreadingHTTPS
             """http.server's own errors (bad request line, unknown method, headers too long...)
             as JSON 4xx too: each is a client mistake, whatever status http.server picked."""
             self.close_connection = True
+            if self.request_version == "HTTP/0.9":  # unparsable line: still answer with a status
+                self.request_version = "HTTP/1.0"
             if code == HTTPStatus.NOT_IMPLEMENTED:  # an unknown method such as FOO
-                self._json(
+                self._send(
                     HTTPStatus.METHOD_NOT_ALLOWED,
-                    "method_not_allowed",
-                    "Use POST / with a JSON body.",
+                    {"content-type": "application/json", "allow": "POST"},
+                    json.dumps(
+                        {
+                            "error": "method_not_allowed",
+                            "message": f"Method {self.command} is not allowed; "
+                            "send POST / with a JSON body.",
+                        }
+                    ).encode(),
                 )
                 return
             status = code if 400 <= code < 500 else HTTPStatus.BAD_REQUEST

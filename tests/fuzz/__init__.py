@@ -1,0 +1,1 @@
+"""Property-based fuzzing (hypothesis) of every parser of user input."""

@@ -1,0 +1,1 @@
+"""Hostile input across the entry points (issue #6): a table of cases per entry point."""
