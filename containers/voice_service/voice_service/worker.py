@@ -144,6 +144,19 @@ class Heartbeat:
                 raise TokenGone(_error_code(exc)) from exc
             logger.warning("Task heartbeat failed (will retry): %s", exc)
 
+    def first_beat(self, *, attempts: int = 4, pause: float = 0.25) -> None:
+        """The beat before any work. A job can outrun its task's registration (the event is
+        queued as the task starts; seen in the emulation), so an unknown token is asked about a
+        few times before the job is taken as already answered."""
+        for attempt in range(attempts):
+            try:
+                return self.beat()
+            except TokenGone as gone:
+                if str(gone) == "TaskTimedOut" or attempt == attempts - 1:
+                    raise
+                self.gone.clear()
+                time.sleep(pause)
+
     def _run(self) -> None:
         while not self._stop.wait(self._interval):
             try:
@@ -240,7 +253,7 @@ class JobWorker:
         log = {"execution": msg.execution, "message_id": msg.message_id}
         heartbeat = Heartbeat(self.sfn, msg.task_token, self.heartbeat_seconds)
         try:
-            heartbeat.beat()  # a redelivered job whose token is already answered stops here
+            heartbeat.first_beat()  # a redelivered job whose token is already answered stops here
             if msg.job is None:
                 raise InvalidRequest(msg.job_error or "The voice job document is invalid.")
             with heartbeat:
