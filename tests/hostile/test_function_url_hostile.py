@@ -466,10 +466,9 @@ def test_a_slow_client_does_not_hold_up_others(url_server):
     thread = threading.Thread(target=slow)
     thread.start()
     time.sleep(0.3)  # the slow body is mid-flight
-    started = time.perf_counter()
     assert_alive(port)
-    assert time.perf_counter() - started < 1.5  # answered while the slow client was still sending
-    assert thread.is_alive()
+    # answered while the slow client was still sending
+    assert "slow" not in answers and thread.is_alive()
     thread.join(30)
     assert answers["slow"] == b"200"
 

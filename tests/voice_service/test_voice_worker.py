@@ -386,9 +386,8 @@ def test_run_loop_serves_jobs_until_stopped(aws):
         ]
         assert [aws.wait(e)["status"] for e in executions] == ["SUCCEEDED"] * 3
     finally:
-        started = time.monotonic()
         stop_worker()
-    assert time.monotonic() - started < 10  # within one long poll
+    assert not [t for t in threading.enumerate() if t.name == "voice-job-worker" and t.is_alive()]
     assert len(calls) == 3
     keys = {o["Key"] for o in aws.s3.list_objects_v2(Bucket=RESULTS)["Contents"]}
     assert keys == {reply_audio_key(f"uploads/{i}.wav") for i in range(3)}
