@@ -18,3 +18,34 @@ def speech_validator(whisper_model_path):
     from fala.core.validation import shared_validator
 
     return shared_validator(whisper_model_path)
+
+
+@pytest.fixture(scope="session")
+def stack():
+    """The synthesized app (cdk.out, re-synthesized only when an input changed)."""
+    from fala.local.assembly import load_stack, synth
+
+    return load_stack(synth())
+
+
+@pytest.fixture(scope="module")
+def url_server(stack, whisper_model_path, tmp_path_factory):
+    """`fala serve`'s server, in-process on a free loopback port."""
+    import threading
+
+    from fala.local.assembly import Resolver
+    from fala.local.function_url import make_server, url_function
+    from fala.local.lambdas import LocalLambdaRuntime
+
+    resolver = Resolver(stack)
+    runtime = LocalLambdaRuntime(
+        stack,
+        resolver,
+        work_dir=tmp_path_factory.mktemp("task-roots"),
+        overrides={"WHISPER_MODEL_DIR": whisper_model_path},
+    )
+    httpd = make_server(url_function(stack, runtime, resolver), "127.0.0.1", 0)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield httpd
+    httpd.shutdown()
+    httpd.server_close()

@@ -133,3 +133,20 @@ class VoiceServiceError(ConversationError):
 
     code = "voice_service_failed"
     status = 502
+
+
+def error_types() -> dict[str, type[FalaError]]:
+    """Every Fala error type by class name — the error name Step Functions sees."""
+    found: dict[str, type[FalaError]] = {}
+    pending: list[type[FalaError]] = [FalaError]
+    while pending:
+        cls = pending.pop()
+        found[cls.__name__] = cls
+        pending.extend(cls.__subclasses__())
+    return found
+
+
+def needs_new_upload(cls: type[FalaError]) -> bool:
+    """Another try cannot help: the input must change. A busy or failing backend (even a 429)
+    is not such an error."""
+    return cls.status < 500 and not issubclass(cls, ConversationError)

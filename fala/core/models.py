@@ -96,6 +96,8 @@ class ErrorInfo(_Model):
 OUTCOME_SOURCE = "fala.pipeline"
 DETAIL_TYPE_PROCESSED = "Speech Processed"
 DETAIL_TYPE_FAILED = "Speech Failed"
+# The GPU voice service's jobs travel on the same bus (their detail carries a task token).
+DETAIL_TYPE_VOICE_JOB = "Voice Job Requested"
 
 
 class ResultDocument(_Model):

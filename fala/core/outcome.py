@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from fala.core.errors import ConversationError, FalaError
+from fala.core.errors import error_types, needs_new_upload
 from fala.core.models import (
     DETAIL_TYPE_FAILED,
     DETAIL_TYPE_PROCESSED,
@@ -94,9 +94,8 @@ def error_info(error: dict[str, Any]) -> ErrorInfo:
             message = str(parsed.get("errorMessage", cause))
     except ValueError:
         pass
-    known = _fala_errors().get(name)
-    # A backend that is busy or down (even a 429) is worth retrying; other 4xx need a new upload.
-    if known is not None and known.status < 500 and not issubclass(known, ConversationError):
+    known = error_types().get(name)
+    if known is not None and needs_new_upload(known):
         return ErrorInfo(
             error=name,
             code=known.code,
@@ -124,13 +123,3 @@ def _upload_from_event(state: dict[str, Any]) -> Upload:
         etag=obj.get("etag") or obj.get("eTag"),
         version_id=obj.get("version-id"),
     )
-
-
-def _fala_errors() -> dict[str, type[FalaError]]:
-    found: dict[str, type[FalaError]] = {}
-    pending: list[type[FalaError]] = [FalaError]
-    while pending:
-        cls = pending.pop()
-        found[cls.__name__] = cls
-        pending.extend(cls.__subclasses__())
-    return found

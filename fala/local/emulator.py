@@ -304,11 +304,19 @@ class LocalPipeline:
             execution_name=name,
             status=status,
             result=self.result_document(key),
-            outcome_events=self._drain(self._outcome_tap),
+            outcome_events=self.outcome_events(),
             history=self.history(arn),
             invocations=self.lambdas.invocations[first_invocation:],
             seconds=round(time.perf_counter() - started, 3),
         )
+
+    def outcome_events(self) -> list[dict[str, Any]]:
+        """Outcome events published since the last look (taken off the bus's tap)."""
+        return self._drain(self._outcome_tap)
+
+    def take_upload_events(self) -> list[dict[str, Any]]:
+        """Upload events matched by the rule but not yet delivered to its Lambda."""
+        return [event for queue in self._rule_targets for event in self._drain(queue)]
 
     def result_document(self, key: str) -> dict[str, Any] | None:
         try:

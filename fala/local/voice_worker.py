@@ -13,17 +13,17 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from fala.core.models import DETAIL_TYPE_VOICE_JOB
 from fala.local.assembly import REPO_ROOT, Resolver, Stack
 
 SERVICE_ROOT = REPO_ROOT / "containers" / "voice_service"
-JOB_DETAIL_TYPE = "Voice Job Requested"
 
 
 def job_queue_url(stack: Stack, resolver: Resolver) -> str | None:
     """The SQS queue the "Voice Job Requested" rule targets, if the stack has the service."""
     for res in stack.of_type("AWS::Events::Rule").values():
         props = resolver.resolve(res["Properties"])
-        if props.get("EventPattern", {}).get("detail-type") != [JOB_DETAIL_TYPE]:
+        if props.get("EventPattern", {}).get("detail-type") != [DETAIL_TYPE_VOICE_JOB]:
             continue
         for target in props.get("Targets", []):
             if target["Arn"].startswith("arn:aws:sqs:"):

@@ -13,12 +13,11 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_s3 as s3
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.config import FalaConfig
 from infra.constructs.lambda_defaults import zip_function
-from infra.nag import acknowledge
+from infra.constructs.queues import dead_letter_queue
 
 
 class Intake(Construct):
@@ -36,18 +35,10 @@ class Intake(Construct):
 
         # Events that could not start an execution (rule delivery or the Lambda itself failed)
         # end up here for inspection and redrive.
-        self.dead_letters = sqs.Queue(
+        self.dead_letters = dead_letter_queue(
             self,
             "DeadLetters",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-        )
-        acknowledge(
-            self.dead_letters,
-            "SQS3",
-            "This queue is itself the dead-letter destination of the upload rule and of "
-            "start_pipeline's asynchronous invocations.",
+            holds="the upload rule and of start_pipeline's asynchronous invocations",
         )
 
         self.start_pipeline = zip_function(

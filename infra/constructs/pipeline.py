@@ -50,18 +50,10 @@ DEFAULT_MODE = "validate"
 SERVICE = "fala-pipeline"
 
 
-def _user_errors() -> list[str]:
-    """Typed errors that only a new upload fixes (fala.core.errors, 4xx, not a busy backend)."""
-    found, pending = [], [errors.FalaError]
-    while pending:
-        cls = pending.pop()
-        pending.extend(cls.__subclasses__())
-        if cls.status < 500 and not issubclass(cls, errors.ConversationError):
-            found.append(cls.__name__)
-    return sorted(found)
-
-
-USER_ERRORS = _user_errors()
+# Typed errors that only a new upload fixes: never retried.
+USER_ERRORS = sorted(
+    name for name, cls in errors.error_types().items() if errors.needs_new_upload(cls)
+)
 
 
 def _retry_unless_final(task: sfn.TaskStateBase, final: list[str]) -> None:

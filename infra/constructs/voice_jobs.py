@@ -17,11 +17,10 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from fala.core.models import OUTCOME_SOURCE
+from fala.core.models import DETAIL_TYPE_VOICE_JOB, OUTCOME_SOURCE
 from infra.config import FalaConfig
-from infra.nag import acknowledge
+from infra.constructs.queues import dead_letter_queue
 
-JOB_DETAIL_TYPE = "Voice Job Requested"
 # A job that failed this many deliveries (worker crashed or was killed each time) is parked.
 MAX_RECEIVES = 3
 
@@ -41,17 +40,8 @@ class VoiceJobs(Construct):
         self._bus = bus
         self._results_bucket_name = results_bucket_name
 
-        self.dead_letters = sqs.Queue(
-            self,
-            "DeadLetters",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-        )
-        acknowledge(
-            self.dead_letters,
-            "SQS3",
-            "This queue is itself the dead-letter queue of the voice job queue and its rule.",
+        self.dead_letters = dead_letter_queue(
+            self, "DeadLetters", holds="the voice job queue and of its rule"
         )
         self.queue = sqs.Queue(
             self,
@@ -71,7 +61,7 @@ class VoiceJobs(Construct):
             description="Queue the pipeline's GPU voice service jobs",
             event_bus=bus,
             event_pattern=events.EventPattern(
-                source=[OUTCOME_SOURCE], detail_type=[JOB_DETAIL_TYPE]
+                source=[OUTCOME_SOURCE], detail_type=[DETAIL_TYPE_VOICE_JOB]
             ),
         )
         self.rule.add_target(
@@ -99,7 +89,7 @@ class VoiceJobs(Construct):
                 tasks.EventBridgePutEventsEntry(
                     event_bus=self._bus,
                     source=OUTCOME_SOURCE,
-                    detail_type=JOB_DETAIL_TYPE,
+                    detail_type=DETAIL_TYPE_VOICE_JOB,
                     detail=sfn.TaskInput.from_object(
                         {
                             "task_token": sfn.JsonPath.task_token,

@@ -4,16 +4,10 @@ from pathlib import Path
 
 import pytest
 
-from fala.local.assembly import load_stack, synth
 from fala.local.emulator import LocalPipeline
 from fala.model_store import whisper_model_dir
 
 AUDIO = Path(__file__).resolve().parents[1] / "fixtures" / "audio"
-
-
-@pytest.fixture(scope="session")
-def stack():
-    return load_stack(synth())
 
 
 @pytest.fixture

@@ -146,14 +146,14 @@ def test_fault_same_event_delivered_concurrently_runs_once(pipeline):
     assert pipeline.wait(execution["executionArn"]) == "SUCCEEDED"
     assert {a["execution_name"] for a in answers} == {execution["name"]}
     assert pipeline.results() == ["results/uploads/burst.wav.json"]
-    outcomes = pipeline._drain(pipeline._outcome_tap)
+    outcomes = pipeline.outcome_events()
     assert len(outcomes) == 1
 
 
 def test_fault_dead_lettered_upload_event_is_redriven(pipeline):
     # GIVEN an upload event parked in the intake DLQ (the start Lambda failed every retry)
     pipeline.upload(DEMO, key="uploads/parked.wav", metadata=EXPECT)
-    [event] = pipeline._drain(next(iter(pipeline._rule_targets)))
+    [event] = pipeline.take_upload_events()
     dlq = next(url for url in pipeline.sqs.list_queues()["QueueUrls"] if "IntakeDeadLetters" in url)
     pipeline.sqs.send_message(
         QueueUrl=dlq, MessageBody=json.dumps({"requestPayload": event, "responsePayload": {}})

@@ -3,14 +3,8 @@
 import base64
 import http.client
 import json
-import threading
 
 import pytest
-
-from fala.local.assembly import Resolver
-from fala.local.function_url import make_server, url_function
-from fala.local.lambdas import LocalLambdaRuntime
-from fala.model_store import whisper_model_dir
 
 from .conftest import AUDIO
 
@@ -18,20 +12,8 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
-def server(stack, tmp_path_factory):
-    resolver = Resolver(stack)
-    runtime = LocalLambdaRuntime(
-        stack,
-        resolver,
-        work_dir=tmp_path_factory.mktemp("task-roots"),
-        overrides={"WHISPER_MODEL_DIR": str(whisper_model_dir())},
-    )
-    httpd = make_server(url_function(stack, runtime, resolver), "127.0.0.1", 0)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield httpd.server_port
-    httpd.shutdown()
-    httpd.server_close()
+def server(url_server) -> int:
+    return url_server.server_port
 
 
 def request(port: int, method: str, body: bytes = b"", headers: dict | None = None):

@@ -1,18 +1,15 @@
 """Fixtures of the hostile-input suite: the real local Function URL server and one emulated
 pipeline per module (uploads are batched into it), plus the helpers both tables share.
 
-The app is synthesized once per session like tests/e2e does; set FALA_CDK_OUT to a cloud
-assembly folder to run against an already synthesized app instead.
+The app (`stack`) and the server (`url_server`) are the suite-wide fixtures of tests/conftest.py.
 """
 
 from __future__ import annotations
 
 import io
 import json
-import os
 import socket
 import struct
-import threading
 import wave
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,10 +17,7 @@ from typing import Any
 
 import pytest
 
-from fala.local.assembly import Resolver, load_stack, synth
 from fala.local.emulator import LocalPipeline
-from fala.local.function_url import make_server, url_function
-from fala.local.lambdas import LocalLambdaRuntime
 from fala.model_store import whisper_model_dir
 
 AUDIO = Path(__file__).resolve().parents[1] / "fixtures" / "audio"
@@ -48,30 +42,6 @@ def patch(data: bytes, offset: int, fmt: str, value: int) -> bytes:
     """`data` with one little-endian field overwritten (for absurd WAV headers)."""
     packed = struct.pack(fmt, value)
     return data[:offset] + packed + data[offset + len(packed) :]
-
-
-@pytest.fixture(scope="session")
-def stack():
-    out = os.environ.get("FALA_CDK_OUT")
-    return load_stack(Path(out) if out else synth())
-
-
-@pytest.fixture(scope="module")
-def url_server(stack, tmp_path_factory):
-    """`fala serve`'s server, in-process on a free loopback port; yields the port."""
-    resolver = Resolver(stack)
-    runtime = LocalLambdaRuntime(
-        stack,
-        resolver,
-        work_dir=tmp_path_factory.mktemp("task-roots"),
-        overrides={"WHISPER_MODEL_DIR": str(whisper_model_dir())},
-    )
-    httpd = make_server(url_function(stack, runtime, resolver), "127.0.0.1", 0)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield httpd
-    httpd.shutdown()
-    httpd.server_close()
 
 
 # --- raw HTTP ----------------------------------------------------------------------------------
@@ -176,7 +146,7 @@ def run_uploads(pipeline: LocalPipeline, uploads: list[dict[str, Any]]) -> dict[
         for key_names in names.values()
         for name in key_names
     }
-    events = pipeline._drain(pipeline._outcome_tap)
+    events = pipeline.outcome_events()
     outcomes = {}
     for upload in uploads:
         key = upload["key"]

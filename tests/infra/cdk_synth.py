@@ -35,6 +35,46 @@ class Synth:
     def of_type(self, cfn_type: str) -> dict[str, dict[str, Any]]:
         return {k: v for k, v in self.resources.items() if v["Type"] == cfn_type}
 
+    def function(self, *, description_starts: str) -> tuple[str, dict[str, Any]]:
+        """The one Lambda function whose description starts so: (logical id, resource)."""
+        return only(
+            {
+                k: v
+                for k, v in self.of_type("AWS::Lambda::Function").items()
+                if v["Properties"].get("Description", "").startswith(description_starts)
+            }
+        )
+
+    def definition(self) -> dict[str, Any]:
+        """The state machine's ASL, each CloudFormation token replaced by a <LogicalId> text."""
+        _, machine = only(self.of_type("AWS::StepFunctions::StateMachine"))
+        parts = machine["Properties"]["DefinitionString"]["Fn::Join"][1]
+
+        def text(part: Any) -> str:
+            if isinstance(part, str):
+                return part
+            ref = part.get("Ref") or part["Fn::GetAtt"][0]
+            return f"<{ref}>"
+
+        return json.loads("".join(text(p) for p in parts))
+
+    def statements_of_role(self, role_ref: dict[str, Any]) -> list[dict[str, Any]]:
+        """Every policy statement attached to the role (`{"Ref": <role id>}`)."""
+        return [
+            statement
+            for policy in self.of_type("AWS::IAM::Policy").values()
+            if role_ref in policy["Properties"]["Roles"]
+            for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        ]
+
+    def statements_of_function(self, function: dict[str, Any]) -> list[dict[str, Any]]:
+        return self.statements_of_role({"Ref": function["Properties"]["Role"]["Fn::GetAtt"][0]})
+
+
+def only(resources: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    assert len(resources) == 1, sorted(resources)
+    return next(iter(resources.items()))
+
 
 def synthesize(tmp_dir: Path, **overrides: Any) -> Synth:
     context = {

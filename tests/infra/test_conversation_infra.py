@@ -4,11 +4,10 @@ service on ECS, and idempotent publishing — asserted on synthesized templates.
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import pytest
 from aws_cdk.assertions import Match
-from cdk_synth import Synth, synthesize
+from cdk_synth import Synth, only, synthesize
 
 from infra.constructs.pipeline import SONIC_FALLBACK_ERRORS, USER_ERRORS
 
@@ -18,48 +17,11 @@ def voice_synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
     return synthesize(tmp_path_factory.mktemp("cdk-voice"), **{"fala:voice_service": "true"})
 
 
-def _only(resources: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    assert len(resources) == 1, sorted(resources)
-    return next(iter(resources.items()))
-
-
-def _definition(synth: Synth) -> dict[str, Any]:
-    _, machine = _only(synth.of_type("AWS::StepFunctions::StateMachine"))
-    parts = machine["Properties"]["DefinitionString"]["Fn::Join"][1]
-
-    def text(part: Any) -> str:
-        if isinstance(part, str):
-            return part
-        ref = part.get("Ref") or part["Fn::GetAtt"][0]
-        return f"<{ref}>"
-
-    return json.loads("".join(text(p) for p in parts))
-
-
-def _function(synth: Synth, description_starts: str) -> tuple[str, dict[str, Any]]:
-    return _only(
-        {
-            k: v
-            for k, v in synth.of_type("AWS::Lambda::Function").items()
-            if v["Properties"].get("Description", "").startswith(description_starts)
-        }
-    )
-
-
-def _statements_of_role(synth: Synth, role_ref: dict[str, Any]) -> list[dict[str, Any]]:
-    return [
-        statement
-        for policy in synth.of_type("AWS::IAM::Policy").values()
-        if role_ref in policy["Properties"]["Roles"]
-        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
-    ]
-
-
 # --- Nova Sonic ------------------------------------------------------------------------------
 
 
 def test_converse_function_may_stream_only_the_configured_model(default_synth: Synth) -> None:
-    _, function = _function(default_synth, "Fala pipeline: one spoken turn")
+    _, function = default_synth.function(description_starts="Fala pipeline: one spoken turn")
     props = function["Properties"]
     assert props["Runtime"] == "python3.12"
     env = props["Environment"]["Variables"]
@@ -69,7 +31,7 @@ def test_converse_function_may_stream_only_the_configured_model(default_synth: S
     assert int(env["SONIC_BUDGET_SECONDS"]) < min(props["Timeout"], 480)
     bedrock = [
         s
-        for s in _statements_of_role(default_synth, {"Ref": props["Role"]["Fn::GetAtt"][0]})
+        for s in default_synth.statements_of_function(function)
         if str(s["Action"]).startswith("bedrock:")
     ]
     (statement,) = bedrock
@@ -81,7 +43,7 @@ def test_converse_function_may_stream_only_the_configured_model(default_synth: S
 def test_sonic_is_retried_with_jitter_then_explained_when_no_fallback_exists(
     default_synth: Synth,
 ) -> None:
-    states = _definition(default_synth)["States"]
+    states = default_synth.definition()["States"]
     sonic = states["Converse with Nova Sonic"]
     assert sonic["InputPath"] == "$.job" and sonic["ResultPath"] == "$.conversation"
     final, retry = sonic["Retry"]
@@ -103,7 +65,7 @@ def test_sonic_is_retried_with_jitter_then_explained_when_no_fallback_exists(
 
 
 def test_auto_runs_both_paths_in_parallel_and_keeps_both_results(default_synth: Synth) -> None:
-    both = _definition(default_synth)["States"]["Validate and converse"]
+    both = default_synth.definition()["States"]["Validate and converse"]
     assert both["Type"] == "Parallel"
     assert [b["StartAt"] for b in both["Branches"]] == [
         "Validate speech (auto)",
@@ -128,7 +90,7 @@ def test_auto_runs_both_paths_in_parallel_and_keeps_both_results(default_synth: 
 def test_fallback_sends_a_job_with_a_task_token_and_waits_with_heartbeats(
     voice_synth: Synth,
 ) -> None:
-    states = _definition(voice_synth)["States"]
+    states = voice_synth.definition()["States"]
     sonic = states["Converse with Nova Sonic"]
     assert sonic["Catch"][0]["Next"] == "Converse on GPU voice service"
     gpu = states["Converse on GPU voice service"]
@@ -190,7 +152,7 @@ def test_gpu_tasks_run_on_gpu_capacity_that_scales_to_zero(voice_synth: Synth) -
             )
         },
     )
-    _, service = _only(voice_synth.of_type("AWS::ECS::Service"))
+    _, service = only(voice_synth.of_type("AWS::ECS::Service"))
     assert service["Properties"]["DesiredCount"] == 0
     steps = [
         p
@@ -210,10 +172,10 @@ def test_gpu_tasks_run_on_gpu_capacity_that_scales_to_zero(voice_synth: Synth) -
 
 
 def test_voice_tasks_answer_only_this_state_machine(voice_synth: Synth) -> None:
-    _, task = _only(voice_synth.of_type("AWS::ECS::TaskDefinition"))
+    _, task = only(voice_synth.of_type("AWS::ECS::TaskDefinition"))
     role = {"Ref": task["Properties"]["TaskRoleArn"]["Fn::GetAtt"][0]}
-    statements = _statements_of_role(voice_synth, role)
-    machine_id, _ = _only(voice_synth.of_type("AWS::StepFunctions::StateMachine"))
+    statements = voice_synth.statements_of_role(role)
+    machine_id, _ = only(voice_synth.of_type("AWS::StepFunctions::StateMachine"))
     answers = [s for s in statements if "states:SendTaskSuccess" in s["Action"]]
     (answer,) = answers
     assert set(answer["Action"]) == {
@@ -233,17 +195,15 @@ def test_voice_service_outputs(voice_synth: Synth) -> None:
 
 
 def test_publish_records_each_execution_in_an_idempotency_table(default_synth: Synth) -> None:
-    table_id, table = _only(default_synth.of_type("AWS::DynamoDB::GlobalTable"))
+    table_id, table = only(default_synth.of_type("AWS::DynamoDB::GlobalTable"))
     assert table["Properties"]["TimeToLiveSpecification"] == {
         "AttributeName": "expiration",
         "Enabled": True,
     }
-    _, function = _function(default_synth, "Fala pipeline: write")
+    _, function = default_synth.function(description_starts="Fala pipeline: write")
     env = function["Properties"]["Environment"]["Variables"]
     assert env["IDEMPOTENCY_TABLE"] == {"Ref": table_id}
-    statements = _statements_of_role(
-        default_synth, {"Ref": function["Properties"]["Role"]["Fn::GetAtt"][0]}
-    )
+    statements = default_synth.statements_of_function(function)
     dynamo = {
         a
         for s in statements

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from aws_cdk.assertions import Match, Template
-from cdk_synth import Synth
+from cdk_synth import Synth, only
 
 from infra.constructs.validation import API_CMD, TASK_CMD
 
@@ -20,23 +20,8 @@ TYPED_USER_ERRORS = {
 }
 
 
-def _only(resources: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    assert len(resources) == 1, sorted(resources)
-    return next(iter(resources.items()))
-
-
-def _function(synth: Synth, *, description_starts: str) -> tuple[str, dict[str, Any]]:
-    return _only(
-        {
-            k: v
-            for k, v in synth.of_type("AWS::Lambda::Function").items()
-            if v["Properties"].get("Description", "").startswith(description_starts)
-        }
-    )
-
-
 def _upload_bucket_id(synth: Synth) -> str:
-    return _only(
+    return only(
         {
             k: v
             for k, v in synth.of_type("AWS::S3::Bucket").items()
@@ -47,17 +32,7 @@ def _upload_bucket_id(synth: Synth) -> str:
 
 @pytest.fixture(scope="module")
 def definition(default_synth: Synth) -> dict[str, Any]:
-    """The state machine's ASL, with each CloudFormation token replaced by a <LogicalId> text."""
-    _, machine = _only(default_synth.of_type("AWS::StepFunctions::StateMachine"))
-    parts = machine["Properties"]["DefinitionString"]["Fn::Join"][1]
-
-    def text(part: Any) -> str:
-        if isinstance(part, str):
-            return part
-        ref = part.get("Ref") or part["Fn::GetAtt"][0]
-        return f"<{ref}>"
-
-    return json.loads("".join(text(p) for p in parts))
+    return default_synth.definition()
 
 
 # --- storage --------------------------------------------------------------------------------
@@ -143,9 +118,9 @@ def test_upload_rule_matches_object_created_under_uploads(
 
 
 def test_upload_rule_targets_start_pipeline_with_retries_and_dlq(default_synth: Synth) -> None:
-    start_id, _ = _function(default_synth, description_starts="Fala intake")
-    queue_id, queue = _only(default_synth.of_type("AWS::SQS::Queue"))
-    _, rule = _only(default_synth.of_type("AWS::Events::Rule"))
+    start_id, _ = default_synth.function(description_starts="Fala intake")
+    queue_id, queue = only(default_synth.of_type("AWS::SQS::Queue"))
+    _, rule = only(default_synth.of_type("AWS::Events::Rule"))
     (target,) = rule["Properties"]["Targets"]
     assert target["Arn"] == {"Fn::GetAtt": [start_id, "Arn"]}
     assert target["RetryPolicy"] == {"MaximumEventAgeInSeconds": 7200, "MaximumRetryAttempts": 4}
@@ -156,8 +131,8 @@ def test_upload_rule_targets_start_pipeline_with_retries_and_dlq(default_synth: 
 def test_start_pipeline_async_invocations_retry_then_go_to_dlq(
     default_synth: Synth, template: Template
 ) -> None:
-    start_id, start = _function(default_synth, description_starts="Fala intake")
-    queue_id, _ = _only(default_synth.of_type("AWS::SQS::Queue"))
+    start_id, start = default_synth.function(description_starts="Fala intake")
+    queue_id, _ = only(default_synth.of_type("AWS::SQS::Queue"))
     template.has_resource_properties(
         "AWS::Lambda::EventInvokeConfig",
         {
@@ -167,14 +142,14 @@ def test_start_pipeline_async_invocations_retry_then_go_to_dlq(
             "DestinationConfig": {"OnFailure": {"Destination": {"Fn::GetAtt": [queue_id, "Arn"]}}},
         },
     )
-    machine_id, _ = _only(default_synth.of_type("AWS::StepFunctions::StateMachine"))
+    machine_id, _ = only(default_synth.of_type("AWS::StepFunctions::StateMachine"))
     assert start["Properties"]["Environment"]["Variables"]["STATE_MACHINE_ARN"] == {
         "Ref": machine_id
     }
 
 
 def test_dead_letter_queue_refuses_plain_http(default_synth: Synth, template: Template) -> None:
-    queue_id, _ = _only(default_synth.of_type("AWS::SQS::Queue"))
+    queue_id, _ = only(default_synth.of_type("AWS::SQS::Queue"))
     template.has_resource_properties(
         "AWS::SQS::QueuePolicy",
         {
@@ -228,7 +203,7 @@ def test_states_read_like_a_runbook(definition: dict[str, Any]) -> None:
 def test_describe_upload_gets_the_event_and_writes_the_job(
     default_synth: Synth, definition: dict[str, Any]
 ) -> None:
-    describe_id, _ = _function(default_synth, description_starts="Fala pipeline: describe")
+    describe_id, _ = default_synth.function(description_starts="Fala pipeline: describe")
     state = definition["States"]["Describe upload"]
     assert state["Resource"] == f"<{describe_id}>"  # direct invoke: payload_response_only
     assert "Parameters" not in state and "InputPath" not in state  # the whole event
@@ -252,7 +227,7 @@ def test_choice_routes_each_mode_and_defaults_to_validation(
 def test_validate_speech_passes_the_job_and_retries_all_but_user_errors(
     default_synth: Synth, definition: dict[str, Any]
 ) -> None:
-    task_id, _ = _function(default_synth, description_starts="Fala speech validation step")
+    task_id, _ = default_synth.function(description_starts="Fala speech validation step")
     state = definition["States"]["Validate speech"]
     assert state["Resource"] == f"<{task_id}>"
     assert state["InputPath"] == "$.job"
@@ -303,7 +278,7 @@ def test_failures_are_caught_into_publish_failure(definition: dict[str, Any], na
 def test_publish_states_send_execution_and_state(
     default_synth: Synth, definition: dict[str, Any], name: str, next_state: str
 ) -> None:
-    publish_id, _ = _function(default_synth, description_starts="Fala pipeline: write")
+    publish_id, _ = default_synth.function(description_starts="Fala pipeline: write")
     state = definition["States"][name]
     assert state["Resource"] == f"<{publish_id}>"
     assert state["Parameters"] == {"execution.$": "$$.Execution.Id", "state.$": "$"}
@@ -345,7 +320,7 @@ def test_failure_path_keeps_the_error_for_the_fail_state(definition: dict[str, A
 def test_zip_functions_share_the_lambda_defaults(
     default_synth: Synth, description: str, env: set[str] | dict[str, str]
 ) -> None:
-    _, function = _function(default_synth, description_starts=description)
+    _, function = default_synth.function(description_starts=description)
     props = function["Properties"]
     assert props["Runtime"] == "python3.12"
     assert props["Handler"] == "handler.handler"
@@ -363,8 +338,8 @@ def test_zip_functions_share_the_lambda_defaults(
 
 
 def test_image_functions_share_one_image_with_their_own_commands(default_synth: Synth) -> None:
-    _, api = _function(default_synth, description_starts="Fala speech validation API")
-    _, task = _function(default_synth, description_starts="Fala speech validation step")
+    _, api = default_synth.function(description_starts="Fala speech validation API")
+    _, task = default_synth.function(description_starts="Fala speech validation step")
     assert api["Properties"]["ImageConfig"]["Command"] == API_CMD
     assert task["Properties"]["ImageConfig"]["Command"] == TASK_CMD
     assert api["Properties"]["Code"]["ImageUri"] == task["Properties"]["Code"]["ImageUri"]
@@ -384,7 +359,7 @@ def test_image_functions_share_one_image_with_their_own_commands(default_synth: 
 
 
 def test_image_build_context_holds_only_the_allowlist(default_synth: Synth) -> None:
-    _, api = _function(default_synth, description_starts="Fala speech validation API")
+    _, api = default_synth.function(description_starts="Fala speech validation API")
     context = default_synth.outdir / api["Metadata"]["aws:asset:path"]
     files = {p.relative_to(context).as_posix() for p in context.rglob("*") if p.is_file()}
     assert "containers/whisper_validation/Dockerfile" in files
@@ -398,8 +373,8 @@ def test_image_build_context_holds_only_the_allowlist(default_synth: Synth) -> N
 
 
 def test_function_url_requires_iam_auth_by_default(default_synth: Synth) -> None:
-    api_id, api = _function(default_synth, description_starts="Fala speech validation API")
-    _, url = _only(default_synth.of_type("AWS::Lambda::Url"))
+    api_id, api = default_synth.function(description_starts="Fala speech validation API")
+    _, url = only(default_synth.of_type("AWS::Lambda::Url"))
     assert url["Properties"]["AuthType"] == "AWS_IAM"
     assert url["Properties"]["TargetFunctionArn"] == {"Fn::GetAtt": [api_id, "Arn"]}
     assert "Cors" not in url["Properties"]
@@ -409,24 +384,14 @@ def test_function_url_requires_iam_auth_by_default(default_synth: Synth) -> None
 def test_public_function_url_only_when_configured_and_then_throttled(
     public_url_synth: Synth,
 ) -> None:
-    _, api = _function(public_url_synth, description_starts="Fala speech validation API")
-    _, url = _only(public_url_synth.of_type("AWS::Lambda::Url"))
+    _, api = public_url_synth.function(description_starts="Fala speech validation API")
+    _, url = only(public_url_synth.of_type("AWS::Lambda::Url"))
     assert url["Properties"]["AuthType"] == "NONE"
     assert "Cors" not in url["Properties"]
     assert api["Properties"]["ReservedConcurrentExecutions"] == 5
 
 
 # --- least privilege ------------------------------------------------------------------------
-
-
-def _statements(synth: Synth, role_of_function: dict[str, Any]) -> list[dict[str, Any]]:
-    role_id = role_of_function["Properties"]["Role"]["Fn::GetAtt"][0]
-    return [
-        statement
-        for policy in synth.of_type("AWS::IAM::Policy").values()
-        if {"Ref": role_id} in policy["Properties"]["Roles"]
-        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
-    ]
 
 
 def test_no_policy_grants_wildcard_actions(default_synth: Synth) -> None:
@@ -445,12 +410,12 @@ def test_each_function_reaches_only_what_it_needs(default_synth: Synth) -> None:
     bucket_arn = {"Fn::GetAtt": [_upload_bucket_id(default_synth), "Arn"]}
     uploads = [{"Fn::Join": ["", [bucket_arn, "/uploads/*"]]}]
     results = [{"Fn::Join": ["", [bucket_arn, "/results/*"]]}]
-    bus_id, _ = _only(default_synth.of_type("AWS::Events::EventBus"))
-    machine_id, _ = _only(default_synth.of_type("AWS::StepFunctions::StateMachine"))
+    bus_id, _ = only(default_synth.of_type("AWS::Events::EventBus"))
+    machine_id, _ = only(default_synth.of_type("AWS::StepFunctions::StateMachine"))
 
     def statements_of(description: str) -> list[dict[str, Any]]:
-        return _statements(
-            default_synth, _function(default_synth, description_starts=description)[1]
+        return default_synth.statements_of_function(
+            default_synth.function(description_starts=description)[1]
         )
 
     describe = statements_of("Fala pipeline: describe")
@@ -480,7 +445,7 @@ def test_no_hard_coded_partition(default_synth: Synth) -> None:
 
 
 def test_outcome_bus_is_archived(default_synth: Synth, template: Template) -> None:
-    bus_id, _ = _only(default_synth.of_type("AWS::Events::EventBus"))
+    bus_id, _ = only(default_synth.of_type("AWS::Events::EventBus"))
     template.has_resource_properties(
         "AWS::Events::Archive",
         {"SourceArn": {"Fn::GetAtt": [bus_id, "Arn"]}, "RetentionDays": 30},

@@ -24,7 +24,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Annotated, Any, Literal
 
 from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
@@ -360,42 +360,52 @@ def create_app(
             return message["bytes"]
         raise InvalidRequest("Send the audio (a WAV file) as one binary message.")
 
-    @app.websocket("/ws")
-    async def ws_turn(websocket: WebSocket) -> None:
-        route = "/ws"
+    async def ws_session(
+        websocket: WebSocket, route: str, serve_one: Callable[[], Awaitable[bool]]
+    ) -> None:
+        """Accept, then serve one request after another until the client leaves (serve_one
+        returns False); a failed request gets an error event and the session goes on."""
         if not await ws_accept(websocket, route):
             return
-        language = websocket.query_params.get("language")
-        voice = websocket.query_params.get("voice")
         metrics.active_sessions.labels(route).inc()
         try:
             while True:
                 try:
-                    audio = await receive_audio(websocket)
-                    if audio is None:
+                    if not await serve_one():
                         return
-                    started = time.perf_counter()
-                    result = await run_in_threadpool(engine.turn, audio, language, voice)
                 except WebSocketDisconnect:
                     return
                 except Exception as exc:
                     if not await ws_error(websocket, exc, route):
                         return
-                    continue
-                await websocket.send_text(
-                    json.dumps(
-                        {"transcription": result.user_text, "llama": result.assistant_text},
-                        ensure_ascii=False,
-                    )
-                )
-                await websocket.send_bytes(result.wav)
-                elapsed = time.perf_counter() - started
-                metrics.first_audio_seconds.labels(route).observe(elapsed)
-                metrics.turn_seconds.labels(route).observe(elapsed)
-        except WebSocketDisconnect:
-            return
         finally:
             metrics.active_sessions.labels(route).dec()
+
+    @app.websocket("/ws")
+    async def ws_turn(websocket: WebSocket) -> None:
+        route = "/ws"
+        language = websocket.query_params.get("language")
+        voice = websocket.query_params.get("voice")
+
+        async def one_turn() -> bool:
+            audio = await receive_audio(websocket)
+            if audio is None:
+                return False
+            started = time.perf_counter()
+            result = await run_in_threadpool(engine.turn, audio, language, voice)
+            await websocket.send_text(
+                json.dumps(
+                    {"transcription": result.user_text, "llama": result.assistant_text},
+                    ensure_ascii=False,
+                )
+            )
+            await websocket.send_bytes(result.wav)
+            elapsed = time.perf_counter() - started
+            metrics.first_audio_seconds.labels(route).observe(elapsed)
+            metrics.turn_seconds.labels(route).observe(elapsed)
+            return True
+
+        await ws_session(websocket, route, one_turn)
 
     async def pump(websocket: WebSocket, produce: Callable[[Callable[[Any], None]], None]) -> None:
         """Run `produce(emit)` in a thread; send what it emits (str → text, bytes → binary) as
@@ -437,36 +447,24 @@ def create_app(
     async def ws_turn_stream(websocket: WebSocket) -> None:
         """Events: transcription → llm_delta… → llm → (WAV per sentence, binary) → end."""
         route = "/ws/stream"
-        if not await ws_accept(websocket, route):
-            return
         language = websocket.query_params.get("language")
         voice = websocket.query_params.get("voice")
-        metrics.active_sessions.labels(route).inc()
-        try:
-            while True:
-                try:
-                    audio = await receive_audio(websocket)
-                    if audio is None:
-                        return
-                    started = time.perf_counter()
-                    await pump(
-                        websocket,
-                        functools.partial(
-                            stream_turn,
-                            audio=audio,
-                            language=language,
-                            voice=voice,
-                            started=started,
-                        ),
-                    )
-                    metrics.turn_seconds.labels(route).observe(time.perf_counter() - started)
-                except WebSocketDisconnect:
-                    return
-                except Exception as exc:
-                    if not await ws_error(websocket, exc, route):
-                        return
-        finally:
-            metrics.active_sessions.labels(route).dec()
+
+        async def one_turn() -> bool:
+            audio = await receive_audio(websocket)
+            if audio is None:
+                return False
+            started = time.perf_counter()
+            await pump(
+                websocket,
+                functools.partial(
+                    stream_turn, audio=audio, language=language, voice=voice, started=started
+                ),
+            )
+            metrics.turn_seconds.labels(route).observe(time.perf_counter() - started)
+            return True
+
+        await ws_session(websocket, route, one_turn)
 
     def stream_turn(emit, audio: bytes, language, voice, started: float) -> None:
         heard = engine.transcribe(audio, language)
@@ -508,44 +506,36 @@ def create_app(
         """Each text message {"text","language"[,"voice","speed"]} → binary WAV chunks (one per
         sentence) → {"event":"end"}. The session stays open for further messages."""
         route = "/ws/tts"
-        if not await ws_accept(websocket, route):
-            return
-        metrics.active_sessions.labels(route).inc()
-        try:
-            while True:
-                try:
-                    message = await websocket.receive()
-                    if message["type"] == "websocket.disconnect":
-                        return
-                    started = time.perf_counter()
-                    if message.get("text") is None:
-                        raise InvalidRequest('Send JSON text: {"text": "...", "language": "en"}.')
-                    try:
-                        data = json.loads(message["text"])
-                    except ValueError as exc:
-                        raise InvalidRequest("The message is not valid JSON.") from exc
-                    req = parse(TTSMessage, data)
 
-                    def produce(emit, req=req, started=started) -> None:
-                        first = True
-                        for speech in engine.synthesize_chunks(
-                            req.text, language=req.language, voice=req.voice, speed=req.speed
-                        ):
-                            emit(speech.wav)
-                            if first:
-                                first = False
-                                metrics.first_audio_seconds.labels(route).observe(
-                                    time.perf_counter() - started
-                                )
-                        emit({"event": "end"})
+        async def one_request() -> bool:
+            message = await websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                return False
+            started = time.perf_counter()
+            if message.get("text") is None:
+                raise InvalidRequest('Send JSON text: {"text": "...", "language": "en"}.')
+            try:
+                data = json.loads(message["text"])
+            except ValueError as exc:
+                raise InvalidRequest("The message is not valid JSON.") from exc
+            req = parse(TTSMessage, data)
 
-                    await pump(websocket, produce)
-                except WebSocketDisconnect:
-                    return
-                except Exception as exc:
-                    if not await ws_error(websocket, exc, route):
-                        return
-        finally:
-            metrics.active_sessions.labels(route).dec()
+            def produce(emit) -> None:
+                first = True
+                for speech in engine.synthesize_chunks(
+                    req.text, language=req.language, voice=req.voice, speed=req.speed
+                ):
+                    emit(speech.wav)
+                    if first:
+                        first = False
+                        metrics.first_audio_seconds.labels(route).observe(
+                            time.perf_counter() - started
+                        )
+                emit({"event": "end"})
+
+            await pump(websocket, produce)
+            return True
+
+        await ws_session(websocket, route, one_request)
 
     return app

@@ -8,20 +8,15 @@ import wave
 import numpy as np
 
 from fala.core.errors import UnsupportedLanguage
+from fala.core.wav import to_pcm16
+from fala.core.wav import wav_bytes as pcm16_wav
 
 AUTO = "auto"
 
 
 def wav_bytes(samples: np.ndarray, sample_rate: int) -> bytes:
     """16-bit PCM mono WAV of float samples in [-1, 1]."""
-    pcm = (np.clip(np.asarray(samples, dtype=np.float32), -1.0, 1.0) * 32767.0).astype("<i2")
-    out = io.BytesIO()
-    with wave.open(out, "wb") as wav:
-        wav.setnchannels(1)
-        wav.setsampwidth(2)
-        wav.setframerate(sample_rate)
-        wav.writeframes(pcm.tobytes())
-    return out.getvalue()
+    return pcm16_wav(to_pcm16(samples), rate=sample_rate)
 
 
 def wav_duration(data: bytes) -> float:

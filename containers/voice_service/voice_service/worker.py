@@ -38,11 +38,16 @@ from typing import Any, Protocol
 from pydantic import ValidationError
 
 from fala.core.errors import FalaError, InvalidRequest, UploadNotFound
-from fala.core.models import Conversation, Job, S3Ref, Usage, reply_audio_key
+from fala.core.models import (
+    Conversation,
+    Job,
+    S3Ref,
+    Usage,
+    reply_audio_key,
+)
 
 logger = logging.getLogger(__name__)
 
-JOB_DETAIL_TYPE = "Voice Job Requested"
 # Step Functions' answers for a token that can no longer be answered.
 GONE_ERRORS = frozenset({"TaskTimedOut", "InvalidToken", "TaskDoesNotExist"})
 CAUSE_LIMIT = 32_768  # SendTaskFailure's cause limit (characters)

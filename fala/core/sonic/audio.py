@@ -3,13 +3,13 @@
 
 from __future__ import annotations
 
-import io
-import wave
 from collections.abc import Iterator
 
 import numpy as np
 
 from fala.core.sonic.protocol import INPUT_SAMPLE_RATE, OUTPUT_SAMPLE_RATE
+from fala.core.wav import to_pcm16
+from fala.core.wav import wav_bytes as pcm16_wav
 
 CHUNK_SECONDS = 0.032  # 512 samples at 16 kHz = 1,024 bytes per audioInput event
 CHUNK_SAMPLES = int(INPUT_SAMPLE_RATE * CHUNK_SECONDS)
@@ -20,12 +20,6 @@ LEADING_SILENCE_SECONDS = 0.5
 END_OF_TURN_SILENCE_SECONDS = 2.0
 
 SILENCE_CHUNK = bytes(CHUNK_BYTES)
-
-
-def to_pcm16(samples: np.ndarray) -> bytes:
-    """float32 [-1, 1] samples → little-endian signed 16-bit PCM bytes."""
-    clipped = np.clip(np.nan_to_num(samples.astype(np.float32, copy=False)), -1.0, 1.0)
-    return (clipped * 32767.0).round().astype("<i2").tobytes()
 
 
 def decode_to_pcm16(data: bytes, *, max_seconds: float) -> bytes:
@@ -55,14 +49,8 @@ def silence(seconds: float) -> bytes:
 
 
 def wav_bytes(pcm: bytes, *, rate: int = OUTPUT_SAMPLE_RATE) -> bytes:
-    """16-bit mono PCM → a WAV file."""
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(rate)
-        out.writeframes(pcm)
-    return buffer.getvalue()
+    """The reply's 16-bit mono PCM (24 kHz) → a WAV file."""
+    return pcm16_wav(pcm, rate=rate)
 
 
 def rms(pcm: bytes) -> float:
