@@ -10,8 +10,8 @@ never has to be "right" about the meaning. The pipeline, in order:
 5. Filler words (per language) dropped, then accents folded.
 6. Token rules (`TOKEN_RULES`): small rewrites around numbers, e.g. "13 horas e 40" → "13 40".
 
-`comparison_key` then removes the spaces between adjacent numbers, because digit grouping is not
-audible: Whisper writes "nine forty five" as "945" or "9:45" or "9 45".
+`comparison_key` then removes the spaces, because word and digit boundaries are not audible:
+Whisper writes "nine forty five" as "945" or "9:45" or "9 45", and "Saída" as "Sai da".
 
 Extending: add a `TokenRule` to `TOKEN_RULES` (e.g. "meio-dia", "e meia", digits said one by one)
 and a row to tests/unit/test_normalize.py.
@@ -40,6 +40,8 @@ _FILLERS = {
 _TIME = re.compile(r"\b(\d{1,2})\s*[:h.]\s*(\d{2})(?:h|hs|min|mins)?\b")
 _HOUR_SUFFIX = re.compile(r"\b(\d{1,2})h(?:s|rs?)?\b")  # 13h, 13hs, 13hr (attached only)
 _OCLOCK = re.compile(r"\bo\W{0,2}clock\b")
+# "530PM", "5.30pm", "1230 a.m." → "5 30 pm": Whisper glues the period to a time said in words
+_GLUED_PERIOD = re.compile(r"\b(\d{1,2})[:.]?(\d{2})?\s*([ap])\.?\s?m\b\.?")
 _NON_WORD = re.compile(r"[\W_]+")
 
 _HOUR_WORDS = frozenset({"hora", "horas", "h", "hs", "hr", "hrs", "hour", "hours"})
@@ -61,10 +63,17 @@ class TokenRule:
 
 
 def _small_hour_words(tokens: list[str]) -> list[str]:
-    # "uma hora e dez", "duas horas": text2num leaves um/uma/duas alone (they double as articles).
+    # "uma hora e dez", "duas e meia", "uma da tarde": text2num leaves um/uma/duas alone (they
+    # double as articles), so they become hours only where what follows makes them one.
     return [
         _SMALL_HOUR_WORDS.get(tok, tok)
-        if i + 1 < len(tokens) and (tokens[i + 1] in _HOUR_WORDS or tokens[i + 1] == "oclock")
+        if i + 1 < len(tokens)
+        and (
+            tokens[i + 1] in _HOUR_WORDS
+            or tokens[i + 1] == "oclock"
+            or tuple(tokens[i + 1 : i + 3]) in _AFTER_AN_HOUR
+            or (tokens[i + 1] == "oh" and _is_digit(tokens[i + 2] if i + 2 < len(tokens) else ""))
+        )
         else tok
         for i, tok in enumerate(tokens)
     ]
@@ -188,6 +197,33 @@ def _oh_digit(tokens: list[str]) -> list[str]:
     return out
 
 
+def _relative_times(tokens: list[str]) -> list[str]:
+    # Minutes counted from an hour: "half past 8" → "8 30", "quarter to 6" → "5 45",
+    # "10 past 9" → "9 10"; pt-BR "15 para as 8" / "10 para o meio-dia" → "7 45" / "11 50".
+    out: list[str] = []
+    i = 0
+    while i < len(tokens):
+        minutes = _RELATIVE_MINUTES.get(tokens[i], tokens[i])
+        after = 1 + (i + 1 < len(tokens) and tokens[i + 1] in _MINUTE_WORDS)
+        direction = tokens[i + after] if i + after < len(tokens) else ""
+        j = i + after + 1
+        if direction in _TO_WORDS and j < len(tokens) and tokens[j] in _TO_ARTICLES:
+            j += 1
+        hour = _SMALL_HOUR_WORDS.get(tokens[j], tokens[j]) if j < len(tokens) else ""
+        relative = direction in _PAST_WORDS or direction in _TO_WORDS
+        if relative and minutes.isdecimal() and 0 < int(minutes) < 60 and _is_hour(hour):
+            h, m = int(hour), int(minutes)
+            if direction in _TO_WORDS:
+                # on a 12-hour clock "ten to one" is 12:50; "cinco para a meia-noite" 23:55
+                h, m = 12 if h == 1 else (h - 1) % 24, 60 - m
+            out += [str(h), _as_minutes(str(m))]
+            i = j + 1
+            continue
+        out.append(tokens[i])
+        i += 1
+    return out
+
+
 def _on_the_hour(tokens: list[str]) -> list[str]:
     # "treze em ponto", "one o'clock", "13 horas em ponto" → the hour alone.
     out: list[str] = []
@@ -294,6 +330,14 @@ _DIGIT_WORDS = {
 _NAMED_TIME_PAIRS = {("meio", "dia"): "12", ("meia", "noite"): "0"}
 _NAMED_TIMES = {"meiodia": "12", "meianoite": "0", "noon": "12", "midday": "12", "midnight": "0"}
 _ON_THE_HOUR = {("em", "ponto"), ("oclock",)}
+_AFTER_AN_HOUR = frozenset(
+    {("e", "meia"), ("em", "ponto"), ("da", "tarde"), ("da", "manha"), ("da", "manhã")}
+    | {("da", "noite"), ("da", "madrugada")}
+)
+_RELATIVE_MINUTES = {"half": "30", "quarter": "15"}
+_PAST_WORDS = frozenset({"past", "after"})
+_TO_WORDS = frozenset({"to", "para", "pras", "pra"})
+_TO_ARTICLES = frozenset({"as", "a", "o"})
 _MIDNIGHT_PERIODS = frozenset({("da", "noite"), ("a", "m"), ("am",)})
 _PERIODS: tuple[tuple[tuple[str, ...], int], ...] = (
     (("da", "tarde"), 12),
@@ -316,6 +360,7 @@ TOKEN_RULES: tuple[TokenRule, ...] = (
     TokenRule("meia", _meia),
     TokenRule("digit words in sequences", _digit_words_in_sequences),
     TokenRule("oh digit", _oh_digit),
+    TokenRule("relative times", _relative_times),
     TokenRule("on the hour", _on_the_hour),
     TokenRule("units in times", _drop_units_in_times),
     TokenRule("trailing hour word", _drop_trailing_hour_word),
@@ -348,6 +393,7 @@ def _normalize_once(text: str, lang: str) -> str:
     text = _TIME.sub(r"\1 \2", text)
     text = _HOUR_SUFFIX.sub(r"\1", text)
     text = _OCLOCK.sub(" oclock ", text)  # before text2num, which reads the "o" as zero
+    text = _GLUED_PERIOD.sub(lambda m: f"{m[1]} {m[2] or ''} {m[3]}m ", text)
     text = _numbers_to_digits(text, lang)
     tokens = _NON_WORD.sub(" ", text).split()
     filler = _FILLERS.get(lang)
@@ -377,11 +423,7 @@ def _fold_accents(token: str) -> str:
 
 
 def comparison_key(normalized: str) -> str:
-    """`normalized` with adjacent numbers joined ("check in 9 45" → "check in 945")."""
-    out: list[str] = []
-    for tok in normalized.split():
-        if out and is_number(tok) and is_number(out[-1]):
-            out[-1] += tok
-        else:
-            out.append(tok)
-    return " ".join(out)
+    """`normalized` without spaces ("check in 9 45" → "checkin945", "sai da" → "saida"): word and
+    digit boundaries are not audible — Whisper writes "nine forty five" as "945" or "9:45" or
+    "9 45", and "Saída" as "Sai da"."""
+    return "".join(normalized.split())

@@ -1,132 +1,167 @@
 """How an expected phrase is *said*: the surface forms the recognizer is asked to score.
 
-Operators write "ENTRADA 13 40" or "CODIGO 3150"; Whisper writes what it hears, often in words
-("Entrada, treze e quarenta."). Scoring the expected phrase under the model (see
-fala.core.validation) needs it in forms the model would write, so this module renders a few:
-as written (sentence case), and with numbers in words — clock times as times ("13 40" →
-"treze e quarenta" / "one forty"), codes digit by digit ("3150" → "três, um, cinco, zero").
-Only the rendering differs; the meaning (the normalize() key) is the expected phrase's own.
+Operators write "ENTRADA 13 40" or "CODIGO 3150"; people say "treze e quarenta", "uma e quarenta
+da tarde", "vinte para as duas", "três, um, cinco, zero", and Whisper writes what it hears in
+words or digits ("Entrada, 13 e 40.", "Check out 5:30 p.m."). Scoring the expected phrase under
+the model (see fala.core.validation) needs it in the forms a person would say and the model
+would write, so this module renders them: as written, then every clock time and number the
+common ways it is said in the language. Only the rendering differs; every form means the same
+thing (the same normalize() key) as the expected phrase — that is what makes accepting the best
+scoring one safe.
 """
 
 from __future__ import annotations
 
-_PT_UNITS = ["zero", "um", "dois", "três", "quatro", "cinco", "seis", "sete", "oito", "nove"]
-_PT_TEENS = [
-    "dez",
-    "onze",
-    "doze",
-    "treze",
-    "catorze",
-    "quinze",
-    "dezesseis",
-    "dezessete",
-    "dezoito",
-    "dezenove",
-]
-_PT_TENS = [
-    "_",
-    "_",
-    "vinte",
-    "trinta",
-    "quarenta",
-    "cinquenta",
-    "sessenta",
-    "setenta",
-    "oitenta",
-    "noventa",
-]
-_EN_UNITS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
-_EN_TEENS = [
-    "ten",
-    "eleven",
-    "twelve",
-    "thirteen",
-    "fourteen",
-    "fifteen",
-    "sixteen",
-    "seventeen",
-    "eighteen",
-    "nineteen",
-]
-_EN_TENS = ["_", "_", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
+import itertools
+import re
+
+from num2words import num2words
+
+from fala.core.normalize import comparison_key, normalize
+
+# Forms scored per phrase (one batched decoder pass): enough for every way a time is said,
+# few enough that the pass stays a small part of the model time.
+MAX_FORMS = 10
+_NUM2WORDS_LANG = {"pt": "pt_BR", "en": "en"}
+_FEMININE = {"um": "uma", "dois": "duas"}  # hours are feminine in Portuguese: "uma hora"
+_DIGIT_NAMES = {
+    "pt": ["zero", "um", "dois", "três", "quatro", "cinco", "seis", "sete", "oito", "nove"],
+    "en": ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"],
+}
 
 
 def number_words(n: int, lang: str, *, feminine: bool = False) -> str:
-    """0 to 99 in words ("treze", "forty five"); other numbers digit by digit."""
-    if not 0 <= n <= 99:
-        return digit_by_digit(str(n), lang)
-    if lang == "pt":
-        units, teens, tens, joiner = _PT_UNITS, _PT_TEENS, _PT_TENS, " e "
-    else:
-        units, teens, tens, joiner = _EN_UNITS, _EN_TEENS, _EN_TENS, " "
-    if n < 10:
-        word = units[n]
-        if lang == "pt" and feminine:
-            word = {"um": "uma", "dois": "duas"}.get(word, word)
-        return word
-    if n < 20:
-        return teens[n - 10]
-    ten, unit = divmod(n, 10)
-    if unit == 0:
-        return tens[ten]
-    return tens[ten] + joiner + number_words(unit, lang, feminine=feminine)
+    """`n` in words ("treze", "forty-five", "três mil cento e cinquenta"); never raises."""
+    try:
+        words = num2words(n, lang=_NUM2WORDS_LANG.get(lang, "en"))
+    except (OverflowError, NotImplementedError, ValueError):
+        return digit_by_digit(str(abs(n)), lang)
+    words = words.replace(",", "")  # num2words writes "três mil, cento e cinquenta"
+    if lang == "pt" and feminine:
+        head, _, last = words.rpartition(" ")
+        words = f"{head} {_FEMININE.get(last, last)}".strip()
+    return words
 
 
 def digit_by_digit(digits: str, lang: str) -> str:
-    units = _PT_UNITS if lang == "pt" else _EN_UNITS
-    return ", ".join(units[int(d)] for d in digits if d.isdecimal())
+    names = _DIGIT_NAMES["pt" if lang == "pt" else "en"]
+    return ", ".join(names[int(d)] for d in digits if d in "0123456789")
 
 
 def spoken_forms(expected: str, lang: str) -> list[str]:
-    """Distinct renderings of `expected` for scoring: as written, then numbers in words."""
+    """Distinct renderings of `expected` for scoring: as written first, then each clock time and
+    number said the common ways (at most MAX_FORMS). A rendering that does not normalize to the
+    expected phrase's own key (an ambiguous one: "vinte e cinco" for 20:05 reads as 25) is
+    dropped, so accepting any form never accepts another meaning."""
     tokens = expected.split()
     written = _sentence_case(" ".join(tokens))
-    words: list[str] = []
+    segments: list[list[str]] = []
     first_number = None
     i = 0
     while i < len(tokens):
         tok = tokens[i]
         nxt = tokens[i + 1] if i + 1 < len(tokens) else ""
-        if tok.isdecimal() and first_number is None:
-            first_number = len(words)
+        if _is_number(tok) and first_number is None:
+            first_number = len(segments)
         if _hour(tok) is not None and _minute(nxt) is not None:
-            words.append(_time_words(int(tok), int(nxt), lang))
+            segments.append(time_forms(int(tok), int(nxt), lang))
             i += 2
             continue
-        if tok.isdecimal():
-            if len(tok) >= 3 or (len(tok) == 2 and tok.startswith("0")):
-                words.append(digit_by_digit(tok, lang))
-            else:
-                words.append(number_words(int(tok), lang, feminine=True))
-        else:
-            words.append(tok)
+        segments.append(number_forms(tok, lang) if _is_number(tok) else [tok])
         i += 1
-    if first_number:  # Whisper puts a comma between the words and the number: "Entrada, treze…"
-        words[first_number - 1] += ","
-    forms = [written, _sentence_case(" ".join(words)) + "."]
-    return list(dict.fromkeys(f for f in forms if f.strip(" .,")))
+    if not written.strip(" .,"):
+        return []
+    forms: list[str] = []
+    for combination in itertools.islice(itertools.product(*segments), MAX_FORMS * 2):
+        words = list(combination)
+        if first_number:  # Whisper puts a comma between the words and the number: "Entrada, 13…"
+            words[first_number - 1] += ","
+        forms.append(_sentence_case(" ".join(words)).rstrip(".") + ".")
+    key = comparison_key(normalize(expected, lang))
+    same = [f for f in dict.fromkeys(forms) if comparison_key(normalize(f, lang)) == key]
+    return list(dict.fromkeys([written, *same]))[:MAX_FORMS]
 
 
-def _time_words(hour: int, minute: int, lang: str) -> str:
-    if lang == "pt":
-        h = "meia-noite" if hour in (0, 24) else number_words(hour, "pt", feminine=True)
-        if minute == 0:
-            return h + " em ponto" if hour not in (0, 24) else h
-        return f"{h} e {number_words(minute, 'pt')}"
-    h12 = hour % 12 or 12
-    suffix = " p m" if 12 < hour < 24 else ""
+def time_forms(hour: int, minute: int, lang: str) -> list[str]:
+    """The ways a clock time is said (and written by Whisper), most common first."""
+    return _pt_time_forms(hour, minute) if lang == "pt" else _en_time_forms(hour, minute)
+
+
+def number_forms(digits: str, lang: str) -> list[str]:
+    """A code digit by digit ("três, um, cinco, zero" / "3, 1, 5, 0") and as one number."""
+    if len(digits) >= 3 or (digits.startswith("0") and len(digits) > 1):
+        forms = [digit_by_digit(digits, lang), ", ".join(digits)]
+        if not digits.startswith("0"):
+            forms.append(number_words(int(digits), lang))
+        return forms
+    return [number_words(int(digits), lang, feminine=True), digits]
+
+
+def _pt_time_forms(hour: int, minute: int) -> list[str]:
+    h = hour % 24
+    hw = _pt_hour(h)
+    mw = number_words(minute, "pt")
+    forms: list[str] = []
+    if minute == 0 and h in (0, 12):
+        forms += [hw] + (["12 horas", "doze horas"] if h == 12 else [])
+    elif minute == 0:
+        forms += [f"{hw} em ponto", f"{h} horas", f"{hw} horas"]
+    else:
+        forms += [f"{h} e {minute}", f"{hw} e {mw}", f"{h} horas e {minute}"]
+        if minute == 30:
+            forms.append(f"{hw} e meia")
+    if 13 <= h <= 23:  # the 12-hour clock: "uma e quarenta da tarde"
+        period = "da tarde" if h < 19 else "da noite"
+        h12 = _pt_hour(h - 12)
+        forms.append(f"{h12} e {mw} {period}" if minute else f"{h12} {period}")
+    if minute >= 40:  # minutes to the next hour: "vinte para as duas", "dez para o meio-dia"
+        nxt = (h + 1) % 24
+        article = "o" if nxt == 12 else "a" if nxt in (0, 1, 13) else "as"
+        before = f"{number_words(60 - minute, 'pt')} para {article} {_pt_hour(nxt % 12 or nxt)}"
+        period = " da tarde" if 13 <= nxt <= 18 else " da noite" if nxt > 18 else ""
+        forms.append(before + period)
+    return forms
+
+
+def _pt_hour(h: int) -> str:
+    if h == 12:
+        return "meio-dia"
+    if h == 0:
+        return "meia-noite"
+    return number_words(h, "pt", feminine=True)
+
+
+def _en_time_forms(hour: int, minute: int) -> list[str]:
+    h = hour % 24
+    h12 = h % 12 or 12
+    pm = 12 < h < 24
+    hw = number_words(h12, "en")
+    mw = number_words(minute, "en") if minute >= 10 else "oh " + number_words(minute, "en")
+    suffix, suffix_words = (" p.m.", " p m") if pm else (" a.m.", " a m") if h == 0 else ("", "")
+    forms: list[str] = []
     if minute == 0:
-        return "noon" if hour == 12 else f"{number_words(h12, 'en')} o'clock{suffix}"
-    m = number_words(minute, "en") if minute >= 10 else "oh " + number_words(minute, "en")
-    return f"{number_words(h12, 'en')} {m}{suffix}"
+        forms += [{12: "noon", 0: "midnight"}.get(h, f"{hw} o'clock{suffix_words}")]
+        forms += [f"{h12}{suffix}" if pm else f"{h12} o'clock"]
+    else:
+        forms += [f"{h12}:{minute:02d}{suffix}", f"{hw} {mw}{suffix_words}"]
+        past = {15: "quarter past", 30: "half past"}.get(minute)
+        if past:
+            forms.append(f"{past} {hw}{suffix_words}")
+        if minute == 45:
+            forms.append(f"quarter to {number_words((h + 1) % 12 or 12, 'en')}{suffix_words}")
+    return forms
+
+
+def _is_number(token: str) -> bool:
+    return bool(re.fullmatch(r"[0-9]+", token))
 
 
 def _hour(token: str) -> int | None:
-    return int(token) if token.isdecimal() and len(token) <= 2 and int(token) <= 24 else None
+    return int(token) if _is_number(token) and len(token) <= 2 and int(token) <= 24 else None
 
 
 def _minute(token: str) -> int | None:
-    return int(token) if token.isdecimal() and len(token) == 2 and int(token) < 60 else None
+    return int(token) if _is_number(token) and len(token) == 2 and int(token) < 60 else None
 
 
 def _sentence_case(text: str) -> str:

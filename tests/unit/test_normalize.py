@@ -65,6 +65,17 @@ CASES = [
     ("en", "one o'clock", "1"),
     ("en", "nine oh five", "9 05"),
     ("en", "seven in the evening", "19"),
+    # minutes counted from an hour
+    ("en", "half past eight", "8 30"),
+    ("en", "quarter to six p.m.", "17 45"),
+    ("en", "ten to one", "12 50"),
+    ("en", "twenty five minutes past nine", "9 25"),
+    ("pt", "quinze para as oito", "7 45"),
+    ("pt", "dez pras oito", "7 50"),
+    ("pt", "dez para o meio-dia", "11 50"),
+    ("pt", "vinte para a uma da tarde", "12 40"),
+    ("pt", "cinco para a meia-noite", "23 55"),
+    ("pt", "código para esse 1, 5, 0", "codigo para esse 1 5 0"),
     # digits said one by one: words, digits, Whisper's commas, "meia" for six in Portuguese
     ("pt", "CODIGO 3150", "codigo 3150"),
     ("pt", "Código: três, um, cinco, zero.", "codigo 3 1 5 0"),
@@ -112,6 +123,8 @@ def test_normalize(language, text, expected):
         ("ENTRADA 08 30", "Entrada, oito e meia.", "pt"),
         ("CHECK IN 13 40", "Check in, one forty p.m.", "en"),
         ("CHECK OUT 9 00", "Check out, nine o'clock.", "en"),
+        ("CHECK IN 8 30", "Check in, half past eight.", "en"),
+        ("SAIDA 17 45", "Saída, quinze para as seis da tarde.", "pt"),
     ],
 )
 def test_equivalent_phrasings_share_a_comparison_key(expected, spoken, language):
@@ -135,6 +148,8 @@ def test_equivalent_phrasings_share_a_comparison_key(expected, spoken, language)
         ("CODIGO 3150", "Código 3, 1, 5, 1.", "pt"),
         ("CODIGO 3150", "Código 3150 não", "pt"),
         ("CODE 4729", "Code four seven two.", "en"),
+        ("CHECK IN 8 30", "Check in, half past nine.", "en"),
+        ("SAIDA 17 45", "Saída, quinze para as cinco da tarde.", "pt"),
     ],
 )
 def test_different_words_keep_different_keys(expected, spoken, language):
