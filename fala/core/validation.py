@@ -20,6 +20,7 @@ there is no speech. The bands are ordered, not yet calibrated probabilities (see
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import functools
 import logging
@@ -37,7 +38,7 @@ from fala.core.audio import SAMPLE_RATE
 from fala.core.errors import InvalidAudio, InvalidExpectedSpeech, UnsupportedLanguage
 from fala.core.models import Validation
 from fala.core.normalize import comparison_key, language_family, normalize
-from fala.core.verbalize import spoken_forms
+from fala.core.verbalize import form_like, near_misses, spoken_forms
 
 logger = logging.getLogger(__name__)
 
@@ -129,6 +130,9 @@ class Evidence:
     closeness: float = 0.0  # difflib ratio of the two comparison keys
     numbers_conflict: bool = False  # the transcript heard numbers, and other ones
     transcript_confidence: float = 0.0
+    # the best near miss (another hour, minute, digit — verbalize.near_misses), said the same way
+    contrast_logprob: float = -math.inf
+    contrast_form: str = ""
 
 
 # Thresholds of the acoustic decision, set on the corpus' dev split (tests/benchmarks/
@@ -150,8 +154,10 @@ def decide(ev: Evidence) -> tuple[str, float]:
     2. Otherwise the expected phrase is *scored* (teacher-forced, never generated, in each way it
        is said — fala.core.verbalize) and accepted ("acoustic match") only when its best form is
        nearly as likely as the free transcript (gap ≥ -ACCEPT_GAP nats/token; ≥ -NEAR_MISS_GAP
-       when the transcript is a close phrase with other numbers) and none of its tokens is
-       implausible (≥ MIN_TOKEN_LOGPROB).
+       when the transcript is a close phrase with other numbers), none of its tokens is
+       implausible (≥ MIN_TOKEN_LOGPROB), and it is more likely than every near miss said the
+       same way (another hour, minute or digit: a per-token mean dilutes one changed digit, a
+       direct comparison does not) — otherwise "uncertain".
     3. Short of that but within UNCERTAIN_GAP → "uncertain" (a reject); else "mismatch".
     """
     if ev.no_speech:
@@ -163,6 +169,8 @@ def decide(ev: Evidence) -> tuple[str, float]:
     near_miss = ev.numbers_conflict and ev.closeness >= NEAR_MISS_CLOSENESS
     accept_gap = NEAR_MISS_GAP if near_miss else ACCEPT_GAP
     if plausible and gap >= -accept_gap:
+        if ev.contrast_logprob >= ev.expected_logprob:  # the audio fits a near miss as well
+            return REASON_UNCERTAIN, 0.25
         return REASON_ACOUSTIC_MATCH, _squash(1.0 + gap / ACCEPT_GAP, 0.5, 0.75)
     if near_miss or not plausible or gap < -UNCERTAIN_GAP:
         # how close the phrase came, kept below 0.25 so a reject never reads as likely
@@ -320,7 +328,26 @@ class SpeechValidator:
             and spoken_numbers != numbers_in(normalized_expected),
             transcript_confidence=confidence,
         )
+        if decide(ev)[0] == REASON_ACOUSTIC_MATCH:
+            ev = self._contrast(state, ev, expected, transcript.text, language_family(lang))
         return transcript, ev, normalized_spoken, normalized_expected
+
+    def _contrast(self, state, ev: Evidence, expected: str, heard: str, lang: str) -> Evidence:
+        """`ev` with the best-scoring near miss of the expected phrase (a second, small pass
+        paid only when the phrase would otherwise be accepted on its score)."""
+        tokenizer = state[2]
+        forms = [
+            form_like(_borrow_spelling(p, heard), lang, ev.expected_form)
+            for p in near_misses(expected)
+        ]
+        forms = list(dict.fromkeys(f for f in forms if f != ev.expected_form))
+        if not forms:
+            return ev
+        scores = self._score(state, [tokenizer.encode(" " + f) for f in forms])
+        best = max(range(len(forms)), key=lambda i: float(scores[i].mean()))
+        return dataclasses.replace(
+            ev, contrast_logprob=float(scores[best].mean()), contrast_form=forms[best]
+        )
 
     def validate(
         self,

@@ -12,6 +12,7 @@ scoring one safe.
 
 from __future__ import annotations
 
+import difflib
 import itertools
 import re
 
@@ -22,6 +23,8 @@ from fala.core.normalize import comparison_key, normalize
 # Forms scored per phrase (one batched decoder pass): enough for every way a time is said,
 # few enough that the pass stays a small part of the model time.
 MAX_FORMS = 10
+# "fifteen"/"fifty", "thirteen"/"thirty": the classic confusion of spoken minutes.
+_TEEN_TY = {13: (30,), 14: (40,), 15: (50,), 30: (13,), 40: (14,), 50: (15,)}
 _NUM2WORDS_LANG = {"pt": "pt_BR", "en": "en"}
 _FEMININE = {"um": "uma", "dois": "duas"}  # hours are feminine in Portuguese: "uma hora"
 _DIGIT_NAMES = {
@@ -80,6 +83,40 @@ def spoken_forms(expected: str, lang: str) -> list[str]:
     key = comparison_key(normalize(expected, lang))
     same = [f for f in dict.fromkeys(forms) if comparison_key(normalize(f, lang)) == key]
     return list(dict.fromkeys([written, *same]))[:MAX_FORMS]
+
+
+def near_misses(expected: str) -> list[str]:
+    """Phrases that differ from `expected` in one number, as an operator would write them: another
+    hour, minute or half of the day for a time, one digit changed or dropped for a code. The
+    audio must support the expected phrase better than each of these (fala.core.validation)."""
+    tokens = expected.split()
+    out: list[str] = []
+    i = 0
+    while i < len(tokens):
+        tok = tokens[i]
+        nxt = tokens[i + 1] if i + 1 < len(tokens) else ""
+        hour, minute = _hour(tok), _minute(nxt)
+        if hour is not None and minute is not None:
+            times = [(hour + 1, minute), (hour - 1, minute), ((hour + 12) % 24, minute)]
+            times += [(hour, (minute + d) % 60) for d in (5, -5, 10, -10)]
+            times += [(hour, m) for m in _TEEN_TY.get(minute, ())]
+            for h, m in times:
+                out.append(" ".join([*tokens[:i], f"{h % 24:02d}", f"{m:02d}", *tokens[i + 2 :]]))
+            i += 2
+            continue
+        if _is_number(tok):
+            variants = [tok[:j] + str((int(d) + 1) % 10) + tok[j + 1 :] for j, d in enumerate(tok)]
+            variants += [tok[:-1]] if len(tok) >= 3 else [str(int(tok) + 1)]
+            out += [" ".join([*tokens[:i], v, *tokens[i + 1 :]]) for v in variants if v]
+        i += 1
+    return list(dict.fromkeys(o for o in out if o != expected))
+
+
+def form_like(phrase: str, lang: str, like: str) -> str:
+    """The rendering of `phrase` closest in wording to `like` (a form of another phrase), so two
+    phrases are compared as said the same way: "Entrada, 13 e 45." against "Entrada, 13 e 40."."""
+    forms = spoken_forms(phrase, lang) or [phrase]
+    return max(forms, key=lambda f: difflib.SequenceMatcher(None, f, like).ratio())
 
 
 def time_forms(hour: int, minute: int, lang: str) -> list[str]:

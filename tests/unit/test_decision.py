@@ -120,3 +120,22 @@ def test_every_spoken_form_means_the_expected_phrase(language):
         assert len(forms) >= 2, expected
         for form in forms:
             assert comparison_key(normalize(form, language)) == key, (expected, form)
+
+
+def test_near_misses_differ_in_one_number_and_never_mean_the_phrase():
+    from fala.core.verbalize import near_misses
+
+    misses = near_misses("CHECK IN 8 15")
+    assert {"CHECK IN 09 15", "CHECK IN 07 15", "CHECK IN 20 15", "CHECK IN 08 50"} <= set(misses)
+    assert {"CODIGO 4150", "CODIGO 3151", "CODIGO 315"} <= set(near_misses("CODIGO 3150"))
+    for expected, language in [("CHECK IN 8 15", "en"), ("ENTRADA 13 40", "pt")]:
+        key = comparison_key(normalize(expected, language))
+        for miss in near_misses(expected):
+            assert comparison_key(normalize(miss, language)) != key, miss
+
+
+def test_a_near_miss_that_fits_the_audio_as_well_makes_the_verdict_uncertain():
+    accepted = scored(-0.2)
+    assert decide(accepted)[0] == REASON_ACOUSTIC_MATCH
+    rival = Evidence(**{**accepted.__dict__, "contrast_logprob": accepted.expected_logprob + 0.1})
+    assert decide(rival)[0] == REASON_UNCERTAIN
