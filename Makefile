@@ -4,6 +4,8 @@ SHELL := /bin/bash
 
 VENV := .venv
 BIN := $(VENV)/bin
+# checkov's own pins conflict with requirements.txt, so it gets a virtualenv of its own.
+CHECKOV := .venv-checkov/bin/checkov
 export CDK_DISABLE_CLI_TELEMETRY := true
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
@@ -15,7 +17,7 @@ PYTHON ?= $(shell root=$$(pyenv root 2>/dev/null); for want in 3.12 3.13; do \
 	  done; \
 	done)
 
-.PHONY: help setup demo test lint synth bench bench-voice load fixtures clean
+.PHONY: help setup demo test lint synth checkov bench bench-voice load fixtures clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -30,15 +32,25 @@ $(BIN)/fala: requirements.txt containers/voice_service/requirements-cpu.txt pypr
 	$(BIN)/pip install --quiet --no-deps -e .
 	@touch $@
 
+$(CHECKOV): .ci/requirements-checkov.txt
+	@test -n "$(PYTHON)" || { echo "Fala needs Python >= 3.12 (python3.12 on PATH or under pyenv)"; exit 1; }
+	$(PYTHON) -m venv .venv-checkov
+	.venv-checkov/bin/pip install --quiet --upgrade pip
+	.venv-checkov/bin/pip install --quiet -r .ci/requirements-checkov.txt
+	@touch $@
+
 node_modules/.bin/cdk: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-setup: $(BIN)/fala node_modules/.bin/cdk  ## Create .venv, install the pinned CDK CLI and the Whisper model
+setup: $(BIN)/fala node_modules/.bin/cdk $(CHECKOV)  ## Create .venv (and .venv-checkov), install the pinned CDK CLI and the Whisper model
 	$(BIN)/fala setup
 
 synth: setup  ## Synthesize the CDK app into cdk.out/ (no AWS credentials, Docker or network needed)
 	$(BIN)/fala synth
+
+checkov: setup  ## checkov on freshly synthesized templates (default, public URL, voice, voice + KMS key): counts per template
+	$(BIN)/python tests/infra/checkov_scan.py
 
 demo: setup  ## Run the bundled pt-BR sample through the local emulation of the pipeline
 	$(BIN)/fala run tests/fixtures/audio/entrada_13_40_pt.wav --expect "ENTRADA 13 40"
@@ -59,14 +71,15 @@ bench: setup  ## Speed benchmark of speech validation (table + .fala/bench/speed
 bench-voice: setup  ## Voice service latency: time to first audio, turn, Piper RTF, concurrent WebSockets
 	$(BIN)/python -m tests.benchmarks.bench_voice
 
-load: setup  ## Concurrent clients against the local validation server: req/s, p50/p95/p99, errors, RSS
+load: setup  ## Concurrent clients against the local validation server, then the local voice service: req/s, p50/p95/p99, errors, RSS
 	$(BIN)/python -m tests.benchmarks.load --clients 8 --requests 1000 --seconds 300
+	$(BIN)/python -m tests.benchmarks.load --service voice --clients 8 --requests 1000 --seconds 240
 
 fixtures:  ## Regenerate the committed test audio (needs espeak-ng and sox)
 	bash tests/fixtures/make_fixtures.sh
 
 clean:
-	rm -rf $(VENV) node_modules cdk.out .fala
+	rm -rf $(VENV) .venv-checkov node_modules cdk.out .fala
 
 .PHONY: bench-accuracy
 bench-accuracy: setup  ## Accuracy (TAR/FAR per split) of the real engine on tests/fixtures/corpus

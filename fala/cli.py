@@ -330,5 +330,28 @@ def voice(
     run_voice(host=host, port=port, token=token)
 
 
+@app.command(name="scan-on-push")
+def scan_on_push(
+    qualifier: Annotated[
+        str, typer.Option(help="The `cdk bootstrap` qualifier of the asset repository")
+    ] = "hnb659fds",
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Only show the configuration it would write")
+    ] = False,
+) -> None:
+    """Scan the images `cdk deploy` pushes (CDK's asset repository) on every push: adds one rule
+    to the ECR registry scanning configuration of this account and region, keeping the rest."""
+    import boto3
+
+    from fala.image_scanning import enable_scan_on_push
+
+    plan = enable_scan_on_push(boto3.Session(), qualifier=qualifier, dry_run=dry_run)
+    if not plan.changes:
+        console.print(f"{plan.repository} is already scanned by a registry rule; nothing to do.")
+        return
+    console.print(("Would write" if dry_run else "Wrote") + " the registry scanning configuration:")
+    console.print_json(json.dumps(plan.proposed))
+
+
 def main() -> None:
     app()

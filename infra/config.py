@@ -53,6 +53,13 @@ DEFAULT_SYSTEM_PROMPT = (
 )
 
 
+# "create", or a key ARN (a key alias would hide which key the policies below are about).
+KMS_KEY_PATTERN = (
+    r"^(create|arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/"
+    r"(mrk-[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}))$"
+)
+
+
 class ConfigError(ValueError):
     """Context that cannot build a valid FalaConfig; the message says which key and why."""
 
@@ -94,6 +101,9 @@ class FalaConfig(BaseModel):
     voice_llm_model: str = Field("llama3.2:3b", pattern=r"^[A-Za-z0-9._:/-]+$")
     voice_job_timeout_seconds: int = Field(600, ge=60, le=3600)
     voice_job_heartbeat_seconds: int = Field(60, ge=10, le=900)
+    # The instance's hourly price for the result's cost; unset, the list price of a known type
+    # (fala/core/cost.py GPU_USD_PER_HOUR), else the GPU share is left out.
+    voice_instance_usd_per_hour: float | None = Field(None, gt=0, le=1000)
     # Where alarms are sent (an SNS email subscription); unset, subscribe to the topic yourself.
     alarm_email: str | None = Field(None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -103,6 +113,10 @@ class FalaConfig(BaseModel):
     vpc_id: str | None = Field(None, pattern=r"^vpc-[0-9a-f]{8,17}$")
     private_subnet_ids: list[str] = Field(default_factory=list)
     availability_zones: list[str] = Field(default_factory=list)
+
+    # A customer-managed KMS key for the data at rest: "create" (a new key, rotated yearly) or
+    # an existing key's ARN. Unset, every store keeps its AWS-managed or service-owned key.
+    kms_key: str | None = Field(None, pattern=KMS_KEY_PATTERN)
 
     @field_validator("log_retention_days")
     @classmethod

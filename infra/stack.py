@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import Aws, CfnOutput, Duration, Stack, Tags
+from aws_cdk import AspectPriority, Aspects, Aws, CfnOutput, Duration, Stack, Tags
 from constructs import Construct
 
 from infra.config import FalaConfig
 from infra.constructs.conversation import SonicConversation
+from infra.constructs.encryption import Encryption
 from infra.constructs.intake import Intake
 from infra.constructs.operations import Operations
 from infra.constructs.outcome_bus import OutcomeBus
@@ -17,6 +18,7 @@ from infra.constructs.storage import Storage
 from infra.constructs.validation import SpeechValidation
 from infra.constructs.voice_jobs import VoiceJobs
 from infra.constructs.voice_service import VoiceService
+from infra.nag import CheckovDefaults
 
 
 class FalaStack(Stack):
@@ -24,13 +26,17 @@ class FalaStack(Stack):
         super().__init__(scope, id, **kwargs)
         Tags.of(self).add("project", "fala")
         Tags.of(self).add("stage", config.stage)
+        # After every mutating aspect (the key's), so it sees the resources as deployed.
+        Aspects.of(self).add(CheckovDefaults(), priority=AspectPriority.READONLY)
 
+        encryption = Encryption(self, "Encryption", kms_key=config.kms_key)
         storage = Storage(
             self,
             "Storage",
             upload_expiration_days=config.upload_expiration_days,
             results_expiration_days=config.results_expiration_days,
             access_log_expiration_days=config.log_retention_days,
+            encryption=encryption,
         )
         outcomes = OutcomeBus(self, "Outcomes", archive_retention_days=config.log_retention_days)
         validation = SpeechValidation(self, "Validation", config=config)
@@ -44,6 +50,7 @@ class FalaStack(Stack):
                 config=config,
                 bus=outcomes.bus,
                 results_bucket_name=storage.bucket.bucket_name,
+                encryption=encryption,
             )
             if config.voice_service
             else None
@@ -57,6 +64,7 @@ class FalaStack(Stack):
             voice_jobs=voice_jobs,
             results_bucket_name=storage.bucket.bucket_name,
             event_bus_name=outcomes.bus.event_bus_name,
+            encryption=encryption,
         )
         intake = Intake(
             self,
@@ -65,6 +73,7 @@ class FalaStack(Stack):
             bucket=storage.bucket,
             uploads_prefix=storage.uploads_prefix,
             state_machine_arn=pipeline.state_machine.state_machine_arn,
+            encryption=encryption,
         )
 
         # Grants between capabilities, all scoped: uploads/* read, results/* write, one bus, one
@@ -76,6 +85,7 @@ class FalaStack(Stack):
         storage.grant_write_results(conversation.function)
         outcomes.bus.grant_put_events_to(pipeline.publish.function)
         pipeline.state_machine.grant_start_execution(intake.start_pipeline)
+        pipeline.grant_key_use(intake.start_pipeline)
 
         operations = Operations(
             self,
@@ -95,6 +105,7 @@ class FalaStack(Stack):
             },
             job_queue=voice_jobs.queue if voice_jobs else None,
             alarm_email=config.alarm_email,
+            encryption=encryption,
         )
 
         voice_outputs: dict[str, tuple[str, str]] = {}
@@ -105,10 +116,13 @@ class FalaStack(Stack):
                 config=config,
                 job_queue=voice_jobs.queue,
                 results_bucket_name=storage.bucket.bucket_name,
+                encryption=encryption,
             )
             storage.grant_read_uploads(voice.task_role)
             storage.grant_write_results(voice.task_role)
             pipeline.state_machine.grant_task_response(voice.task_role)
+            pipeline.grant_key_use(voice.task_role)
+            encryption.grant_via(voice.task_role, "sqs", "kms:Decrypt")
             operations.add_alarm(
                 "VoiceServiceUnhealthy",
                 voice.target_group.metrics.unhealthy_host_count(period=Duration.minutes(5)),
@@ -149,5 +163,10 @@ class FalaStack(Stack):
             "AlarmTopicArn": (operations.topic.topic_arn, "SNS topic the alarms notify"),
             **voice_outputs,
         }
+        if encryption.key_arn is not None:
+            outputs["KmsKeyArn"] = (
+                encryption.key_arn,
+                "Customer-managed key of the data at rest (uploaders and readers need kms:)",
+            )
         for name, (value, description) in outputs.items():
             CfnOutput(self, name, value=value, description=description)

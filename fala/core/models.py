@@ -83,6 +83,25 @@ class Conversation(_Model):
     language: str
     usage: Usage | None = None
     cost_usd: float | None = Field(None, ge=0.0, description="From usage, at list prices")
+    gpu_seconds: float | None = Field(
+        default=None, ge=0.0, description="GPU voice service: the seconds its worker held the job"
+    )
+
+
+class Cost(_Model):
+    """What one run cost at list prices, item by item (an estimate; see fala/core/cost.py)."""
+
+    lambda_invocations: int = Field(ge=0, description="Lambda attempts, retries included")
+    lambda_gb_seconds: float = Field(ge=0.0)
+    lambda_usd: float = Field(ge=0.0, description="GB-seconds and requests")
+    state_transitions: int = Field(ge=0)
+    step_functions_usd: float = Field(ge=0.0)
+    nova_usd: float = Field(ge=0.0, description="Nova Sonic tokens")
+    gpu_seconds: float = Field(ge=0.0, description="GPU voice service time on the job")
+    gpu_usd: float | None = Field(
+        default=None, ge=0.0, description="None: the instance's price is unknown"
+    )
+    total_usd: float = Field(ge=0.0)
 
 
 class ErrorInfo(_Model):
@@ -109,6 +128,10 @@ class ResultDocument(_Model):
     validation: Validation | None = None
     conversation: Conversation | None = None
     error: ErrorInfo | None = None
+    cost: Cost | None = None
+    correlation_id: str | None = Field(
+        default=None, description="The upload's bucket/key: every log line of the run carries it"
+    )
     completed_at: str
 
 

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from fala.core.correlation import correlation_id_of
 from fala.core.errors import error_types, needs_new_upload
 from fala.core.models import (
     DETAIL_TYPE_FAILED,
     DETAIL_TYPE_PROCESSED,
     OUTCOME_SOURCE,
     Conversation,
+    Cost,
     ErrorInfo,
     ResultDocument,
     Upload,
@@ -51,14 +54,24 @@ def build_result(execution: str, state: dict[str, Any]) -> ResultDocument:
         validation=Validation(**state["validation"]) if state.get("validation") else None,
         conversation=(Conversation(**state["conversation"]) if state.get("conversation") else None),
         error=error_info(error) if error else None,
+        correlation_id=correlation_id_of(state),
         completed_at=datetime.now(UTC).isoformat(timespec="milliseconds"),
     )
 
 
 def publish_outcome(
-    execution: str, state: dict[str, Any], *, s3: Any, events: Any, targets: OutcomeTargets
+    execution: str,
+    state: dict[str, Any],
+    *,
+    s3: Any,
+    events: Any,
+    targets: OutcomeTargets,
+    meter: Callable[[ResultDocument], Cost | None] | None = None,
 ) -> ResultDocument:
+    """Write the result document and put the outcome event; `meter` adds the run's cost."""
     document = build_result(execution, state)
+    if meter is not None:
+        document = document.model_copy(update={"cost": meter(document)})
     body = document.model_dump_json(exclude_none=True)
     s3.put_object(
         Bucket=targets.results_bucket,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,10 +33,15 @@ LOCAL_CONTEXT = {"fala:voice_service": "true"}
 _CONTEXT_MARKER = "fala-local-context.json"
 
 
-def synth(*, force: bool = False, out_dir: Path = CDK_OUT) -> Path:
-    """`cdk synth` into cdk.out unless it is newer than every input. Needs no AWS and no Docker."""
+def synth(
+    *, force: bool = False, out_dir: Path = CDK_OUT, context: Mapping[str, str] | None = None
+) -> Path:
+    """`cdk synth` into cdk.out unless it is newer than every input. Needs no AWS and no Docker.
+    `context` adds `-c fala:<name>=<value>` settings (tests synthesize variants into their own
+    `out_dir`, e.g. the shortest heartbeat the config allows)."""
+    wanted = {**LOCAL_CONTEXT, **(context or {})}
     marker = out_dir / _CONTEXT_MARKER
-    same_context = marker.is_file() and json.loads(marker.read_text()) == LOCAL_CONTEXT
+    same_context = marker.is_file() and json.loads(marker.read_text()) == wanted
     if not force and same_context and not _is_stale(out_dir):
         return out_dir
     cdk = REPO_ROOT / "node_modules" / ".bin" / "cdk"
@@ -50,11 +55,7 @@ def synth(*, force: bool = False, out_dir: Path = CDK_OUT) -> Path:
             "--quiet",
             "--output",
             str(out_dir),
-            *(
-                arg
-                for key, value in LOCAL_CONTEXT.items()
-                for arg in ("--context", f"{key}={value}")
-            ),
+            *(arg for key, value in wanted.items() for arg in ("--context", f"{key}={value}")),
         ],
         cwd=REPO_ROOT,
         env=env,
@@ -64,7 +65,7 @@ def synth(*, force: bool = False, out_dir: Path = CDK_OUT) -> Path:
     )
     if proc.returncode != 0:
         raise SynthError(f"cdk synth failed:\n{proc.stdout}\n{proc.stderr}")
-    marker.write_text(json.dumps(LOCAL_CONTEXT))
+    marker.write_text(json.dumps(wanted))
     return out_dir
 
 

@@ -25,7 +25,7 @@ from fala.core.models import (
 )
 from fala.local.assembly import LOCAL_REGION, Resolver, Stack, load_stack
 from fala.local.lambdas import LocalFunction, LocalLambdaRuntime
-from fala.local.voice_worker import LocalVoiceWorker, job_queue_url
+from fala.local.voice_worker import LocalVoiceWorker, job_queue_url, worker_environment
 
 UPLOAD_PREFIX = "uploads/"
 _TAP = "fala-local-tap-"
@@ -100,7 +100,11 @@ class LocalPipeline:
         queue_url = job_queue_url(self.stack, self.resolver)
         if queue_url is not None:
             self.voice_worker = LocalVoiceWorker(
-                sqs=self.sqs, s3=self.s3, sfn=self.sfn, queue_url=queue_url
+                sqs=self.sqs,
+                s3=self.s3,
+                sfn=self.sfn,
+                queue_url=queue_url,
+                environment=worker_environment(self.stack, self.resolver),
             )
         return self
 

@@ -13,6 +13,7 @@ import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 
+from fala.core.correlation import correlation_id_of
 from fala.core.sonic.conversation import converse_direct, converse_job
 from fala.core.sonic.settings import SonicSettings
 
@@ -24,10 +25,11 @@ settings = SonicSettings.from_env()
 RESULTS_BUCKET = os.environ.get("RESULTS_BUCKET") or None
 
 
-@logger.inject_lambda_context(correlation_id_path="upload.key")
+@logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event, context):
+    logger.set_correlation_id(correlation_id_of(event))
     if isinstance(event, dict) and "upload" in event:
         conversation = converse_job(event, settings, s3=s3, results_bucket=RESULTS_BUCKET)
         metrics.add_metric(name="ConversationTurns", unit=MetricUnit.Count, value=1)

@@ -16,6 +16,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from infra.config import FalaConfig
+from infra.constructs.encryption import Encryption
 from infra.constructs.lambda_defaults import zip_function
 from infra.constructs.queues import dead_letter_queue
 
@@ -30,6 +31,7 @@ class Intake(Construct):
         bucket: s3.IBucket,
         uploads_prefix: str,
         state_machine_arn: str,
+        encryption: Encryption,
     ) -> None:
         super().__init__(scope, id)
 
@@ -39,6 +41,7 @@ class Intake(Construct):
             self,
             "DeadLetters",
             holds="the upload rule and of start_pipeline's asynchronous invocations",
+            encryption=encryption,
         )
 
         self.start_pipeline = zip_function(
@@ -54,6 +57,8 @@ class Intake(Construct):
             max_event_age=Duration.hours(1),
             on_failure=destinations.SqsDestination(self.dead_letters),
         )
+        # Lambda parks a failed event with the function's own role.
+        encryption.grant_via(self.start_pipeline, "sqs", "kms:GenerateDataKey", "kms:Decrypt")
 
         self.rule = events.Rule(
             self,

@@ -18,7 +18,7 @@ from constructs import Construct
 
 from infra.config import FalaConfig
 from infra.constructs.bundling import zip_function_code
-from infra.nag import acknowledge
+from infra.nag import acknowledge, skip_checkov
 
 POWERTOOLS_METRICS_NAMESPACE = "Fala"
 ARCHITECTURE = lambda_.Architecture.X86_64
@@ -64,6 +64,19 @@ def _acknowledge_tracing(function: lambda_.Function) -> None:
     )
 
 
+def _acknowledge_no_dead_letter_config(function: lambda_.Function, *, on_failure: bool) -> None:
+    """checkov wants a DeadLetterConfig, which only applies to asynchronous invocations."""
+    reason = (
+        "Asynchronous failures go to an on-failure destination (an SQS dead-letter queue, with "
+        "the request and the error), which supersedes DeadLetterConfig."
+        if on_failure
+        else "Invoked synchronously only (a Step Functions task or the Function URL): the caller "
+        "sees each failure and retries or records it; a dead-letter queue applies to "
+        "asynchronous invocations only."
+    )
+    skip_checkov(function, "CKV_AWS_116", reason)
+
+
 def zip_function(
     scope: Construct,
     id: str,
@@ -97,6 +110,7 @@ def zip_function(
         **kwargs,  # type: ignore[arg-type]
     )
     _acknowledge_tracing(function)
+    _acknowledge_no_dead_letter_config(function, on_failure="on_failure" in kwargs)
     acknowledge(
         function,
         "L1",
@@ -137,4 +151,5 @@ def image_function(
         **kwargs,  # type: ignore[arg-type]
     )
     _acknowledge_tracing(function)
+    _acknowledge_no_dead_letter_config(function, on_failure="on_failure" in kwargs)
     return function

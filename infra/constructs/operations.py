@@ -16,6 +16,7 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from infra.constructs.encryption import Encryption
 from infra.nag import acknowledge
 
 FIVE_MINUTES = Duration.minutes(5)
@@ -34,15 +35,24 @@ class Operations(Construct):
         dead_letter_queues: Mapping[str, sqs.IQueue],
         job_queue: sqs.IQueue | None,
         alarm_email: str | None,
+        encryption: Encryption,
     ) -> None:
         super().__init__(scope, id)
-        self.topic = sns.Topic(self, "Alarms", display_name="Fala alarms", enforce_ssl=True)
-        acknowledge(
-            self.topic,
-            "SNS2",
-            "CloudWatch alarms cannot publish to a topic encrypted with the AWS-managed SNS key; "
-            "the messages carry alarm names and states only.",
+        # CloudWatch may use the customer-managed key (its key policy says so), not SNS's own.
+        self.topic = sns.Topic(
+            self,
+            "Alarms",
+            display_name="Fala alarms",
+            enforce_ssl=True,
+            master_key=encryption.key,
         )
+        if encryption.key is None:
+            acknowledge(
+                self.topic,
+                "SNS2",
+                "CloudWatch alarms cannot publish to a topic encrypted with the AWS-managed SNS "
+                "key; the messages carry alarm names and states only (fala:kms_key encrypts it).",
+            )
         self.topic.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="CloudWatchAlarmsOnly",

@@ -14,8 +14,11 @@ Data flow (the handlers and the local emulator rely on it):
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+import json
+
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack, Token
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
@@ -23,9 +26,11 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from fala.core import errors
+from fala.core.cost import gpu_usd_per_hour
 from infra.config import FalaConfig
+from infra.constructs.encryption import Encryption, logs_delivery_context
 from infra.constructs.lambda_defaults import zip_function
-from infra.constructs.voice_jobs import VoiceJobs
+from infra.constructs.voice_jobs import JobTimings, VoiceJobs
 from infra.nag import acknowledge
 
 # Lambda's own transient failures; typed user errors (InvalidAudio, AudioTooLong, ...) are final.
@@ -172,6 +177,18 @@ class Converse(Construct):
                 **placed("conversation", in_branch=in_branch),  # type: ignore[arg-type]
             )
             sonic.add_catch(gpu, errors=SONIC_FALLBACK_ERRORS, result_path="$.sonic_error")
+            # Step Functions says only "States.Timeout": say which limit and what to check.
+            timed_out = sfn.Pass(
+                self,
+                f"GPU voice service timed out{suffix}",
+                parameters={
+                    "Error": sfn.Errors.TIMEOUT,
+                    "Cause": gpu_timeout_cause(self.voice_jobs.timings),
+                },
+                result_path=ERROR_PATH,
+            )
+            gpu.add_catch(timed_out, errors=[sfn.Errors.TIMEOUT], result_path=ERROR_PATH)
+            timed_out.next(on_error or _branch_failure(self, suffix))
             if on_error is not None:
                 gpu.add_catch(on_error, errors=[sfn.Errors.ALL], result_path=ERROR_PATH)
             ends.append(gpu)
@@ -192,6 +209,16 @@ class Converse(Construct):
         if on_error is not None:
             sonic.add_catch(on_error, errors=[sfn.Errors.ALL], result_path=ERROR_PATH)
         return sonic, ends
+
+
+def gpu_timeout_cause(timings: JobTimings) -> str:
+    return (
+        "The GPU voice service did not answer the conversation job in time: its worker sent no "
+        f"heartbeat for {timings.heartbeat_seconds} s (HeartbeatSeconds: the worker stopped or "
+        "died and no other worker took the job over), or the job ran longer than "
+        f"{timings.timeout_seconds} s (TimeoutSeconds). Check that the voice service has running "
+        "tasks (ECS service, its logs, the job queue age alarm), then redrive the execution."
+    )
 
 
 def _branch_failure(scope: Construct, suffix: str) -> sfn.Fail:
@@ -218,6 +245,7 @@ class PublishOutcome(Construct):
         config: FalaConfig,
         results_bucket_name: str,
         event_bus_name: str,
+        encryption: Encryption,
     ) -> None:
         super().__init__(scope, id)
         self.idempotency_table = dynamodb.TableV2(
@@ -230,6 +258,16 @@ class PublishOutcome(Construct):
             ),
             removal_policy=RemovalPolicy.DESTROY,
         )
+        if encryption.key is not None:
+            # At the CloudFormation level: TableV2's own option cannot render a replica's key in
+            # an env-agnostic stack. The one replica is the stack's region.
+            table: dynamodb.CfnGlobalTable = self.idempotency_table.node.default_child  # type: ignore[assignment]
+            table.sse_specification = dynamodb.CfnGlobalTable.SSESpecificationProperty(
+                sse_enabled=True, sse_type="KMS"
+            )
+            table.add_property_override(
+                "Replicas.0.SSESpecification.KMSMasterKeyId", encryption.key.key_arn
+            )
         self.function = zip_function(
             self,
             "PublishOutcomeFn",
@@ -243,6 +281,14 @@ class PublishOutcome(Construct):
                 "IDEMPOTENCY_TABLE": self.idempotency_table.table_name,
             },
         )
+        encryption.grant_via(
+            self.function,
+            "dynamodb",
+            "kms:Decrypt",
+            "kms:Encrypt",
+            "kms:GenerateDataKey",
+            "kms:DescribeKey",
+        )
         # What Powertools idempotency uses, nothing more.
         self.idempotency_table.grant(
             self.function,
@@ -250,6 +296,50 @@ class PublishOutcome(Construct):
             "dynamodb:PutItem",
             "dynamodb:UpdateItem",
             "dynamodb:DeleteItem",
+        )
+
+    def meter(
+        self,
+        *,
+        state_machine: sfn.StateMachine,
+        functions: list[lambda_.IFunction],
+        gpu_usd_per_hour: float | None,
+    ) -> None:
+        """What the result document's `cost` needs (fala/core/cost.py): each function's memory,
+        the GPU's hourly price, and read access to the execution's own history. That grant is a
+        policy of its own: the function's default policy is something the state machine depends
+        on, so naming the state machine there would be a cycle."""
+        memory = {
+            f.function_name: int(f.node.default_child.memory_size)  # type: ignore[union-attr]
+            for f in functions
+        }
+        self.function.add_environment("FUNCTION_MEMORY_MB", json.dumps(memory))
+        if gpu_usd_per_hour is not None:
+            self.function.add_environment("GPU_USD_PER_HOUR", str(gpu_usd_per_hour))
+        executions = Stack.of(self).format_arn(
+            service="states",
+            resource="execution",
+            resource_name=f"{state_machine.state_machine_name}:*",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+        history = iam.Policy(
+            self,
+            "ReadExecutionHistory",
+            statements=[
+                iam.PolicyStatement(actions=["states:GetExecutionHistory"], resources=[executions])
+            ],
+        )
+        history.attach_to_role(self.function.role)  # type: ignore[arg-type]
+        name = state_machine.state_machine_name
+        if Token.is_unresolved(name):  # cdk-nag shows an attribute as <LogicalId.Attribute>
+            machine = state_machine.node.default_child
+            name = f"<{Stack.of(self).get_logical_id(machine)}.Name>"  # type: ignore[arg-type]
+        acknowledge(
+            history,
+            "IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:"
+            f"execution:{name}:*]",
+            "Executions are named per upload at run time; the grant covers this state machine's "
+            "executions only, read-only (the Publish step reads its own execution's history).",
         )
 
     def state(self, name: str, *, result_path: str | None = None) -> tasks.LambdaInvoke:
@@ -286,8 +376,10 @@ class Pipeline(Construct):
         voice_jobs: VoiceJobs | None,
         results_bucket_name: str,
         event_bus_name: str,
+        encryption: Encryption,
     ) -> None:
         super().__init__(scope, id)
+        self._encryption = encryption
 
         self.describe_upload = DescribeUpload(self, "DescribeUpload", config=config)
         self.validate_speech = ValidateSpeech(self, "ValidateSpeech", function=validation_function)
@@ -300,6 +392,7 @@ class Pipeline(Construct):
             config=config,
             results_bucket_name=results_bucket_name,
             event_bus_name=event_bus_name,
+            encryption=encryption,
         )
 
         published = self.publish.state("Publish outcome").next(
@@ -358,6 +451,8 @@ class Pipeline(Construct):
             "StateMachine",
             comment="Fala speech pipeline: describe the upload, process it, publish the outcome",
             definition_body=sfn.DefinitionBody.from_chainable(describe.next(choose)),
+            # Named under a customer-managed key: the key grants name its ARN (see _encrypt).
+            state_machine_name=self._encrypted_name(),
             state_machine_type=sfn.StateMachineType.STANDARD,
             timeout=Duration.minutes(30),
             tracing_enabled=True,
@@ -367,6 +462,19 @@ class Pipeline(Construct):
                 include_execution_data=True,
             ),
         )
+        self._encrypt()
+        self.publish.meter(
+            state_machine=self.state_machine,
+            # (its own memory it reads from its context: its name here would be a cycle)
+            functions=[self.describe_upload.function, validation_function, converse_function],
+            gpu_usd_per_hour=(
+                gpu_usd_per_hour(config.voice_instance_type, config.voice_instance_usd_per_hour)
+                if voice_jobs is not None
+                else None
+            ),
+        )
+        # the history is under the key, if any
+        self.grant_key_use(self.publish.function, read_only=True)
         self._acknowledge_role_findings(
             [
                 self.describe_upload.function,
@@ -374,6 +482,60 @@ class Pipeline(Construct):
                 converse_function,
                 self.publish.function,
             ]
+        )
+
+    def _encrypted_name(self) -> str | None:
+        if self._encryption.key is None:
+            return None
+        return f"{Stack.of(self).stack_name}-pipeline"
+
+    def _execution_context(self) -> dict[str, str]:
+        """The encryption context Step Functions puts on this state machine's data keys."""
+        arn = Stack.of(self).format_arn(
+            service="states",
+            resource="stateMachine",
+            resource_name=self._encrypted_name(),
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+        return {"kms:EncryptionContext:aws:states:stateMachineArn": arn}
+
+    def _encrypt(self) -> None:
+        """Definition and execution history under the customer-managed key. Set at the
+        CloudFormation level: CDK's own encryption option scopes the role's key grant to the ARN
+        of an unnamed state machine, which it renders without a name (a grant that never
+        matches), and gives log delivery kms:Decrypt* without a condition."""
+        key = self._encryption.key
+        if key is None:
+            return
+        resource: sfn.CfnStateMachine = self.state_machine.node.default_child  # type: ignore[assignment]
+        resource.encryption_configuration = sfn.CfnStateMachine.EncryptionConfigurationProperty(
+            type="CUSTOMER_MANAGED_KMS_KEY",
+            kms_key_id=key.key_arn,
+            kms_data_key_reuse_period_seconds=300,
+        )
+        self.grant_key_use(self.state_machine.role)
+        # Execution logs leave for CloudWatch Logs delivery under data keys of this context.
+        iam.Grant.add_to_principal(
+            grantee=self.state_machine.role,
+            actions=["kms:GenerateDataKey"],
+            resource_arns=[key.key_arn],
+            conditions={
+                "StringEquals": {"kms:EncryptionContext:SourceArn": logs_delivery_context()}
+            },
+        )
+
+    def grant_key_use(self, grantee: iam.IGrantable, *, read_only: bool = False) -> None:
+        """What a principal that starts or answers executions (or, `read_only`, reads their
+        history) needs of the key: data keys and their decryption, for this state machine's
+        encryption context only."""
+        key = self._encryption.key
+        if key is None:
+            return
+        iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=["kms:Decrypt"] if read_only else ["kms:Decrypt", "kms:GenerateDataKey"],
+            resource_arns=[key.key_arn],
+            conditions={"StringEquals": self._execution_context()},
         )
 
     def _acknowledge_role_findings(self, functions: list[lambda_.IFunction]) -> None:

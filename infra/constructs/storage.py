@@ -8,7 +8,8 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from fala.core.models import RESULTS_PREFIX
-from infra.nag import acknowledge
+from infra.constructs.encryption import Encryption
+from infra.nag import acknowledge, skip_checkov
 
 UPLOADS_PREFIX = "uploads/"
 
@@ -22,8 +23,10 @@ class Storage(Construct):
         upload_expiration_days: int,
         results_expiration_days: int,
         access_log_expiration_days: int,
+        encryption: Encryption,
     ) -> None:
         super().__init__(scope, id)
+        self._encryption = encryption
         self.uploads_prefix = UPLOADS_PREFIX
         self.results_prefix = RESULTS_PREFIX
 
@@ -35,17 +38,28 @@ class Storage(Construct):
             enforce_ssl=True,
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            # Versioned, so a log object overwritten or deleted can still be read for as long.
+            versioned=True,
             removal_policy=RemovalPolicy.RETAIN,
             lifecycle_rules=[
                 s3.LifecycleRule(
                     id="expire-access-logs",
                     expiration=Duration.days(access_log_expiration_days),
-                )
+                    noncurrent_version_expiration=Duration.days(access_log_expiration_days),
+                ),
+                s3.LifecycleRule(
+                    id="remove-expired-delete-markers", expired_object_delete_marker=True
+                ),
             ],
         )
         acknowledge(
             self.access_logs_bucket,
             "S1",
+            "This is the server access log destination; logging its own access would loop.",
+        )
+        skip_checkov(
+            self.access_logs_bucket,
+            "CKV_AWS_18",
             "This is the server access log destination; logging its own access would loop.",
         )
 
@@ -75,7 +89,12 @@ class Storage(Construct):
             "Uploads",
             # The pipeline starts from S3 "Object Created" events on the default event bus.
             event_bridge_enabled=True,
-            encryption=s3.BucketEncryption.S3_MANAGED,
+            encryption=(
+                s3.BucketEncryption.KMS if encryption.key else s3.BucketEncryption.S3_MANAGED
+            ),
+            encryption_key=encryption.key,
+            # One data key per bucket for a while, not one KMS request per object.
+            bucket_key_enabled=True if encryption.key else None,
             enforce_ssl=True,
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
@@ -112,10 +131,12 @@ class Storage(Construct):
         iam.Grant.add_to_principal(
             grantee=grantee, actions=["s3:ListBucket"], resource_arns=[self.bucket.bucket_arn]
         )
+        self._encryption.grant_via(grantee, "s3", "kms:Decrypt")
         return self._grant_prefix(grantee, "s3:GetObject", UPLOADS_PREFIX, "read any upload")
 
     def grant_write_results(self, grantee: iam.IGrantable) -> iam.Grant:
-        """s3:PutObject on results/* only."""
+        """s3:PutObject on results/* only (single-part puts: a data key, no decrypt)."""
+        self._encryption.grant_via(grantee, "s3", "kms:GenerateDataKey")
         return self._grant_prefix(grantee, "s3:PutObject", RESULTS_PREFIX, "write any result")
 
     def _grant_prefix(

@@ -18,6 +18,7 @@ from constructs import Construct
 
 from infra.config import FalaConfig
 from infra.constructs.lambda_defaults import image_function
+from infra.nag import skip_checkov
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = "containers/whisper_validation/Dockerfile"
@@ -84,6 +85,14 @@ class SpeechValidation(Construct):
                 lambda_.FunctionUrlAuthType.NONE if public else lambda_.FunctionUrlAuthType.AWS_IAM
             ),
         )
+        if public:
+            skip_checkov(
+                self.function_url,
+                "CKV_AWS_258",
+                "A public URL exists only when fala:function_url_auth=NONE asks for it (AWS_IAM "
+                "by default); it is then throttled by reserved concurrency "
+                f"({config.public_url_reserved_concurrency}).",
+            )
 
         self.task_function = image_function(
             self,

@@ -5,9 +5,17 @@ token (SendTaskSuccess/Failure) and heart-beats while it works.
 Message contract (containers/voice_service/voice_service/worker.py relies on it): the SQS body is
 the EventBridge event; its `detail` is
 `{"task_token", "execution", "job": fala.core.models.Job, "results_bucket"}`.
+
+Time limits (`JobTimings`): a worker beats (SendTaskHeartbeat + ChangeMessageVisibility) well
+inside the task's HeartbeatSeconds, and the queue's visibility timeout is shorter than
+HeartbeatSeconds, so a job whose worker died reappears while its task is still alive: another
+worker takes it over and answers the token once. With no worker left, the task fails with
+`States.Timeout` after HeartbeatSeconds and the run ends in a failure outcome that says so.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from aws_cdk import Duration
 from aws_cdk import aws_events as events
@@ -19,10 +27,50 @@ from constructs import Construct
 
 from fala.core.models import DETAIL_TYPE_VOICE_JOB, OUTCOME_SOURCE
 from infra.config import FalaConfig
+from infra.constructs.encryption import Encryption
 from infra.constructs.queues import dead_letter_queue
 
 # A job that failed this many deliveries (worker crashed or was killed each time) is parked.
 MAX_RECEIVES = 3
+
+
+@dataclass(frozen=True)
+class JobTimings:
+    """How the GPU step's limits, the job queue and the worker fit together (seconds)."""
+
+    heartbeat_seconds: int  # the task's HeartbeatSeconds: this long without a beat ends it
+    timeout_seconds: int  # the task's TimeoutSeconds: the whole job, however it is going
+
+    @classmethod
+    def of(cls, config: FalaConfig) -> JobTimings:
+        return cls(config.voice_job_heartbeat_seconds, config.voice_job_timeout_seconds)
+
+    @property
+    def beat_every(self) -> int:
+        """The worker's beat interval: three beats fit in one HeartbeatSeconds."""
+        return max(1, self.heartbeat_seconds // 3)
+
+    @property
+    def visibility_seconds(self) -> int:
+        """The queue's visibility timeout, renewed on each beat: two beats long, so a live
+        worker never loses its job, and shorter than HeartbeatSeconds, so a dead worker's job
+        is visible again while its task still waits for a beat."""
+        return 2 * self.beat_every
+
+    @property
+    def retry_delay_seconds(self) -> int:
+        """The worker's back-off before a job it could not do comes back (x delivery count, up
+        to MAX_RECEIVES - 1 = 2 beats, still inside HeartbeatSeconds)."""
+        return self.beat_every
+
+    def worker_environment(self) -> dict[str, str]:
+        """What the voice service's worker reads (voice_service.settings / worker.build_worker)."""
+        return {
+            "HEARTBEAT_SECONDS": str(self.beat_every),
+            "JOB_VISIBILITY_SECONDS": str(self.visibility_seconds),
+            "RETRY_DELAY_SECONDS": str(self.retry_delay_seconds),
+            "MAX_RECEIVES": str(MAX_RECEIVES),
+        }
 
 
 class VoiceJobs(Construct):
@@ -34,27 +82,29 @@ class VoiceJobs(Construct):
         config: FalaConfig,
         bus: events.IEventBus,
         results_bucket_name: str,
+        encryption: Encryption,
     ) -> None:
         super().__init__(scope, id)
-        self._config = config
+        self.timings = JobTimings.of(config)
         self._bus = bus
         self._results_bucket_name = results_bucket_name
 
         self.dead_letters = dead_letter_queue(
-            self, "DeadLetters", holds="the voice job queue and of its rule"
+            self, "DeadLetters", holds="the voice job queue and of its rule", encryption=encryption
         )
         self.queue = sqs.Queue(
             self,
             "Queue",
             encryption=sqs.QueueEncryption.SQS_MANAGED,
             enforce_ssl=True,
-            # A job runs at most the task timeout; a crashed worker's job reappears after this.
-            visibility_timeout=Duration.seconds(config.voice_job_timeout_seconds),
+            # Renewed by the worker on each beat; a dead worker's job reappears after this.
+            visibility_timeout=Duration.seconds(self.timings.visibility_seconds),
             retention_period=Duration.days(1),
             dead_letter_queue=sqs.DeadLetterQueue(
                 queue=self.dead_letters, max_receive_count=MAX_RECEIVES
             ),
         )
+        encryption.encrypt_queue(self.queue)
         self.rule = events.Rule(
             self,
             "JobRequested",
@@ -102,11 +152,9 @@ class VoiceJobs(Construct):
             ],
             integration_pattern=sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
             heartbeat_timeout=sfn.Timeout.duration(
-                Duration.seconds(self._config.voice_job_heartbeat_seconds)
+                Duration.seconds(self.timings.heartbeat_seconds)
             ),
-            task_timeout=sfn.Timeout.duration(
-                Duration.seconds(self._config.voice_job_timeout_seconds)
-            ),
+            task_timeout=sfn.Timeout.duration(Duration.seconds(self.timings.timeout_seconds)),
             result_selector=result_selector,
             result_path=result_path,
         )

@@ -1,6 +1,8 @@
-"""Load on the local validation server: concurrent clients on loopback for a bounded time.
+"""Load on the local validation server or the local voice service: concurrent clients on loopback
+for a bounded time.
 
     .venv/bin/python -m tests.benchmarks.load [--clients 8] [--requests 1000] [--seconds 300]
+    .venv/bin/python -m tests.benchmarks.load --service voice [--clients 8] [--requests 1000]
 
 Starts the server `fala serve` runs (fala.local.function_url.make_server around the synthesized
 validation function, model loaded before the first request) in a subprocess on 127.0.0.1, then
@@ -15,14 +17,24 @@ connection errors, or an unexpected status — target 0) and the server process'
 after the run; writes everything to .fala/bench/load.json. A script, not a test: nothing asserts.
 
 The hook for other services: `drive(base_url, make_request, ...)` takes any base URL and a
-request factory (`RequestFactory`: a random generator in, a `Request` out), so the voice service
-can be loaded the same way: `drive("http://127.0.0.1:8000", voice_requests, clients=...)`.
+request factory (`RequestFactory`: a random generator in, a `Request` out).
+
+`--service voice` loads the GPU voice service as `fala voice` builds it on CPU
+(voice_service.service.build_app: faster-whisper base int8, Piper en_US joe, the bounded in-memory
+cache; uvicorn with voice_service.server's options) in a subprocess. The mix (`voice_requests`):
+cached synthesis of a few phrases, synthesis of a new phrase every time (Piper runs), OpenAI
+speech (WAV and PCM), OpenAI transcription of a real English clip (Whisper runs), and invalid
+requests (bad JSON, no or wrong token, text too long or unspeakable, non-audio, unknown route,
+wrong method, JSON nested 50,000 deep, a body over MAX_UPLOAD_BYTES). The HTTP routes never call
+the LLM, so no LLM server is started. The synthesis cache is capped at 4 MB and filled during the
+warm-up, so RSS "after" against "before" shows growth other than a cache filling up.
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import http.client
 import json
 import math
@@ -43,6 +55,7 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parents[2]
 AUDIO = ROOT / "tests" / "fixtures" / "audio"
 OUTPUT = ROOT / ".fala" / "bench" / "load.json"
+OUTPUT_VOICE = ROOT / ".fala" / "bench" / "load-voice.json"
 
 
 @dataclass(frozen=True)
@@ -113,6 +126,150 @@ def validation_requests(speech_share: float = 0.05, silence_share: float = 0.35)
     return make
 
 
+# --- requests for the voice service ---------------------------------------------------------
+
+VOICE_CACHE_BYTES = 4 * 1024 * 1024
+VOICE_MAX_UPLOAD_BYTES = 2 * 1024 * 1024
+PHRASES = [
+    "Good morning.",
+    "Your room is ready.",
+    "Breakfast is served at seven.",
+    "The lift is on your left.",
+    "Checkout is at noon.",
+    "Thank you for waiting.",
+    "Your taxi has arrived.",
+    "The pool opens at nine.",
+]
+
+
+def voice_requests(
+    token: str,
+    speech_share: float = 0.05,
+    *,
+    cached_share: float = 0.35,
+    new_share: float = 0.10,
+    openai_share: float = 0.05,
+) -> RequestFactory:
+    """The mix for the voice service: synthesis of a few phrases (cached after the first time),
+    synthesis of a new phrase (Piper runs), OpenAI speech, transcription of a real clip
+    (`speech_share`, Whisper runs), the rest invalid requests."""
+    auth = {"authorization": f"Bearer {token}"}
+    as_json = {"content-type": "application/json", **auth}
+    clip = (AUDIO / "checkin_9_45_en.wav").read_bytes()
+    boundary = "fala-load-boundary"
+
+    def multipart(audio: bytes, **fields: str) -> bytes:
+        out = b""
+        for name, value in fields.items():
+            out += f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'.encode()
+            out += value.encode() + b"\r\n"
+        out += f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '.encode()
+        out += b'filename="clip.wav"\r\nContent-Type: audio/wav\r\n\r\n' + audio + b"\r\n"
+        return out + f"--{boundary}--\r\n".encode()
+
+    as_form = {"content-type": f"multipart/form-data; boundary={boundary}", **auth}
+
+    def speak(text: str, **extra: Any) -> bytes:
+        return json.dumps({"text": text, "language": "en", **extra}).encode()
+
+    invalid = [
+        Request("invalid", "POST", "/generate-voice", b'{"text": "Hel', 400, as_json),
+        Request("invalid", "POST", "/generate-voice", speak("Hi."), 401, {}),
+        Request(
+            "invalid", "POST", "/generate-voice", speak("Hi."), 403, {"authorization": "Bearer x"}
+        ),
+        Request("invalid", "POST", "/generate-voice", speak("x" * 2001), 413, as_json),
+        Request("invalid", "POST", "/generate-voice", speak("?!..."), 422, as_json),
+        Request("invalid", "POST", "/generate-voice", speak("Hi.", speed=9), 400, as_json),
+        Request("invalid", "POST", "/generate-voice", b"[" * 50_000, 400, as_json),
+        Request(
+            "invalid",
+            "POST",
+            "/v1/audio/transcriptions",
+            multipart(b"not audio at all"),
+            422,
+            as_form,
+        ),
+        Request("invalid", "POST", "/v1/audio/nope", speak("Hi."), 404, as_json),
+        Request("invalid", "GET", "/generate-voice", b"", 405, auth),
+        Request(
+            "invalid", "POST", "/generate-voice", b"x" * (VOICE_MAX_UPLOAD_BYTES + 1), 413, as_json
+        ),
+    ]
+
+    def make(rng: random.Random) -> Request:
+        draw = rng.random()
+        if draw < cached_share:
+            return Request(
+                "speak-cached", "POST", "/generate-voice", speak(rng.choice(PHRASES)), 200, as_json
+            )
+        if draw < (draw_new := cached_share + new_share):
+            room, hour, minute = (
+                rng.randrange(100, 10_000),
+                rng.randrange(1, 13),
+                rng.randrange(10, 60),
+            )
+            text = f"Room {room} is ready at {hour} {minute}."
+            return Request("speak-new", "POST", "/generate-voice", speak(text), 200, as_json)
+        if draw < (draw_openai := draw_new + openai_share):
+            body = {"model": "tts-1", "input": rng.choice(PHRASES), "voice": "alloy"}
+            body["response_format"] = rng.choice(["wav", "pcm"])
+            return Request(
+                "openai-speech", "POST", "/v1/audio/speech", json.dumps(body).encode(), 200, as_json
+            )
+        if draw < draw_openai + speech_share:
+            body = multipart(clip, model="whisper-1", language="en")
+            return Request("transcribe", "POST", "/v1/audio/transcriptions", body, 200, as_form)
+        return rng.choice(invalid[:-1] if rng.random() < 0.98 else invalid[-1:])
+
+    return make
+
+
+def serve_voice(port: int) -> None:
+    """The voice service as `fala voice` builds it (minus the LLM server: nothing here calls
+    it), on `port`, token from VOICE_API_TOKEN. Runs in the subprocess."""
+    import uvicorn
+
+    from fala.voice import import_voice_service
+
+    import_voice_service()
+    from voice_service.local import free_port, local_settings
+    from voice_service.server import uvicorn_options
+    from voice_service.service import build_app
+
+    settings = local_settings(
+        "http://127.0.0.1:9/v1",  # unused by the HTTP routes
+        os.environ["VOICE_API_TOKEN"],
+        cache_max_bytes=VOICE_CACHE_BYTES,
+        max_upload_bytes=VOICE_MAX_UPLOAD_BYTES,
+    )
+    app = build_app(settings)  # loads Whisper and Piper
+    port = port or free_port()
+    print(f"PORT {port}", flush=True)
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", **uvicorn_options(settings))
+
+
+def start_voice_server(token: str) -> tuple[subprocess.Popen[str], str]:
+    command = [sys.executable, "-m", "tests.benchmarks.load", "--serve-voice", "--port", "0"]
+    env = {**os.environ, "VOICE_API_TOKEN": token}
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True, env=env)
+    assert process.stdout is not None
+    line = process.stdout.readline()  # after the models are loaded
+    if not line.startswith("PORT "):
+        process.kill()
+        raise RuntimeError(f"The voice service did not start (exit {process.wait()}): {line!r}")
+    base_url = f"http://127.0.0.1:{int(line.split()[1])}"
+    deadline = time.monotonic() + 120
+    while True:
+        health = send(base_url, Request("health", "GET", "/health", b"", 200, {}), timeout=5)
+        if health.error is None:
+            return process, base_url
+        if time.monotonic() > deadline or process.poll() is not None:
+            process.kill()
+            raise RuntimeError(f"The voice service did not answer /health: {health.error}")
+        time.sleep(0.2)
+
+
 # --- the driver (the hook) --------------------------------------------------------------------
 
 
@@ -121,7 +278,11 @@ def send(base_url: str, request: Request, *, timeout: float = 300.0) -> Sample:
     started = time.perf_counter()
     connection = http.client.HTTPConnection(url.hostname, url.port, timeout=timeout)
     try:
-        connection.request(request.method, request.path, body=request.body, headers=request.headers)
+        # A server may answer (413) and close before the whole body is sent: read the answer.
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            connection.request(
+                request.method, request.path, body=request.body, headers=request.headers
+            )
         response = connection.getresponse()
         response.read()
         status: int | None = response.status
@@ -257,34 +418,17 @@ def summarize(samples: list[Sample], wall: float) -> dict[str, Any]:
     }
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--clients", type=int, default=8, help="concurrent clients")
-    parser.add_argument("--requests", type=int, default=1000, help="stop after this many")
-    parser.add_argument("--seconds", type=float, default=300.0, help="or after this long")
-    parser.add_argument("--speech-share", type=float, default=0.05, help="share of real clips")
-    parser.add_argument(
-        "--warmup", type=int, default=40, help="real validations before RSS 'before' is read"
-    )
-    parser.add_argument("--output", type=Path, default=OUTPUT)
-    parser.add_argument("--cdk-out", help="an already synthesized cloud assembly (default: synth)")
-    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    if args.serve:
-        return serve(args.port, args.cdk_out)
-
-    print("Starting the local validation server (synth + model load)…", file=sys.stderr)
-    process, base_url = start_server(args.cdk_out)
+def measure(
+    process: subprocess.Popen[str],
+    base_url: str,
+    make_request: RequestFactory,
+    warm_up: Callable[[], None],
+    args: argparse.Namespace,
+) -> dict[str, Any]:
+    """Warm up, read RSS, drive the load (RSS at 25/50/75 %), read RSS again, check the server
+    still answers; stops the server."""
     try:
-        make_request = validation_requests(speech_share=args.speech_share)
-        # Warm up (the first validations build caches, the first 8 concurrent requests their
-        # buffers); RSS "before" is taken after it.
-        # Measured: RSS climbs by ~150 MB over the first few dozen concurrent validations (a
-        # malloc arena per server thread meeting the model's buffers), then stays flat.
-        speech_only = validation_requests(speech_share=1.0)
-        drive(base_url, speech_only, clients=args.clients, requests=args.warmup, seed=98)
-        drive(base_url, make_request, clients=args.clients, requests=100, seed=99)
+        warm_up()
         rss_before = rss_mb(process.pid)
         checkpoints = {round(args.requests * q) for q in (0.25, 0.5, 0.75)}
         rss_during: dict[int, float] = {}
@@ -311,15 +455,11 @@ def main(argv: list[str] | None = None) -> None:
     finally:
         process.terminate()
         process.wait(timeout=30)
-
-    report = {
-        "service": "validation Function URL (local, fala serve)",
+    return {
         "base_url": base_url,
         "clients": args.clients,
         "requested": args.requests,
         "time_limit_seconds": args.seconds,
-        "speech_share": args.speech_share,
-        "warmup_validations": args.warmup,
         **summarize(samples, wall),
         "server_rss_mb": {
             "before": round(rss_before, 1),
@@ -330,11 +470,59 @@ def main(argv: list[str] | None = None) -> None:
         "server_alive_after": alive,
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
     }
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(report, indent=2) + "\n")
 
+
+def load_validation(args: argparse.Namespace) -> dict[str, Any]:
+    print("Starting the local validation server (synth + model load)…", file=sys.stderr)
+    process, base_url = start_server(args.cdk_out)
+    speech_share = 0.05 if args.speech_share is None else args.speech_share
+    make_request = validation_requests(speech_share=speech_share)
+
+    def warm_up() -> None:
+        # The first validations build caches, the first 8 concurrent requests their buffers.
+        # Measured: RSS climbs by ~150 MB over the first few dozen concurrent validations (a
+        # malloc arena per server thread meeting the model's buffers), then stays flat.
+        speech_only = validation_requests(speech_share=1.0)
+        drive(base_url, speech_only, clients=args.clients, requests=args.warmup, seed=98)
+        drive(base_url, make_request, clients=args.clients, requests=100, seed=99)
+
+    report = measure(process, base_url, make_request, warm_up, args)
+    return {
+        "service": "validation Function URL (local, fala serve)",
+        "speech_share": speech_share,
+        "warmup_validations": args.warmup,
+        **report,
+    }
+
+
+def load_voice(args: argparse.Namespace) -> dict[str, Any]:
+    print("Starting the local voice service (Whisper + Piper load)…", file=sys.stderr)
+    token = base64.urlsafe_b64encode(os.urandom(18)).decode()
+    process, base_url = start_voice_server(token)
+    speech_share = 0.05 if args.speech_share is None else args.speech_share
+    make_request = voice_requests(token, speech_share=speech_share)
+
+    def warm_up() -> None:
+        # The cached phrases, enough new phrases (about 50 of 110 KB) to fill the 4 MB cache,
+        # transcriptions on the server's threads, then the mix: RSS "before" is read after.
+        fill = voice_requests(token, 0.1, cached_share=0.25, new_share=0.6, openai_share=0.05)
+        drive(base_url, fill, clients=args.clients, requests=2 * args.warmup, seed=98)
+        drive(base_url, make_request, clients=args.clients, requests=100, seed=99)
+
+    report = measure(process, base_url, make_request, warm_up, args)
+    return {
+        "service": "voice service (local CPU: faster-whisper base, Piper)",
+        "transcription_share": speech_share,
+        "warmup_requests": 2 * args.warmup + 100,
+        "cache_max_bytes": VOICE_CACHE_BYTES,
+        "max_upload_bytes": VOICE_MAX_UPLOAD_BYTES,
+        **report,
+    }
+
+
+def print_report(report: dict[str, Any], output: Path) -> None:
     lat = report["latency"]
-    print(f"\n{report['service']} — {args.clients} clients, loopback")
+    print(f"\n{report['service']} — {report['clients']} clients, loopback")
     print(f"  requests        {report['requests']} in {report['seconds']} s")
     print(f"  requests/s      {report['requests_per_second']}")
     print(
@@ -359,8 +547,43 @@ def main(argv: list[str] | None = None) -> None:
     )
     during = ", ".join(f"{mb} MB at {n}" for n, mb in rss["at_requests"].items())
     print(f"  RSS during      {during}")
-    print(f"  alive after     {alive}")
-    print(f"  written to      {args.output}")
+    print(f"  alive after     {report['server_alive_after']}")
+    print(f"  written to      {output}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--service", choices=["validation", "voice"], default="validation", help="what to load"
+    )
+    parser.add_argument("--clients", type=int, default=8, help="concurrent clients")
+    parser.add_argument("--requests", type=int, default=1000, help="stop after this many")
+    parser.add_argument("--seconds", type=float, default=300.0, help="or after this long")
+    parser.add_argument(
+        "--speech-share",
+        type=float,
+        default=None,
+        help="share of real clips (validation: 0.05; voice, transcriptions: 0.05)",
+    )
+    parser.add_argument(
+        "--warmup", type=int, default=40, help="warm-up requests before RSS 'before' is read"
+    )
+    parser.add_argument("--output", type=Path, help="default: .fala/bench/load[-voice].json")
+    parser.add_argument("--cdk-out", help="an already synthesized cloud assembly (default: synth)")
+    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--serve-voice", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.serve:
+        return serve(args.port, args.cdk_out)
+    if args.serve_voice:
+        return serve_voice(args.port)
+
+    report = load_voice(args) if args.service == "voice" else load_validation(args)
+    output = args.output or (OUTPUT_VOICE if args.service == "voice" else OUTPUT)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(report, indent=2) + "\n")
+    print_report(report, output)
 
 
 if __name__ == "__main__":

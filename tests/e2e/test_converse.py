@@ -4,6 +4,7 @@ real Nova Sonic SDK talking to the strict transport-level fake (tests/fakes/nova
 from __future__ import annotations
 
 import io
+import json
 import wave
 from collections.abc import Iterator
 
@@ -58,6 +59,13 @@ def test_converse_path_answered_by_nova_sonic(sonic):
     assert conversation["assistant_text"] == Scenario.assistant_text  # FINAL, not SPECULATIVE
     assert conversation["voice"] == "carolina" and conversation["language"] == "pt-BR"
     assert conversation["cost_usd"] > 0
+    assert run.result["cost"]["nova_usd"] == conversation["cost_usd"]
+    # every step, the Nova Sonic Lambda included, logged the upload's correlation id
+    correlation = f"{pipeline.upload_bucket}/uploads/oi.wav"
+    assert len(run.invocations) == 4  # start, describe, converse, publish
+    for invocation in run.invocations:
+        logged = [json.loads(line) for line in invocation["logs"].splitlines() if '"level"' in line]
+        assert {line.get("correlation_id") for line in logged} == {correlation}, invocation
     reply = pipeline.s3.get_object(
         Bucket=pipeline.upload_bucket, Key="results/uploads/oi.wav.reply.wav"
     )

@@ -201,3 +201,164 @@ def test_redrive_skips_failures_that_need_a_new_upload(pipeline, error):
         dead_letter_queues={},
     )
     assert report.actions == [f"skip {run.execution_name}: {error} needs a new upload"]
+
+
+# --- the GPU voice service's job worker ----------------------------------------------------------
+
+
+class Killed(BaseException):
+    """The worker process dying (SIGKILL, OOM, a reclaimed instance): nothing in it catches this."""
+
+
+def before_call(client, operation: str, action) -> None:
+    """`action(params)` before each `operation` made with `client`: one of the emulator's clients,
+    which the voice worker uses (the Lambda handlers make their own)."""
+    client.meta.events.register(
+        f"before-parameter-build.{operation}", lambda params, **_: action(params)
+    )
+
+
+def queue_depth(pipeline, name_part: str) -> int:
+    [url] = [u for u in pipeline.sqs.list_queues()["QueueUrls"] if name_part in u]
+    attributes = pipeline.sqs.get_queue_attributes(
+        QueueUrl=url,
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    return sum(int(n) for n in attributes.values())
+
+
+@pytest.fixture
+def gpu_fallback(short_heartbeat_stack, tmp_path):
+    """Nova Sonic saying "model not found" (not retried: straight to the GPU voice service), on
+    the app synthesized with a 10 s heartbeat."""
+    from fakes.nova_sonic import FakeNovaSonic, Scenario
+
+    from fala.local.emulator import LocalPipeline
+    from fala.model_store import whisper_model_dir
+
+    with FakeNovaSonic(Scenario(failure="model_not_found")) as fake:
+        overrides = {"WHISPER_MODEL_DIR": str(whisper_model_dir()), **fake.env()}
+        with LocalPipeline(
+            short_heartbeat_stack, work_dir=tmp_path, env_overrides=overrides
+        ) as pipeline:
+            assert pipeline.voice_worker.settings == {
+                "heartbeat_seconds": 3.0,
+                "visibility_seconds": 6,
+                "retry_delay_seconds": 3,
+                "max_receives": 3,
+            }
+            yield pipeline
+
+
+CONVERSE = {"mode": "converse"}
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_fault_gpu_worker_that_stops_heart_beating_times_out_with_a_failure_outcome(gpu_fallback):
+    # GIVEN a voice worker that freezes after its first heartbeat (a hung process: no more beats,
+    # no answer), and no other worker to take the job over
+    pipeline = gpu_fallback
+    thawed = threading.Event()
+    beats: list[int] = []
+
+    def freeze_after_the_first_beat(params):
+        beats.append(1)
+        if len(beats) > 1:
+            thawed.wait()
+            raise Killed
+
+    def freeze_reading_the_audio(params):
+        if params.get("Key") == "uploads/hung.wav":
+            thawed.wait()
+            raise Killed
+
+    before_call(pipeline.sfn, "sfn.SendTaskHeartbeat", freeze_after_the_first_beat)
+    before_call(pipeline.s3, "s3.GetObject", freeze_reading_the_audio)
+    try:
+        run = pipeline.run(DEMO, key="uploads/hung.wav", metadata=CONVERSE)
+    finally:
+        thawed.set()  # the operator kills the hung worker
+
+    # THEN Step Functions ended the task with States.Timeout and the run failed, saying why
+    assert run.status == "FAILED"
+    assert len(beats) >= 2  # it beat once, then went silent
+    timed_out = [e for e in run.history if e["type"] == "TaskTimedOut"]
+    assert [e["taskTimedOutEventDetails"]["error"] for e in timed_out] == ["States.Timeout"]
+    assert states_entered(run.history)[-5:] == [
+        "Converse with Nova Sonic",
+        "Converse on GPU voice service",
+        "GPU voice service timed out",
+        "Publish failure",
+        "Speech failed",
+    ]
+    error = run.result["error"]
+    assert (error["error"], error["code"]) == ("States.Timeout", "timeout")
+    assert error["retryable"] is True
+    assert "no heartbeat for 10 s" in error["message"]
+    assert "redrive" in error["message"] and "Redrive" in error["how_to_retry"]
+    assert [e["detail-type"] for e in run.outcome_events] == ["Speech Failed"]
+    assert run.outcome_events[0]["detail"]["error"] == error
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_fault_gpu_worker_killed_mid_job_is_redelivered_and_completed_once(gpu_fallback):
+    # GIVEN a voice worker that dies after its turn, before it answers the task token
+    pipeline = gpu_fallback
+    killed = threading.Event()
+
+    answered: list[int] = []
+    receives: list[tuple[str, int]] = []  # (message id, receive count) of each job delivery
+    received_before_the_kill: list[int] = []
+
+    def die_before_the_first_answer(params):
+        if not killed.is_set():
+            received_before_the_kill.append(len(receives))
+            killed.set()
+            raise Killed
+
+    def record_job_receives(parsed, **_):
+        for message in parsed.get("Messages", []):
+            if json.loads(message["Body"]).get("detail-type") == "Voice Job Requested":
+                count = int(message["Attributes"]["ApproximateReceiveCount"])
+                receives.append((message["MessageId"], count))
+
+    before_call(pipeline.sfn, "sfn.SendTaskSuccess", die_before_the_first_answer)
+    pipeline.sfn.meta.events.register(
+        "after-call.sfn.SendTaskSuccess", lambda **_: answered.append(1)
+    )
+    pipeline.sqs.meta.events.register("after-call.sqs.ReceiveMessage", record_job_receives)
+
+    pipeline.upload(DEMO, key="uploads/killed.wav", metadata=CONVERSE)
+    [delivery] = pipeline.deliver_events()
+    arn = delivery["response"]["execution_arn"]
+    assert killed.wait(timeout=300), "the worker never reached its answer"
+
+    # WHEN a new worker starts (as ECS replaces the task)
+    pipeline.voice_worker.start()
+
+    # THEN the job came back after the visibility timeout and was completed, once
+    assert pipeline.wait(arn) == "SUCCEEDED"
+    [before_the_kill] = received_before_the_kill
+    assert len(receives) == before_the_kill + 1  # redelivered once after the kill
+    assert len({message_id for message_id, _ in receives}) == 1  # one job message throughout
+    assert [count for _, count in receives] == list(range(1, len(receives) + 1))
+    assert answered == [1]  # the dead worker's answer never reached Step Functions
+    # (a busy machine may add a "retry": the local LLM timing out is a backend outage, retried)
+    outcomes = pipeline.voice_worker.outcomes
+    assert outcomes[-1] == "succeeded" and set(outcomes[:-1]) <= {"retry"}
+    history = pipeline.history(arn)
+    assert sum(e["type"] == "TaskSucceeded" for e in history) == 1
+    assert not [e for e in history if e["type"] in ("TaskTimedOut", "TaskFailed")]
+    result = pipeline.result_document("uploads/killed.wav")
+    assert result["status"] == "SUCCEEDED"
+    assert result["conversation"]["backend"] == "gpu-service"
+    # AND its cost counts the surviving worker's GPU seconds at the instance's hourly price
+    gpu_seconds = result["conversation"]["gpu_seconds"]
+    assert gpu_seconds > 0 and result["cost"]["gpu_seconds"] == gpu_seconds
+    assert result["cost"]["gpu_usd"] == pytest.approx(gpu_seconds / 3600 * 1.006, abs=1e-9)
+    assert [k for k in pipeline.results() if k.endswith(".json")] == [
+        "results/uploads/killed.wav.json"
+    ]
+    assert [e["detail-type"] for e in pipeline.outcome_events()] == ["Speech Processed"]
+    assert queue_depth(pipeline, "VoiceJobsQueue") == 0
+    assert queue_depth(pipeline, "VoiceJobsDeadLetters") == 0

@@ -1,5 +1,7 @@
 """One named test per state-machine path, asserting on the result, the event and the history."""
 
+import json
+
 import pytest
 
 from fala.core.validation import SpeechValidator
@@ -41,6 +43,33 @@ def test_happy_path_validates_and_publishes(pipeline):
     # AND the trace reads as a runbook
     steps, status = timeline(run.history)
     assert status == "SUCCEEDED" and all(step.outcome == "ok" for step in steps)
+
+
+def test_a_run_is_priced_and_every_step_logs_the_uploads_correlation_id(pipeline):
+    run = pipeline.run(
+        DEMO.read_bytes(), key="uploads/custo.wav", metadata={"expected-speech": "ENTRADA 13 40"}
+    )
+    assert run.status == "SUCCEEDED"
+
+    # THEN the result document prices the run, item by item
+    cost = run.result["cost"]
+    assert cost["lambda_invocations"] == 3  # Describe upload, Validate speech, Publish outcome
+    assert cost["state_transitions"] == 5  # the four states entered and "Speech processed"
+    assert cost["lambda_gb_seconds"] > 0 and cost["lambda_usd"] > 0
+    assert cost["nova_usd"] == cost["gpu_seconds"] == 0
+    items = cost["lambda_usd"] + cost["step_functions_usd"] + cost["nova_usd"]
+    assert cost["total_usd"] == pytest.approx(items, abs=1e-9)
+    assert run.outcome_events[0]["detail"]["cost"] == cost
+
+    # AND every Lambda step, from the start Lambda to the outcome, logged the upload's bucket/key
+    correlation = f"{pipeline.upload_bucket}/uploads/custo.wav"
+    assert len(run.invocations) == 4
+    for invocation in run.invocations:
+        logged = [json.loads(line) for line in invocation["logs"].splitlines() if '"level"' in line]
+        assert logged, f"{invocation['function']} logged nothing"
+        assert {line.get("correlation_id") for line in logged} == {correlation}, invocation
+    assert run.result["correlation_id"] == correlation
+    assert run.outcome_events[0]["detail"]["correlation_id"] == correlation
 
 
 def test_wrong_phrase_path_is_a_successful_run_that_does_not_validate(pipeline):

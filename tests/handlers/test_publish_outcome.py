@@ -2,6 +2,7 @@
 per execution, however often Step Functions retries the step (or calls it concurrently)."""
 
 import importlib.util
+import io
 import json
 import threading
 from pathlib import Path
@@ -144,3 +145,24 @@ def test_another_execution_of_the_same_upload_publishes_again(aws):
         {"execution": "arn:…:execution:sm:c-redrive-1", "state": state("uploads/c")}, Context()
     )
     assert len(outcome_events(sqs, tap)) == 2
+
+
+def test_logs_and_document_carry_the_uploads_correlation_id(aws):
+    handler, *_ = aws
+    execution = "arn:aws:states:us-east-1:1:execution:sm:d"
+    request = {"execution": execution, "state": state("uploads/d")}
+    log = io.StringIO()  # the function's CloudWatch log
+    previous = handler.logger.registered_handler.setStream(log)
+    try:
+        document = handler.handler(request, Context())
+    finally:
+        handler.logger.registered_handler.setStream(previous)
+
+    assert document["correlation_id"] == "fala-uploads/uploads/d"
+    logged = [json.loads(line) for line in log.getvalue().splitlines() if '"level"' in line]
+    assert [line["message"] for line in logged] == [
+        "No cost: the execution history is unreadable",  # no such execution here
+        "Outcome published",
+    ]
+    assert {line["correlation_id"] for line in logged} == {"fala-uploads/uploads/d"}
+    assert "cost" not in document  # the result is published all the same

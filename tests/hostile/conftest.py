@@ -7,7 +7,6 @@ The app (`stack`) and the server (`url_server`) are the suite-wide fixtures of t
 from __future__ import annotations
 
 import io
-import json
 import socket
 import struct
 import wave
@@ -16,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from raw_http import Reply, parse_reply
 
 from fala.local.emulator import LocalPipeline
 from fala.model_store import whisper_model_dir
@@ -45,30 +45,6 @@ def patch(data: bytes, offset: int, fmt: str, value: int) -> bytes:
 
 
 # --- raw HTTP ----------------------------------------------------------------------------------
-
-
-@dataclass
-class Reply:
-    status: int | None  # None: the server closed the connection without a status line
-    headers: dict[str, str]
-    body: bytes
-    raw: bytes
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-
-def parse_reply(raw: bytes) -> Reply:
-    head, _, body = raw.partition(b"\r\n\r\n")
-    lines = head.split(b"\r\n")
-    if not lines[0].startswith(b"HTTP/"):
-        return Reply(None, {}, raw, raw)
-    status = int(lines[0].split()[1])
-    headers = {}
-    for line in lines[1:]:
-        name, _, value = line.decode("latin-1").partition(":")
-        headers[name.strip().lower()] = value.strip()
-    return Reply(status, headers, body, raw)
 
 
 def send_raw(port: int, data: bytes, *, timeout: float = 120.0) -> Reply:

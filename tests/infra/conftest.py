@@ -25,5 +25,19 @@ def public_url_synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
 
 
 @pytest.fixture(scope="session")
+def voice_synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
+    return synthesize(tmp_path_factory.mktemp("cdk-voice"), **{"fala:voice_service": "true"})
+
+
+@pytest.fixture(scope="session")
+def voice_kms_synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
+    """Everything deployed, under a customer-managed key the stack creates."""
+    return synthesize(
+        tmp_path_factory.mktemp("cdk-voice-kms"),
+        **{"fala:voice_service": "true", "fala:kms_key": "create"},
+    )
+
+
+@pytest.fixture(scope="session")
 def template(default_synth: Synth) -> Template:
     return default_synth.template

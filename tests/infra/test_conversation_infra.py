@@ -7,15 +7,10 @@ import json
 
 import pytest
 from aws_cdk.assertions import Match
-from cdk_synth import Synth, only, synthesize
+from cdk_synth import Synth, only
 
 from infra.constructs.pipeline import SONIC_FALLBACK_ERRORS, USER_ERRORS
-
-
-@pytest.fixture(scope="session")
-def voice_synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
-    return synthesize(tmp_path_factory.mktemp("cdk-voice"), **{"fala:voice_service": "true"})
-
+from infra.constructs.voice_jobs import JobTimings
 
 # --- Nova Sonic ------------------------------------------------------------------------------
 
@@ -102,8 +97,19 @@ def test_fallback_sends_a_job_with_a_task_token_and_waits_with_heartbeats(
     assert entry["Detail"]["job.$"] == "$.job"
     assert gpu["ResultPath"] == "$.conversation" and gpu["Next"] == "Publish outcome"
     assert gpu["Catch"] == [
-        {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Publish failure"}
+        {
+            "ErrorEquals": ["States.Timeout"],
+            "ResultPath": "$.error",
+            "Next": "GPU voice service timed out",
+        },
+        {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Publish failure"},
     ]
+    # A timeout is explained (which limit, what to check) before the failure is published.
+    explain = states["GPU voice service timed out"]
+    assert explain["ResultPath"] == "$.error" and explain["Next"] == "Publish failure"
+    assert explain["Parameters"]["Error"] == "States.Timeout"
+    assert "no heartbeat for 60 s" in explain["Parameters"]["Cause"]
+    assert "600 s" in explain["Parameters"]["Cause"]
 
 
 def test_jobs_are_queued_with_a_dead_letter_queue(voice_synth: Synth) -> None:
@@ -111,7 +117,9 @@ def test_jobs_are_queued_with_a_dead_letter_queue(voice_synth: Synth) -> None:
     jobs = [q for q in queues.values() if "RedrivePolicy" in q["Properties"]]
     (job_queue,) = jobs
     assert job_queue["Properties"]["RedrivePolicy"]["maxReceiveCount"] == 3
-    assert job_queue["Properties"]["VisibilityTimeout"] == 600
+    # Shorter than the task's 60 s heartbeat: a dead worker's job is visible again while its task
+    # still waits, so another worker takes it over (the worker renews it with each beat).
+    assert job_queue["Properties"]["VisibilityTimeout"] == 40
     rule = [
         r
         for r in voice_synth.of_type("AWS::Events::Rule").values()
@@ -120,6 +128,24 @@ def test_jobs_are_queued_with_a_dead_letter_queue(voice_synth: Synth) -> None:
     (rule,) = rule
     (target,) = rule["Properties"]["Targets"]
     assert "DeadLetterConfig" in target and target["RetryPolicy"]["MaximumRetryAttempts"] == 8
+
+
+@pytest.mark.parametrize("heartbeat", [10, 11, 60, 899])
+def test_job_timings_let_another_worker_take_over_before_the_heartbeat_ends(heartbeat) -> None:
+    timings = JobTimings(heartbeat_seconds=heartbeat, timeout_seconds=900)
+    # beats fit the visibility twice; a lapsed visibility leaves a beat's time before the task's
+    # heartbeat ends; the back-off (x delivery count, up to 2) stays inside the heartbeat too
+    assert 2 * timings.beat_every <= timings.visibility_seconds
+    assert timings.visibility_seconds + timings.beat_every <= heartbeat
+    assert 2 * timings.retry_delay_seconds < heartbeat
+
+
+def test_voice_worker_gets_the_timings_that_fit_the_task(voice_synth: Synth) -> None:
+    _, task = only(voice_synth.of_type("AWS::ECS::TaskDefinition"))
+    [voice] = [c for c in task["Properties"]["ContainerDefinitions"] if c["Name"] == "Voice"]
+    env = {e["Name"]: e["Value"] for e in voice["Environment"]}
+    assert (env["HEARTBEAT_SECONDS"], env["JOB_VISIBILITY_SECONDS"]) == ("20", "40")
+    assert (env["RETRY_DELAY_SECONDS"], env["MAX_RECEIVES"]) == ("20", "3")
 
 
 def test_gpu_tasks_run_on_gpu_capacity_that_scales_to_zero(voice_synth: Synth) -> None:

@@ -4,6 +4,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from fala.core.models import Cost
 from fala.core.outcome import OutcomeTargets, error_info, publish_outcome
 
 UPLOAD = {
@@ -75,6 +76,39 @@ def test_a_validation_is_published_as_document_and_event(aws):
     [event] = received()
     assert event["detail-type"] == "Speech Processed"
     assert event["detail"]["upload"]["key"] == "uploads/a.wav"
+
+
+def test_the_document_and_event_carry_the_runs_cost_and_correlation_id(aws):
+    s3, events, received = aws
+    state = {"detail": EVENT_DETAIL, "job": {"upload": UPLOAD}, "validation": VALIDATION}
+    metered = []
+
+    def meter(document):
+        metered.append(document.execution)
+        return Cost(
+            lambda_invocations=3,
+            lambda_gb_seconds=6.0,
+            lambda_usd=0.0001006,
+            state_transitions=6,
+            step_functions_usd=0.00015,
+            nova_usd=0.0,
+            gpu_seconds=0.0,
+            total_usd=0.0002506,
+        )
+
+    targets = OutcomeTargets("results-bucket", "outcomes")
+    doc = publish_outcome("arn:exec", state, s3=s3, events=events, targets=targets, meter=meter)
+
+    assert metered == ["arn:exec"]
+    stored = json.loads(
+        s3.get_object(Bucket="results-bucket", Key="results/uploads/a.wav.json")["Body"].read()
+    )
+    assert stored["cost"] == doc.cost.model_dump(exclude_none=True)
+    assert stored["cost"]["total_usd"] == 0.0002506
+    assert stored["correlation_id"] == "results-bucket/uploads/a.wav"
+    [event] = received()
+    assert event["detail"]["cost"] == stored["cost"]
+    assert event["detail"]["correlation_id"] == "results-bucket/uploads/a.wav"
 
 
 def test_a_failure_before_the_job_exists_is_published_from_the_event(aws):

@@ -19,6 +19,7 @@ from voice_service.backends import Backends, FasterWhisperSTT, PiperTTS  # noqa:
 from voice_service.backends.tts import packaged_piper_voices  # noqa: E402
 from voice_service.cache import MemoryCache  # noqa: E402
 from voice_service.local import free_port, local_llm_server  # noqa: E402
+from voice_service.server import uvicorn_options  # noqa: E402
 from voice_testkit import LiveServer, make_llm, make_settings  # noqa: E402
 
 
@@ -42,11 +43,11 @@ def piper():
 
 @pytest.fixture(scope="session")
 def serve():
-    """serve(app) → a running LiveServer, stopped at the end of the session."""
+    """serve(app, **uvicorn options) → a running LiveServer, stopped at the end of the session."""
     servers: list[LiveServer] = []
 
-    def start(app) -> LiveServer:
-        server = LiveServer(app).__enter__()
+    def start(app, **options) -> LiveServer:
+        server = LiveServer(app, **options).__enter__()
         servers.append(server)
         return server
 
@@ -60,7 +61,7 @@ def live(serve, llm_url, stt, piper) -> LiveServer:
     """The service with every real backend (faster-whisper base, local SmolLM2, Piper)."""
     settings = make_settings(llm_url)
     backends = Backends(stt=stt, llm=make_llm(settings), tts=piper)
-    return serve(create_app(settings, backends, cache=MemoryCache()))
+    return serve(create_app(settings, backends, cache=MemoryCache()), **uvicorn_options(settings))
 
 
 @pytest.fixture(scope="session")

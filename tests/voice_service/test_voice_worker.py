@@ -259,6 +259,42 @@ def test_heartbeats_while_the_job_runs(aws):
     }
 
 
+def test_beats_renew_the_jobs_visibility_so_no_other_worker_takes_it(aws):
+    # GIVEN a job that takes longer than the queue's visibility timeout, and a second worker
+    # polling the queue all the while
+    sqs = Recorder(aws.sqs)
+    stop = threading.Event()
+    taken_by_the_other: list = []
+    other = aws.worker(fake_turn(taken_by_the_other))
+
+    def other_polls() -> None:
+        while not stop.is_set():
+            other.poll_once(wait_seconds=0)
+            stop.wait(0.1)
+
+    poller = threading.Thread(target=other_polls)
+    slow = fake_turn(calls := [], sleep=3 * VISIBILITY)
+
+    def turn(*args):
+        poller.start()  # the first worker has the job now
+        return slow(*args)
+
+    worker = aws.worker(turn, sqs=sqs, heartbeat_seconds=0.2, visibility_seconds=VISIBILITY)
+    execution = aws.start(fixture_audio("checkin_9_45_en.wav"))
+    try:
+        poll_until_message(worker)
+    finally:
+        stop.set()
+        poller.join()
+
+    # THEN each beat renewed the job's visibility: the other worker never saw it
+    assert aws.wait(execution)["status"] == "SUCCEEDED"
+    assert len(calls) == 1 and taken_by_the_other == []
+    assert sqs.calls["change_message_visibility"] >= 5
+    assert sqs.kwargs["change_message_visibility"]["VisibilityTimeout"] == VISIBILITY
+    assert aws.counts(aws.queue) == (0, 0)
+
+
 def test_worker_killed_mid_job_is_redelivered_and_completed_once(aws):
     calls: list = []
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import time
 import wave
 
 import pytest
@@ -145,4 +146,11 @@ def test_concurrent_sessions_all_succeed(live):
         return await asyncio.gather(*(one(i) for i in range(6)))
 
     assert all(n >= 1 for n in run(many()))
+    # The client's close completes when the server echoes it, a moment before the server's
+    # session handler returns: wait for the gauge (a leak would never get there).
+    deadline = time.monotonic() + 30
+    while metric(live, "fala_voice_active_sessions", route="/ws/tts") and (
+        time.monotonic() < deadline
+    ):
+        time.sleep(0.05)
     assert metric(live, "fala_voice_active_sessions", route="/ws/tts") == 0

@@ -52,16 +52,19 @@ def make_llm(settings: VoiceSettings) -> OpenAIChatLLM:
 
 
 class LiveServer:
-    """A FastAPI app on uvicorn in a thread, on a free port."""
+    """A FastAPI app on uvicorn in a thread, on a free port; `options` go to uvicorn.Config
+    (the service's own: voice_service.server.uvicorn_options(settings))."""
 
-    def __init__(self, app) -> None:
+    def __init__(self, app, **options) -> None:
         import uvicorn
 
         self.app = app
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.ws_url = f"ws://127.0.0.1:{self.port}"
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=self.port, log_level="warning", **options
+        )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 

@@ -32,15 +32,35 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 
-from fala.core.errors import PayloadTooLarge
 from voice_service.audio import pcm_frames
 from voice_service.auth import TokenChecker, resolve_token
 from voice_service.backends import Backends
 from voice_service.cache import Cache, build_cache
-from voice_service.engine import Speech, VoiceEngine
-from voice_service.errors import FalaError, InvalidRequest
+from voice_service.engine import Speech, VoiceEngine, speakable
+from voice_service.errors import (
+    FalaError,
+    InvalidRequest,
+    NothingToSpeak,
+    PayloadTooLarge,
+    RouteNotFound,
+)
+from voice_service.limits import BodyGuard
 from voice_service.metrics import CONTENT_TYPE_LATEST, Metrics
+from voice_service.openapi import (
+    AUTHED,
+    GENERATE_VOICE_BODY,
+    SYNTH_ERRORS,
+    TRANSCRIPTION_BODY,
+    TRANSCRIPTION_RESPONSES,
+    BatchResult,
+    Health,
+    audio,
+    errors,
+)
+from voice_service.openapi import install as install_openapi
 from voice_service.settings import VoiceSettings
 
 logger = logging.getLogger(__name__)
@@ -134,8 +154,9 @@ def create_app(
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
-        openapi_url=None,
+        openapi_url="/openapi.json",  # behind the token, like every route but /health
     )
+    install_openapi(app)
     app.state.engine = engine
     app.state.metrics = metrics
 
@@ -152,6 +173,31 @@ def create_app(
     @app.exception_handler(FalaError)
     async def fala_error(request: Request, exc: FalaError) -> JSONResponse:
         return fail(exc, route_of(request))
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        """Starlette's and FastAPI's own refusals (no such route, wrong method, a body or form
+        that cannot be parsed) in the service's error shape."""
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code)
+        if code is None:
+            code = "invalid_request" if exc.status_code == 400 else f"http_{exc.status_code}"
+        message = str(exc.detail)
+        if exc.status_code == 404:
+            message = f"No route {request.method} {request.url.path}; see the service's API."
+        elif exc.status_code == 405:
+            allowed = (exc.headers or {}).get("Allow") or (exc.headers or {}).get("allow")
+            message = f"{request.method} is not allowed on {request.url.path}"
+            message += f"; use {allowed}." if allowed else "."
+        metrics.error(code, route_of(request))
+        return JSONResponse(
+            {"error": code, "message": message}, exc.status_code, headers=exc.headers
+        )
+
+    @app.exception_handler(ClientDisconnect)
+    async def client_gone(request: Request, exc: ClientDisconnect) -> Response:
+        """The client hung up before its body arrived: nobody to answer, nothing failed."""
+        metrics.error("client_disconnected", route_of(request))
+        return Response(status_code=400)
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -171,15 +217,18 @@ def create_app(
             return await call_next(request)
         try:
             checker.check(request.headers.get("authorization"))
-            length = request.headers.get("content-length")
-            if length and length.isdigit() and int(length) > settings.max_upload_bytes:
-                raise PayloadTooLarge(
-                    f"The request body has {length} bytes; the limit is "
-                    f"{settings.max_upload_bytes}."
-                )
         except FalaError as exc:
             return fail(exc, request.url.path)
         return await call_next(request)
+
+    # Outermost (registered last): 413 / 408 JSON for bodies over MAX_UPLOAD_BYTES, declared
+    # or chunked, and for bodies that stop arriving; a declared oversize is refused unread.
+    app.add_middleware(
+        BodyGuard,
+        max_bytes=settings.max_upload_bytes,
+        timeout_seconds=settings.client_timeout_seconds,
+        on_reject=lambda error, path: metrics.error(error.code, path),
+    )
 
     async def ws_accept(websocket: WebSocket, route: str) -> bool:
         try:
@@ -214,7 +263,7 @@ def create_app(
 
     # --- health and metrics ---------------------------------------------------------------
 
-    @app.get("/health")
+    @app.get("/health", response_model=Health)
     async def health() -> dict[str, Any]:
         return {
             "status": "ok",
@@ -225,7 +274,14 @@ def create_app(
             "cache": cache.name,
         }
 
-    @app.get("/metrics")
+    @app.get(
+        "/metrics",
+        response_class=Response,
+        responses={
+            200: {"description": "Prometheus text format", "content": {"text/plain": {}}},
+            **errors(401, 403),
+        },
+    )
     async def prometheus() -> Response:
         return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
@@ -237,7 +293,12 @@ def create_app(
         except ValidationError as exc:
             raise InvalidRequest(_validation_message(exc)) from exc
 
-    @app.post("/generate-voice")
+    @app.post(
+        "/generate-voice",
+        response_class=Response,
+        responses={**audio(WAV), **errors(400, *AUTHED, 422, 501, 503)},
+        openapi_extra=GENERATE_VOICE_BODY,
+    )
     async def generate_voice(request: Request) -> Response:
         started = time.perf_counter()
         content_type = request.headers.get("content-type", "")
@@ -256,7 +317,7 @@ def create_app(
         elif content_type.startswith("application/json") or not content_type:
             try:
                 data = await request.json()
-            except ValueError as exc:
+            except (ValueError, RecursionError) as exc:  # RecursionError: nested too deep
                 raise InvalidRequest("The body is not valid JSON.") from exc
             req = parse(GenerateVoice, data)
         else:
@@ -275,7 +336,7 @@ def create_app(
         metrics.first_audio_seconds.labels("/generate-voice").observe(time.perf_counter() - started)
         return Response(speech.wav, media_type=WAV, headers=_speech_headers(speech))
 
-    @app.post("/generate-voice/batch")
+    @app.post("/generate-voice/batch", response_model=BatchResult, responses=SYNTH_ERRORS)
     async def generate_voice_batch(batch: GenerateVoiceBatch) -> dict[str, Any]:
         if len(batch.items) > settings.max_batch_items:
             raise InvalidRequest(
@@ -305,7 +366,11 @@ def create_app(
 
         return {"items": await run_in_threadpool(work)}
 
-    @app.post("/v1/audio/speech")
+    @app.post(
+        "/v1/audio/speech",
+        response_class=Response,
+        responses={**audio(WAV, "audio/pcm"), **SYNTH_ERRORS},
+    )
     async def openai_speech(body: OpenAISpeech) -> Response:
         speech = await run_in_threadpool(
             engine.synthesize,
@@ -320,7 +385,12 @@ def create_app(
             )
         return Response(speech.wav, media_type=WAV, headers=_speech_headers(speech))
 
-    @app.post("/v1/audio/transcriptions")
+    @app.post(
+        "/v1/audio/transcriptions",
+        response_class=Response,
+        responses=TRANSCRIPTION_RESPONSES,
+        openapi_extra=TRANSCRIPTION_BODY,
+    )
     async def openai_transcriptions(request: Request) -> Response:
         if not request.headers.get("content-type", "").startswith("multipart/form-data"):
             raise InvalidRequest("Send multipart/form-data with the audio in a `file` field.")
@@ -351,9 +421,23 @@ def create_app(
 
     # --- WebSockets -----------------------------------------------------------------------
 
+    async def receive_message(websocket: WebSocket) -> dict[str, Any]:
+        """The next message; one over MAX_UPLOAD_BYTES raises PayloadTooLarge (the session
+        then ends with close code 1009, as the WebSocket protocol's own limit would)."""
+        message = await websocket.receive()
+        data = message.get("bytes")
+        if data is None and message.get("text") is not None:
+            data = message["text"].encode("utf-8", "surrogatepass")
+        if data is not None and len(data) > settings.max_upload_bytes:
+            raise PayloadTooLarge(
+                f"The message has {len(data)} bytes; the limit is {settings.max_upload_bytes}. "
+                "Send shorter audio (or text)."
+            )
+        return message
+
     async def receive_audio(websocket: WebSocket) -> bytes | None:
         """The next binary message; None when the client closed. A text message is an error."""
-        message = await websocket.receive()
+        message = await receive_message(websocket)
         if message["type"] == "websocket.disconnect":
             return None
         if message.get("bytes") is not None:
@@ -374,6 +458,11 @@ def create_app(
                     if not await serve_one():
                         return
                 except WebSocketDisconnect:
+                    return
+                except PayloadTooLarge as exc:
+                    if await ws_error(websocket, exc, route):
+                        with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
+                            await websocket.close(1009, "message too big")
                     return
                 except Exception as exc:
                     if not await ws_error(websocket, exc, route):
@@ -414,18 +503,24 @@ def create_app(
         queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
         cancelled = threading.Event()
 
+        def post(kind: str, item: Any) -> None:
+            try:
+                loop.call_soon_threadsafe(queue.put_nowait, (kind, item))
+            except RuntimeError:  # the event loop is closed: the server stopped meanwhile
+                cancelled.set()
+
         def emit(item: Any) -> None:
             if cancelled.is_set():
                 raise ConnectionAbortedError("client went away")
-            loop.call_soon_threadsafe(queue.put_nowait, ("item", item))
+            post("item", item)
 
         def run() -> None:
             try:
                 produce(emit)
             except BaseException as exc:  # handed to the event loop, re-raised there
-                loop.call_soon_threadsafe(queue.put_nowait, ("error", exc))
+                post("error", exc)
             else:
-                loop.call_soon_threadsafe(queue.put_nowait, ("done", None))
+                post("done", None)
 
         thread = threading.Thread(target=run, name="voice-stream", daemon=True)
         thread.start()
@@ -479,13 +574,19 @@ def create_app(
 
         def speak(sentence: str) -> None:
             nonlocal first_audio
-            for speech in engine.synthesize_chunks(sentence, language=reply_language, voice=voice):
-                emit(speech.wav)
-                if first_audio:
-                    first_audio = False
-                    metrics.first_audio_seconds.labels("/ws/stream").observe(
-                        time.perf_counter() - started
-                    )
+            text = speakable(sentence)
+            if not text:
+                return
+            try:
+                for speech in engine.synthesize_chunks(text, language=reply_language, voice=voice):
+                    emit(speech.wav)
+                    if first_audio:
+                        first_audio = False
+                        metrics.first_audio_seconds.labels("/ws/stream").observe(
+                            time.perf_counter() - started
+                        )
+            except NothingToSpeak:
+                return  # a fragment of punctuation or symbols only: nothing to say aloud
 
         with metrics.stage("llm", llm.name):
             deltas: Iterator[str] = llm.stream(engine.messages(heard.text))
@@ -508,7 +609,7 @@ def create_app(
         route = "/ws/tts"
 
         async def one_request() -> bool:
-            message = await websocket.receive()
+            message = await receive_message(websocket)
             if message["type"] == "websocket.disconnect":
                 return False
             started = time.perf_counter()
@@ -516,7 +617,7 @@ def create_app(
                 raise InvalidRequest('Send JSON text: {"text": "...", "language": "en"}.')
             try:
                 data = json.loads(message["text"])
-            except ValueError as exc:
+            except (ValueError, RecursionError) as exc:
                 raise InvalidRequest("The message is not valid JSON.") from exc
             req = parse(TTSMessage, data)
 
@@ -537,5 +638,21 @@ def create_app(
             return True
 
         await ws_session(websocket, route, one_request)
+
+    @app.websocket("/{path:path}")
+    async def ws_not_found(websocket: WebSocket, path: str) -> None:
+        """Any other WebSocket path: refused with JSON like an unknown HTTP route (after the
+        credentials, as over HTTP), rather than a bare 403."""
+        try:
+            checker.check(
+                websocket.headers.get("authorization"), websocket.query_params.get("token")
+            )
+            error: FalaError = RouteNotFound(
+                f"No WebSocket route /{path}; the service has /ws, /ws/stream and /ws/tts."
+            )
+        except FalaError as exc:
+            error = exc
+        metrics.error(error.code, "/{path}")
+        await websocket.send_denial_response(JSONResponse(error.to_dict(), error.status))
 
     return app

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -20,12 +21,24 @@ from voice_service.backends import Backends, Transcription
 from voice_service.backends.llm import ChatReply
 from voice_service.backends.tts import SpeechChunk
 from voice_service.cache import Cache, MemoryCache, cache_key
-from voice_service.errors import FalaError, TextTooLong, TTSUnavailable
+from voice_service.errors import (
+    FalaError,
+    LLMUnavailable,
+    NothingToSpeak,
+    TextTooLong,
+    TTSUnavailable,
+)
 from voice_service.metrics import Metrics
 from voice_service.settings import VoiceSettings
 
 # A reply sentence is synthesized as soon as it is complete (streaming turns).
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
+
+
+def speakable(text: str) -> str:
+    """A model's reply made safe to speak: the control characters and unpaired surrogates that
+    `check_text` refuses from callers become spaces."""
+    return "".join(" " if unicodedata.category(c) in ("Cc", "Cs") else c for c in text).strip()
 
 
 @dataclass(frozen=True)
@@ -96,6 +109,11 @@ class VoiceEngine:
             raise TextTooLong(
                 f"`text` has {len(text)} characters; the limit is {self.settings.max_text_chars}."
                 " Split it into several requests (or use /generate-voice/batch)."
+            )
+        if any(unicodedata.category(c) in ("Cc", "Cs") and c not in "\t\n\r" for c in text):
+            raise InvalidRequest(
+                "`text` contains control characters or unpaired surrogates (such as NUL or "
+                "\\ud800); send plain text."
             )
         return text
 
@@ -172,8 +190,10 @@ class VoiceEngine:
             raise TTSUnavailable(f"Speech synthesis failed ({type(exc).__name__}: {exc}).") from exc
         finally:
             stage.__exit__(None, None, None)
-        if not parts:
-            raise TTSUnavailable("Speech synthesis produced no audio.")
+        if not parts:  # only punctuation, symbols or invisible characters
+            raise NothingToSpeak(
+                f"Nothing in `text` can be spoken ({text[:40]!r}); send words or numbers."
+            )
         whole = wav_bytes(np.concatenate([p.samples for p in parts]), parts[0].sample_rate)
         meta = f"{parts[0].backend}\n{parts[0].voice}\n".encode()
         self.cache.set(key, meta + whole)
@@ -208,7 +228,14 @@ class VoiceEngine:
             )
         answer = self.reply(heard.text)
         reply_language = self.reply_language(language, heard)
-        speech = self.synthesize(answer.text or "…", language=reply_language, voice=voice)
+        try:
+            speech = self.synthesize(
+                speakable(answer.text) or "…", language=reply_language, voice=voice
+            )
+        except NothingToSpeak as exc:  # the model's fault, not the caller's: worth a retry
+            raise LLMUnavailable(
+                f"The model's reply has nothing to speak ({answer.text[:40]!r})."
+            ) from exc
         return TurnResult(
             user_text=heard.text,
             assistant_text=answer.text,

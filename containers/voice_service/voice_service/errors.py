@@ -5,7 +5,13 @@ User errors answer 4xx; backend outages answer 503 (never a bare 500 with a stac
 
 from __future__ import annotations
 
-from fala.core.errors import FalaError, InvalidRequest, VoiceServiceError
+from fala.core.errors import (
+    FalaError,
+    InvalidRequest,
+    PayloadTooLarge,
+    RouteNotFound,
+    VoiceServiceError,
+)
 
 __all__ = [
     "BackendUnavailable",
@@ -13,6 +19,10 @@ __all__ = [
     "Forbidden",
     "InvalidRequest",
     "LLMUnavailable",
+    "NothingToSpeak",
+    "PayloadTooLarge",
+    "RequestTimeout",
+    "RouteNotFound",
     "STTUnavailable",
     "TTSUnavailable",
     "TextTooLong",
@@ -32,9 +42,23 @@ class Forbidden(FalaError):
     status = 403
 
 
+class RequestTimeout(FalaError):
+    """The client stopped sending its request (a stalled or deliberately slow body)."""
+
+    code = "request_timeout"
+    status = 408
+
+
 class TextTooLong(InvalidRequest):
     code = "text_too_long"
     status = 413
+
+
+class NothingToSpeak(InvalidRequest):
+    """The text has nothing a voice can say (only punctuation, symbols, invisible characters)."""
+
+    code = "nothing_to_speak"
+    status = 422
 
 
 class VoiceCloningUnavailable(FalaError):

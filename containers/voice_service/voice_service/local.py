@@ -136,6 +136,7 @@ def serve(host: str = "127.0.0.1", port: int = 8765, token: str | None = None) -
     """Run the whole service on this machine until interrupted (what `fala voice` does)."""
     import uvicorn
 
+    from voice_service.server import uvicorn_options
     from voice_service.service import build_app
 
     token = token or os.environ.get("VOICE_API_TOKEN") or secrets.token_urlsafe(24)
@@ -149,4 +150,4 @@ def serve(host: str = "127.0.0.1", port: int = 8765, token: str | None = None) -
             f"{token}' -H 'content-type: application/json' -d '{{\"text\": \"Hello!\"}}' "
             "-o hello.wav"
         )
-        uvicorn.run(app, host=host, port=port, ws_ping_interval=20, ws_ping_timeout=20)
+        uvicorn.run(app, host=host, port=port, **uvicorn_options(settings))

@@ -105,13 +105,16 @@ def build_app(settings: VoiceSettings):
 def main() -> None:
     import uvicorn
 
+    from voice_service.server import uvicorn_options
+
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"))
     settings = VoiceSettings()
     uvicorn.run(
         build_app(settings),
         host=os.environ.get("HOST", "0.0.0.0"),  # noqa: S104 - a container listens on all
         port=int(os.environ.get("PORT", "8000")),
-        ws_ping_interval=20,
-        ws_ping_timeout=20,
-        timeout_keep_alive=75,
+        # Longer than the ALB's idle timeout (300 s), so the ALB, not the service, closes idle
+        # connections: a close racing the ALB's next request would be a 502.
+        timeout_keep_alive=310,
+        **uvicorn_options(settings),
     )

@@ -47,7 +47,12 @@ class VoiceSettings(BaseSettings):
     max_audio_seconds: float = Field(default=30.0, gt=0, le=600)
     max_text_chars: int = Field(default=2000, gt=0, le=20_000)
     max_batch_items: int = Field(default=16, gt=0, le=256)
+    # Any request body (chunked uploads too) and any WebSocket message; bigger ones get 413 /
+    # close 1009.
     max_upload_bytes: int = Field(default=20 * 1024 * 1024, gt=0)
+    # Slow clients: a request's head must arrive whole within this time, and its body must not
+    # pause for longer; else 408 and the connection is closed.
+    client_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
 
     # Cache: Redis when REDIS_URL is set, else a bounded in-process LRU.
     redis_url: str | None = Field(default=None, repr=False)
@@ -58,6 +63,8 @@ class VoiceSettings(BaseSettings):
     # Job worker (runs inside the API process when JOB_QUEUE_URL is set).
     job_queue_url: str | None = None
     heartbeat_seconds: float = Field(default=20.0, gt=0)
+    # The job queue's visibility timeout, renewed with each beat (unset: left as the queue has it).
+    job_visibility_seconds: int | None = Field(default=None, gt=0, le=43_200)
     aws_region: str | None = None
 
     @classmethod

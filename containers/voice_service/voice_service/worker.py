@@ -20,7 +20,10 @@ Outcomes, per message:
   DLQ after maxReceiveCount deliveries (there is no token to fail, and deleting it would hide it);
 - the token already answered or timed out (TaskTimedOut, InvalidToken, TaskDoesNotExist from a
   heartbeat or SendTask*) → message deleted without (more) work: a redelivered job completes once.
-A heartbeat thread calls SendTaskHeartbeat every HEARTBEAT_SECONDS while a job runs.
+A heartbeat thread calls SendTaskHeartbeat every HEARTBEAT_SECONDS while a job runs, and renews the
+message's visibility (JOB_VISIBILITY_SECONDS) with each beat: the queue's visibility timeout is
+shorter than the task's HeartbeatSeconds (infra/constructs/voice_jobs.py JobTimings), so a job
+whose worker died is visible again while its task still waits, and the next worker takes it over.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from typing import Any, Protocol
 
 from pydantic import ValidationError
 
+from fala.core.correlation import correlation_id
 from fala.core.errors import FalaError, InvalidRequest, UploadNotFound
 from fala.core.models import (
     Conversation,
@@ -130,12 +134,16 @@ def _error_code(exc: Exception) -> str | None:
 
 
 class Heartbeat:
-    """SendTaskHeartbeat every `interval` seconds until stopped; notes when the token is gone."""
+    """SendTaskHeartbeat every `interval` seconds until stopped; notes when the token is gone.
+    `renew` (if given) runs with each beat: it keeps the SQS message invisible while we work."""
 
-    def __init__(self, sfn, token: str, interval: float) -> None:
+    def __init__(
+        self, sfn, token: str, interval: float, renew: Callable[[], None] | None = None
+    ) -> None:
         self._sfn = sfn
         self._token = token
         self._interval = interval
+        self._renew = renew
         self._stop = threading.Event()
         self.gone = threading.Event()
         self._thread = threading.Thread(target=self._run, name="voice-job-heartbeat", daemon=True)
@@ -148,6 +156,11 @@ class Heartbeat:
                 self.gone.set()
                 raise TokenGone(_error_code(exc)) from exc
             logger.warning("Task heartbeat failed (will retry): %s", exc)
+        if self._renew is not None:
+            try:
+                self._renew()
+            except Exception as exc:  # the next beat tries again
+                logger.warning("Renewing the job's visibility failed (will retry): %s", exc)
 
     def first_beat(self, *, attempts: int = 4, pause: float = 0.25) -> None:
         """The beat before any work. A job can outrun its task's registration (the event is
@@ -191,6 +204,7 @@ class JobWorker:
         queue_url: str,
         turn: Turn,
         heartbeat_seconds: float = 20.0,
+        visibility_seconds: int | None = None,
         retry_delay_seconds: int = 10,
         max_receives: int = 3,
         max_audio_bytes: int = 20 * 1024 * 1024,
@@ -203,6 +217,8 @@ class JobWorker:
         self.queue_url = queue_url
         self.turn = turn
         self.heartbeat_seconds = heartbeat_seconds
+        # Renewed with each beat; None leaves the queue's visibility timeout alone.
+        self.visibility_seconds = visibility_seconds
         self.retry_delay_seconds = retry_delay_seconds
         self.max_receives = max_receives
         self.max_audio_bytes = max_audio_bytes
@@ -256,7 +272,11 @@ class JobWorker:
             )
             return "malformed"
         log = {"execution": msg.execution, "message_id": msg.message_id}
-        heartbeat = Heartbeat(self.sfn, msg.task_token, self.heartbeat_seconds)
+        if msg.job is not None:  # the run's correlation id, as in the pipeline's Lambda logs
+            log["correlation_id"] = correlation_id(msg.job.upload.bucket, msg.job.upload.key)
+        heartbeat = Heartbeat(
+            self.sfn, msg.task_token, self.heartbeat_seconds, renew=self._renewal(msg)
+        )
         try:
             heartbeat.first_beat()  # a redelivered job whose token is already answered stops here
             if msg.job is None:
@@ -323,13 +343,14 @@ class JobWorker:
             raise
 
     def _work(self, job: Job, results_bucket: str) -> Conversation:
+        started = time.perf_counter()  # the job's GPU time: read, turn, reply written
         audio = self._read_audio(job)
-        started = time.perf_counter()
         result = self.turn(audio, job.language, job.voice)
         key = reply_audio_key(job.upload.key)
         self.s3.put_object(Bucket=results_bucket, Key=key, Body=result.wav, ContentType="audio/wav")
         usage = getattr(result, "usage", None) or {}
-        logger.info("Voice turn took %.2f s", time.perf_counter() - started)
+        seconds = time.perf_counter() - started
+        logger.info("Voice job took %.2f s", seconds)
         return Conversation(
             user_text=result.user_text,
             assistant_text=result.assistant_text,
@@ -346,7 +367,8 @@ class JobWorker:
             )
             if usage
             else None,
-            cost_usd=None,  # self-hosted: the GPU hour is the cost, not the turn
+            cost_usd=None,  # self-hosted: priced from gpu_seconds by the pipeline's Publish step
+            gpu_seconds=round(seconds, 3),
         )
 
     def _read_audio(self, job: Job) -> bytes:
@@ -366,6 +388,18 @@ class JobWorker:
                 f"{self.max_audio_bytes}."
             )
         return obj["Body"].read()
+
+    def _renewal(self, msg: JobMessage) -> Callable[[], None] | None:
+        if self.visibility_seconds is None:
+            return None
+        seconds = self.visibility_seconds
+
+        def renew() -> None:
+            self.sqs.change_message_visibility(
+                QueueUrl=self.queue_url, ReceiptHandle=msg.receipt_handle, VisibilityTimeout=seconds
+            )
+
+        return renew
 
     def _retry_later(self, msg: JobMessage) -> None:
         delay = min(self.retry_delay_seconds * msg.receive_count, 43_200)
@@ -412,6 +446,7 @@ def build_worker(settings, turn: Turn, *, on_outcome=None) -> JobWorker:
         queue_url=settings.job_queue_url,
         turn=turn,
         heartbeat_seconds=settings.heartbeat_seconds,
+        visibility_seconds=settings.job_visibility_seconds,
         max_receives=int(os.environ.get("MAX_RECEIVES", "3")),
         retry_delay_seconds=int(os.environ.get("RETRY_DELAY_SECONDS", "10")),
         on_outcome=on_outcome,

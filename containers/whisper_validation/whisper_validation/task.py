@@ -14,6 +14,7 @@ from botocore.exceptions import ClientError
 from pydantic import ValidationError
 
 from fala.core.audio import decode_audio
+from fala.core.correlation import correlation_id_of
 from fala.core.errors import FalaError, InvalidRequest, UploadNotFound
 from fala.core.models import Job, Upload
 from fala.core.validation import check_expected_speech
@@ -42,10 +43,11 @@ def read_upload(upload: Upload) -> bytes:
         raise
 
 
-@logger.inject_lambda_context(correlation_id_path="upload.key")
+@logger.inject_lambda_context
 @tracer.capture_lambda_handler(capture_response=False)
 @engine.metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    logger.set_correlation_id(correlation_id_of(event))
     try:
         return _validate_job(event)
     except FalaError as error:

@@ -1,21 +1,23 @@
 """Usage → cost at list prices.
 
-Amazon Nova 2 Sonic on-demand list prices, US East (N. Virginia), USD per 1,000 tokens, from
-https://aws.amazon.com/bedrock/pricing/ (Amazon Nova section) as read in December 2025. Prices
-change and differ by region: override them here (or pass your own `Prices`) rather than trusting
-this figure for billing. The figure in a result document is an estimate from the usage event.
+Amazon Nova 2 Sonic on-demand list prices, US East (N. Virginia), USD per 1,000 tokens, kept with
+the project's other prices in fala/core/cost.py (from https://aws.amazon.com/bedrock/pricing/,
+Amazon Nova section, as read in December 2025). Prices change and differ by region: change them
+there (or pass your own `Prices`) rather than trusting this figure for billing. The figure in a
+result document is an estimate from the usage event.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from fala.core import cost as prices
 from fala.core.models import Usage
 
-SPEECH_INPUT_PER_1K = 0.003
-SPEECH_OUTPUT_PER_1K = 0.012
-TEXT_INPUT_PER_1K = 0.00033
-TEXT_OUTPUT_PER_1K = 0.00275
+SPEECH_INPUT_PER_1K = prices.NOVA_SONIC_SPEECH_INPUT_PER_1K
+SPEECH_OUTPUT_PER_1K = prices.NOVA_SONIC_SPEECH_OUTPUT_PER_1K
+TEXT_INPUT_PER_1K = prices.NOVA_SONIC_TEXT_INPUT_PER_1K
+TEXT_OUTPUT_PER_1K = prices.NOVA_SONIC_TEXT_OUTPUT_PER_1K
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,188 @@
+"""The optional customer-managed KMS key (`fala:kms_key`) and who may use it.
+
+Unset, each store keeps its own default encryption: S3-managed keys, SQS-managed SSE, the
+AWS-owned keys of DynamoDB, Step Functions and CloudWatch Logs, the AWS-managed key of Secrets
+Manager; the alarm topic stays unencrypted (CloudWatch cannot use SNS's AWS-managed key).
+
+Set ("create", or an existing key's ARN), the upload bucket, the queues and their dead-letter
+queues, the idempotency table, the alarm topic, every log group, the state machine and the voice
+API secret use it. The access-log bucket stays S3-managed: S3 server access logs cannot be
+delivered to an SSE-KMS bucket.
+
+Who may use the key, and only for what:
+- The functions and the voice task role, through IAM policies scoped by `kms:ViaService` (S3,
+  SQS, DynamoDB) or by the state machine's encryption context; see `grant_via`.
+- AWS services acting for the stack, through the key policy, each scoped by an encryption context
+  or by the source account and resource (confused-deputy protection): CloudWatch Logs (log group
+  encryption), EventBridge (rules delivering to the encrypted queues and dead-letter queues),
+  CloudWatch alarms (publishing to the encrypted topic), and CloudWatch Logs delivery (the state
+  machine's execution logs). S3 → EventBridge notifications need nothing: the event is not the
+  object.
+
+A created key gets those key-policy statements here. An existing key's policy cannot be changed by
+this stack: it must already allow them (README, "Security"); synth says so as a warning.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jsii
+from aws_cdk import (
+    Annotations,
+    AspectPriority,
+    Aspects,
+    Aws,
+    Duration,
+    IAspect,
+    RemovalPolicy,
+    Stack,
+)
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct, IConstruct
+
+CREATE = "create"
+
+
+class Encryption(Construct):
+    def __init__(self, scope: Construct, id: str, *, kms_key: str | None) -> None:
+        super().__init__(scope, id)
+        self.key: kms.IKey | None = None
+        if kms_key == CREATE:
+            stack = Stack.of(self)
+            key = kms.Key(
+                self,
+                "Key",
+                description=f"Fala ({stack.stack_name}): data at rest",
+                alias=f"alias/{stack.stack_name}",
+                enable_key_rotation=True,
+                # Data encrypted with it (retained buckets, archived logs) outlives the stack.
+                removal_policy=RemovalPolicy.RETAIN,
+                pending_window=Duration.days(30),
+            )
+            for statement in service_statements():
+                key.add_to_resource_policy(statement)
+            self.key = key
+        elif kms_key is not None:
+            self.key = kms.Key.from_key_arn(self, "Key", kms_key)
+            Annotations.of(self).add_warning_v2(
+                "fala:kms-key-policy",
+                "fala:kms_key names an existing key: its key policy must already allow CloudWatch "
+                "Logs, EventBridge, CloudWatch alarms and CloudWatch Logs delivery (README, "
+                "Security). This stack cannot change another key's policy.",
+            )
+        if self.key is not None:
+            Aspects.of(Stack.of(self)).add(
+                _EncryptLogGroups(self.key), priority=AspectPriority.MUTATING
+            )
+
+    @property
+    def key_arn(self) -> str | None:
+        return self.key.key_arn if self.key is not None else None
+
+    def grant_via(self, grantee: iam.IGrantable, service: str, *actions: str) -> None:
+        """`actions` on the key for `grantee`, only in calls made through `service` (s3, sqs,
+        dynamodb, …) in this region. Nothing when no key is configured."""
+        if self.key is None:
+            return
+        iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=list(actions),
+            resource_arns=[self.key.key_arn],
+            conditions={
+                "StringEquals": {"kms:ViaService": f"{service}.{Aws.REGION}.amazonaws.com"}
+            },
+        )
+
+    def encrypt_queue(self, queue: sqs.Queue) -> None:
+        """Put the queue under the key at the CloudFormation level. Through the L2 property
+        instead, CDK would grant every sender kms:ReEncrypt* and kms:GenerateDataKey* (and
+        EventBridge the same in the key policy); the narrow grants are made by the stack."""
+        if self.key is None:
+            return
+        resource: sqs.CfnQueue = queue.node.default_child  # type: ignore[assignment]
+        resource.sqs_managed_sse_enabled = None
+        resource.kms_master_key_id = self.key.key_arn
+        # Fewer KMS calls: a data key is reused for 5 minutes (SQS's default is the minimum).
+        resource.kms_data_key_reuse_period_seconds = 300
+
+
+def service_statements() -> list[iam.PolicyStatement]:
+    """The key-policy statements for AWS services working for this stack, each the narrowest
+    the service allows. Also what an existing key's policy must contain (README)."""
+    account = {"aws:SourceAccount": Aws.ACCOUNT_ID}
+
+    def arn(service: str, resource: str) -> str:
+        return f"arn:{Aws.PARTITION}:{service}:{Aws.REGION}:{Aws.ACCOUNT_ID}:{resource}"
+
+    def statement(sid: str, principal: str, actions: list[str], **conditions: Any) -> Any:
+        return iam.PolicyStatement(
+            sid=sid,
+            principals=[iam.ServicePrincipal(principal)],
+            actions=actions,
+            resources=["*"],  # in a key policy, "*" is this key
+            conditions=conditions or None,
+        )
+
+    return [
+        statement(
+            "CloudWatchLogsEncryptsThisAccountsLogGroups",
+            f"logs.{Aws.REGION}.amazonaws.com",
+            [
+                "kms:Encrypt",
+                "kms:Decrypt",
+                "kms:ReEncryptFrom",
+                "kms:ReEncryptTo",
+                "kms:GenerateDataKey",
+                "kms:GenerateDataKeyWithoutPlaintext",
+            ],
+            ArnLike={"kms:EncryptionContext:aws:logs:arn": arn("logs", "log-group:*")},
+        ),
+        # DescribeKey carries no encryption context; it reveals the key's metadata only.
+        statement(
+            "CloudWatchLogsDescribesTheKey", f"logs.{Aws.REGION}.amazonaws.com", ["kms:DescribeKey"]
+        ),
+        statement(
+            "EventBridgeRulesDeliverToEncryptedQueues",
+            "events.amazonaws.com",
+            ["kms:GenerateDataKey", "kms:Decrypt"],
+            StringEquals=account,
+            ArnLike={"aws:SourceArn": arn("events", "rule/*")},
+        ),
+        statement(
+            "CloudWatchAlarmsPublishToTheEncryptedTopic",
+            "cloudwatch.amazonaws.com",
+            ["kms:GenerateDataKey", "kms:Decrypt"],
+            StringEquals=account,
+            ArnLike={"aws:SourceArn": arn("cloudwatch", "alarm:*")},
+        ),
+        # Step Functions hands its execution logs to CloudWatch Logs delivery under data keys
+        # it generates with this encryption context (see Pipeline).
+        statement(
+            "LogsDeliveryReadsStateMachineLogs",
+            "delivery.logs.amazonaws.com",
+            ["kms:Decrypt"],
+            StringEquals={"kms:EncryptionContext:SourceArn": logs_delivery_context()},
+        ),
+    ]
+
+
+def logs_delivery_context() -> str:
+    """The encryption context Step Functions uses for data keys of its vended execution logs."""
+    return f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:*"
+
+
+@jsii.implements(IAspect)
+class _EncryptLogGroups:
+    """Every log group of the stack under the key, including those CDK constructs create
+    themselves (VPC flow logs): a log group added later cannot be forgotten."""
+
+    def __init__(self, key: kms.IKey) -> None:
+        self._key = key
+
+    def visit(self, node: IConstruct) -> None:
+        if isinstance(node, logs.CfnLogGroup) and node.kms_key_id is None:
+            node.kms_key_id = self._key.key_arn
