@@ -7,6 +7,7 @@ being ignored. Values given with `-c` arrive as strings; pydantic's lax mode tur
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal, Self
 
 from aws_cdk import aws_logs as logs
@@ -60,6 +61,13 @@ KMS_KEY_PATTERN = (
 )
 
 
+# An ACM certificate's ARN (ACM has no aliases); the certificate must be in the stack's region.
+CERTIFICATE_ARN_PATTERN = (
+    r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/"
+    r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+)
+
+
 class ConfigError(ValueError):
     """Context that cannot build a valid FalaConfig; the message says which key and why."""
 
@@ -104,6 +112,9 @@ class FalaConfig(BaseModel):
     # The instance's hourly price for the result's cost; unset, the list price of a known type
     # (fala/core/cost.py GPU_USD_PER_HOUR), else the GPU share is left out.
     voice_instance_usd_per_hour: float | None = Field(None, gt=0, le=1000)
+    # An ACM certificate for the voice service's load balancer: set, it listens on HTTPS (443)
+    # only; unset, on plain HTTP (80) inside the VPC.
+    voice_certificate_arn: str | None = None
     # Where alarms are sent (an SNS email subscription); unset, subscribe to the topic yourself.
     alarm_email: str | None = Field(None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -125,6 +136,16 @@ class FalaConfig(BaseModel):
             allowed = ", ".join(str(d) for d in _RETENTION)
             raise ValueError(f"CloudWatch Logs accepts only these retention days: {allowed}")
         return days
+
+    @field_validator("voice_certificate_arn")
+    @classmethod
+    def _certificate_arn(cls, arn: str | None) -> str | None:
+        if arn is not None and not re.fullmatch(CERTIFICATE_ARN_PATTERN, arn):
+            raise ValueError(
+                "must be an ACM certificate ARN, "
+                "arn:aws:acm:<region>:<account>:certificate/<id>, in the stack's region"
+            )
+        return arn
 
     @model_validator(mode="after")
     def _results_outlive_uploads(self) -> Self:
@@ -148,6 +169,8 @@ class FalaConfig(BaseModel):
             raise ValueError(
                 "vpc_id needs private_subnet_ids and availability_zones, one zone per subnet"
             )
+        if self.voice_certificate_arn and not self.voice_service:
+            raise ValueError("voice_certificate_arn is for the voice service: set voice_service")
         return self
 
     @property

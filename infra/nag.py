@@ -55,12 +55,14 @@ LAMBDA_REASONS = {
         "over TLS with IAM auth; a VPC would add NAT or endpoints and cold-start cost, no "
         "isolation."
     ),
-    "CKV_AWS_173": (
-        "Environment values are settings and resource names, never secrets (the one secret, the "
-        "voice API token, lives in Secrets Manager); Lambda encrypts them at rest with its "
-        "AWS-managed key."
-    ),
 }
+# Only for a function with environment variables that are not under the customer-managed key
+# (CDK's handlers have none, so the check passes for them).
+LAMBDA_ENVIRONMENT_REASON = (
+    "Environment values are settings and resource names, never secrets (the one secret, the "
+    "voice API token, lives in Secrets Manager); Lambda encrypts them at rest with its "
+    f"AWS-managed key. {NO_CMK}"
+)
 # CDK's own single-purpose handlers, invoked synchronously by CloudFormation custom resources.
 CDK_HANDLERS = ("BucketNotificationsHandler", "Custom::VpcRestrictDefaultSG")
 CDK_HANDLER_DLQ_REASON = (
@@ -79,6 +81,8 @@ class CheckovDefaults:
         ):
             for check, reason in LAMBDA_REASONS.items():
                 skip_checkov(node, check, reason)
+            if isinstance(node, lambda_.CfnFunction) and node.kms_key_arn is None:
+                skip_checkov(node, "CKV_AWS_173", LAMBDA_ENVIRONMENT_REASON)
             if any(part.startswith(CDK_HANDLERS) for part in node.node.path.split("/")):
                 skip_checkov(node, "CKV_AWS_116", CDK_HANDLER_DLQ_REASON)
         elif isinstance(node, logs.CfnLogGroup) and node.kms_key_id is None:

@@ -38,7 +38,12 @@ class FalaStack(Stack):
             access_log_expiration_days=config.log_retention_days,
             encryption=encryption,
         )
-        outcomes = OutcomeBus(self, "Outcomes", archive_retention_days=config.log_retention_days)
+        outcomes = OutcomeBus(
+            self,
+            "Outcomes",
+            archive_retention_days=config.log_retention_days,
+            encryption=encryption,
+        )
         validation = SpeechValidation(self, "Validation", config=config)
         conversation = SonicConversation(
             self, "Conversation", config=config, results_bucket_name=storage.bucket.bucket_name
@@ -131,8 +136,13 @@ class FalaStack(Stack):
             )
             voice_outputs = {
                 "VoiceServiceUrl": (
-                    f"http://{voice.load_balancer.load_balancer_dns_name}",
-                    "Voice service API (internal load balancer)",
+                    f"https://{voice.load_balancer.load_balancer_dns_name}"
+                    if voice.https
+                    else f"http://{voice.load_balancer.load_balancer_dns_name}",
+                    "Voice service API (internal load balancer; call it by the certificate's "
+                    "domain, a DNS record pointing here)"
+                    if voice.https
+                    else "Voice service API (internal load balancer)",
                 ),
                 "VoiceApiTokenSecretArn": (voice.token.secret_arn, "Voice API bearer token"),
                 "VoiceJobQueueUrl": (voice_jobs.queue.queue_url, "GPU voice service job queue"),

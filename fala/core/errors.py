@@ -1,8 +1,14 @@
-"""Typed errors a user can act on.
+"""Typed errors a user can act on: the shared registry.
 
 The class name is the error name Step Functions sees (Lambda reports it as `errorType`), `code` is
 the stable machine-readable code in API responses and result documents, and `status` the HTTP
 status the Function URL answers with.
+
+Every error that can cross a process boundary — a Lambda's error, a voice job's task failure —
+lives here, so the state machine's retry lists and the result documents (written by another
+Lambda) know it. The voice service adds HTTP-only errors of its own (voice_service/errors.py:
+Unauthorized, RequestTimeout, NothingToSpeak, …) that a job never reports; `error_types` leaves
+them out, so what a process happens to import cannot change the registry.
 """
 
 from __future__ import annotations
@@ -135,15 +141,58 @@ class VoiceServiceError(ConversationError):
     status = 502
 
 
+# The voice service's backend outages: its worker retries a job on them, then fails the job's
+# task token with the class name (LLMUnavailable, ...), which the result document explains.
+
+
+class BackendUnavailable(VoiceServiceError):
+    """A model backend cannot answer now (endpoint down, timed out, engine failed); the service's
+    logs and its /health say which. Redrive the execution once it is back."""
+
+    code = "backend_unavailable"
+    status = 503
+
+
+class LLMUnavailable(BackendUnavailable):
+    """The LLM (the Ollama sidecar) is down, still pulling its model, or replied with nothing to
+    speak."""
+
+    code = "llm_unavailable"
+
+
+class STTUnavailable(BackendUnavailable):
+    """Speech recognition (faster-whisper) failed to load or run."""
+
+    code = "stt_unavailable"
+
+
+class TTSUnavailable(BackendUnavailable):
+    """Speech synthesis (XTTS, and Piper as its fallback) failed."""
+
+    code = "tts_unavailable"
+
+
 def error_types() -> dict[str, type[FalaError]]:
-    """Every Fala error type by class name — the error name Step Functions sees."""
+    """Every Fala error type of this registry by class name — the error name Step Functions sees.
+    Subclasses defined elsewhere (the voice service's HTTP-only errors) are not in it."""
     found: dict[str, type[FalaError]] = {}
     pending: list[type[FalaError]] = [FalaError]
     while pending:
         cls = pending.pop()
-        found[cls.__name__] = cls
+        if cls.__module__ == __name__:
+            found[cls.__name__] = cls
         pending.extend(cls.__subclasses__())
     return found
+
+
+def registered_type(error: FalaError) -> type[FalaError]:
+    """The error's own type if the registry has it, else its nearest registered base (an HTTP-only
+    TextTooLong is reported as InvalidRequest): the name to report across a process boundary."""
+    registry = error_types()
+    for cls in type(error).__mro__:
+        if registry.get(cls.__name__) is cls:
+            return cls
+    return FalaError
 
 
 def needs_new_upload(cls: type[FalaError]) -> bool:

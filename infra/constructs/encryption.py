@@ -5,19 +5,21 @@ AWS-owned keys of DynamoDB, Step Functions and CloudWatch Logs, the AWS-managed 
 Manager; the alarm topic stays unencrypted (CloudWatch cannot use SNS's AWS-managed key).
 
 Set ("create", or an existing key's ARN), the upload bucket, the queues and their dead-letter
-queues, the idempotency table, the alarm topic, every log group, the state machine and the voice
-API secret use it. The access-log bucket stays S3-managed: S3 server access logs cannot be
-delivered to an SSE-KMS bucket.
+queues, the idempotency table, the alarm topic, every log group, the state machine, the outcome
+bus and its archive, every function's environment variables and the voice API secret use it. The
+access-log bucket stays S3-managed: S3 server access logs cannot be delivered to an SSE-KMS bucket.
 
 Who may use the key, and only for what:
 - The functions and the voice task role, through IAM policies scoped by `kms:ViaService` (S3,
-  SQS, DynamoDB) or by the state machine's encryption context; see `grant_via`.
+  SQS, DynamoDB) or by the state machine's encryption context; see `grant_via`. Each function's
+  role may also decrypt its own environment (encryption context `LambdaFunctionName`).
 - AWS services acting for the stack, through the key policy, each scoped by an encryption context
   or by the source account and resource (confused-deputy protection): CloudWatch Logs (log group
-  encryption), EventBridge (rules delivering to the encrypted queues and dead-letter queues),
-  CloudWatch alarms (publishing to the encrypted topic), and CloudWatch Logs delivery (the state
-  machine's execution logs). S3 → EventBridge notifications need nothing: the event is not the
-  object.
+  encryption), EventBridge (rules delivering to the encrypted queues and dead-letter queues; the
+  outcome bus and its archive, for that bus's encryption context), CloudWatch alarms (publishing
+  to the encrypted topic), and CloudWatch Logs delivery (the state machine's execution logs).
+  S3 → EventBridge notifications need nothing: the event is not the object. Publishers to the bus
+  (PutEvents) need no key permission either: EventBridge encrypts with its own service principal.
 
 A created key gets those key-policy statements here. An existing key's policy cannot be changed by
 this stack: it must already allow them (README, "Security"); synth says so as a warning.
@@ -38,8 +40,10 @@ from aws_cdk import (
     RemovalPolicy,
     Stack,
 )
+from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct, IConstruct
@@ -71,13 +75,13 @@ class Encryption(Construct):
             Annotations.of(self).add_warning_v2(
                 "fala:kms-key-policy",
                 "fala:kms_key names an existing key: its key policy must already allow CloudWatch "
-                "Logs, EventBridge, CloudWatch alarms and CloudWatch Logs delivery (README, "
-                "Security). This stack cannot change another key's policy.",
+                "Logs, EventBridge (rules, and the outcome bus and its archive), CloudWatch alarms "
+                "and CloudWatch Logs delivery (README, Security). This stack cannot change another "
+                "key's policy.",
             )
         if self.key is not None:
-            Aspects.of(Stack.of(self)).add(
-                _EncryptLogGroups(self.key), priority=AspectPriority.MUTATING
-            )
+            for aspect in (_EncryptLogGroups(self.key), _EncryptFunctionEnvironments(self.key)):
+                Aspects.of(Stack.of(self)).add(aspect, priority=AspectPriority.MUTATING)
 
     @property
     def key_arn(self) -> str | None:
@@ -108,6 +112,24 @@ class Encryption(Construct):
         resource.kms_master_key_id = self.key.key_arn
         # Fewer KMS calls: a data key is reused for 5 minutes (SQS's default is the minimum).
         resource.kms_data_key_reuse_period_seconds = 300
+
+    def encrypt_event_bus(self, bus: events.EventBus, archive: events.Archive) -> None:
+        """Put the bus and its archive under the key, at the CloudFormation level, and let
+        EventBridge use it for this bus only. Through the L2 `kms_key` instead, CDK would add
+        kms:ReEncrypt* and a DescribeKey statement per resource; these statements are also what
+        an existing key's policy must hold (README)."""
+        if self.key is None:
+            return
+        resource: events.CfnEventBus = bus.node.default_child  # type: ignore[assignment]
+        resource.kms_key_identifier = self.key.key_arn
+        archived: events.CfnArchive = archive.node.default_child  # type: ignore[assignment]
+        archived.kms_key_identifier = self.key.key_arn
+        # The bus's name, not its Ref: the key must exist before the bus (no cycle).
+        bus_arn = Stack.of(bus).format_arn(
+            service="events", resource="event-bus", resource_name=resource.name
+        )
+        for statement in event_bus_statements(bus_arn):
+            self.key.add_to_resource_policy(statement)
 
 
 def service_statements() -> list[iam.PolicyStatement]:
@@ -170,6 +192,32 @@ def service_statements() -> list[iam.PolicyStatement]:
     ]
 
 
+def event_bus_statements(bus_arn: str) -> list[iam.PolicyStatement]:
+    """The key-policy statements for EventBridge to encrypt one bus and its archive: events,
+    rules' patterns and targets, archived events. Every data-key operation carries the bus's ARN
+    as encryption context (archives too), so that, not aws:SourceArn, scopes them."""
+    events_principal = iam.ServicePrincipal("events.amazonaws.com")
+    return [
+        iam.PolicyStatement(
+            sid="EventBridgeEncryptsTheOutcomeBus",
+            principals=[events_principal],
+            # ReEncrypt for the archive (EventBridge's documented archive policy).
+            actions=["kms:GenerateDataKey", "kms:Decrypt", "kms:ReEncryptFrom", "kms:ReEncryptTo"],
+            resources=["*"],
+            conditions={
+                "StringEquals": {"kms:EncryptionContext:aws:events:event-bus:arn": bus_arn}
+            },
+        ),
+        # Checked when the bus or archive is created or updated (a symmetric key?); no context.
+        iam.PolicyStatement(
+            sid="EventBridgeDescribesTheKey",
+            principals=[events_principal],
+            actions=["kms:DescribeKey"],
+            resources=["*"],
+        ),
+    ]
+
+
 def logs_delivery_context() -> str:
     """The encryption context Step Functions uses for data keys of its vended execution logs."""
     return f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:*"
@@ -186,3 +234,39 @@ class _EncryptLogGroups:
     def visit(self, node: IConstruct) -> None:
         if isinstance(node, logs.CfnLogGroup) and node.kms_key_id is None:
             node.kms_key_id = self._key.key_arn
+
+
+@jsii.implements(IAspect)
+class _EncryptFunctionEnvironments:
+    """Every function's environment variables under the key, Fala's and any added later. Lambda
+    decrypts them at a cold start with the function's own role, in the encryption context
+    {"LambdaFunctionName": <name>}, so each role may decrypt its own function's only. That grant
+    is a policy of its own: in the role's default policy, which the function depends on, the
+    function's name would make a dependency cycle."""
+
+    def __init__(self, key: kms.IKey) -> None:
+        self._key = key
+
+    def visit(self, node: IConstruct) -> None:
+        if not isinstance(node, lambda_.Function) or node.role is None:
+            return
+        resource: lambda_.CfnFunction = node.node.default_child  # type: ignore[assignment]
+        if resource.kms_key_arn is not None:
+            return
+        resource.kms_key_arn = self._key.key_arn
+        iam.Policy(
+            node,
+            "EnvironmentKey",
+            roles=[node.role],
+            statements=[
+                iam.PolicyStatement(
+                    actions=["kms:Decrypt"],
+                    resources=[self._key.key_arn],
+                    conditions={
+                        "StringEquals": {
+                            "kms:EncryptionContext:LambdaFunctionName": node.function_name
+                        }
+                    },
+                )
+            ],
+        )

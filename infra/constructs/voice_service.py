@@ -4,8 +4,10 @@
   CloudFormation from its public SSM parameter, not at synth), managed scaling, minimum 0.
 - Task: the service container (`containers/voice_service`, one GPU) and an Ollama sidecar that
   pulls the configured model on start into a volume kept on the instance; they share localhost.
-- Traffic: an internal ALB (idle timeout long enough for WebSocket turns); the bearer token lives
-  in Secrets Manager and reaches the container as a secret, never as plain text in the template.
+- Traffic: an internal ALB (idle timeout long enough for WebSocket turns), HTTPS only when
+  `voice_certificate_arn` names an ACM certificate, else plain HTTP inside the VPC; the bearer
+  token lives in Secrets Manager and reaches the container as a secret, never as plain text in
+  the template.
 - Jobs: the same tasks consume the pipeline's job queue; the service scales on queue depth (to
   zero when `voice_min_tasks` is 0) and on CPU.
 """
@@ -47,6 +49,10 @@ SERVICE_PORT = 8000
 OLLAMA_PORT = 11434
 # Long enough for a WebSocket turn (upload, STT, LLM, TTS) without traffic in between.
 ALB_IDLE_TIMEOUT = Duration.seconds(300)
+# TLS 1.3, and TLS 1.2 for older clients with forward-secret AEAD ciphers only ("Res"); hybrid
+# post-quantum key exchange (ML-KEM) for clients that offer it. Named, not the CDK default
+# (which follows a feature flag), so the policy only changes here.
+TLS_POLICY = elbv2.SslPolicy.TLS13_12_RES_PQ
 
 
 class VoiceService(Construct):
@@ -210,10 +216,11 @@ class VoiceService(Construct):
             idle_timeout=ALB_IDLE_TIMEOUT,
             drop_invalid_header_fields=True,
         )
-        listener = self.load_balancer.add_listener("Http", port=80, open=False)
-        self._acknowledge_plain_http(listener)
+        listener = self._listener(config)
         self.load_balancer.connections.allow_from(
-            ec2.Peer.ipv4(self.vpc.vpc_cidr_block), ec2.Port.tcp(80), "Clients inside the VPC"
+            ec2.Peer.ipv4(self.vpc.vpc_cidr_block),
+            ec2.Port.tcp(self.listener_port),
+            "Clients inside the VPC",
         )
         self.target_group = listener.add_targets(
             "Voice",
@@ -271,15 +278,32 @@ class VoiceService(Construct):
         vpc.add_flow_log("FlowLogs")
         return vpc
 
-    def _acknowledge_plain_http(self, listener: elbv2.ApplicationListener) -> None:
+    def _listener(self, config: FalaConfig) -> elbv2.ApplicationListener:
+        """HTTPS on 443 with the configured certificate, and then no port 80 at all: a redirect
+        would answer a client that already sent its bearer token in clear text (and turn its
+        POST into a GET); with nothing listening on 80, a plain-HTTP client cannot even connect.
+        Without a certificate, plain HTTP on 80 inside the VPC."""
+        self.https = config.voice_certificate_arn is not None
+        if config.voice_certificate_arn is not None:
+            self.listener_port = 443
+            return self.load_balancer.add_listener(
+                "Https",
+                port=443,
+                protocol=elbv2.ApplicationProtocol.HTTPS,
+                certificates=[elbv2.ListenerCertificate.from_arn(config.voice_certificate_arn)],
+                ssl_policy=TLS_POLICY,
+                open=False,
+            )
+        self.listener_port = 80
+        listener = self.load_balancer.add_listener("Http", port=80, open=False)
         reason = (
-            "Internal ALB with no certificate: TLS needs an ACM certificate for a domain this "
-            "env-agnostic stack does not own. Port 80 is open to the VPC's CIDR only and every "
-            "API call carries the bearer token; terminate TLS in front of it before traffic "
-            "leaves the VPC."
+            "Internal ALB without a certificate: set fala:voice_certificate_arn (an ACM "
+            "certificate for a domain you own) for HTTPS. Port 80 is open to the VPC's CIDR only "
+            "and every API call carries the bearer token."
         )
         skip_checkov(listener, "CKV_AWS_2", reason)
         skip_checkov(listener, "CKV_AWS_103", reason)
+        return listener
 
     def _acknowledge(self, task: ecs.TaskDefinition) -> None:
         no_access_logs = (
@@ -334,8 +358,9 @@ class VoiceService(Construct):
         acknowledge(
             self.load_balancer,
             "EC23",
-            "The load balancer's only inbound rule is port 80 from the VPC's own CIDR (a token "
-            "the check cannot evaluate); the listener is created closed (open=False).",
+            f"The load balancer's only inbound rule is its listener's port ({self.listener_port}) "
+            "from the VPC's own CIDR (a token the check cannot evaluate); the listener is created "
+            "closed (open=False).",
         )
         acknowledge(
             task,

@@ -31,6 +31,13 @@ VARIANTS: dict[str, dict[str, str]] = {
     "public_url": {"fala:function_url_auth": "NONE"},
     "voice": {"fala:voice_service": "true"},
     "voice_kms": {"fala:voice_service": "true", "fala:kms_key": "create"},
+    "voice_tls": {
+        "fala:voice_service": "true",
+        # An ACM certificate's ARN in the form ACM gives it (synth makes no lookup).
+        "fala:voice_certificate_arn": (
+            "arn:aws:acm:us-east-1:123456789012:certificate/0b0b0b0b-1c1c-2d2d-3e3e-4f4f4f4f4f4f"
+        ),
+    },
 }
 
 

@@ -12,6 +12,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from aws_cdk.assertions import Template
 from cdk_synth import Synth, synthesize
+from checkov_scan import VARIANTS
 
 
 @pytest.fixture(scope="session")
@@ -36,6 +37,12 @@ def voice_kms_synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
         tmp_path_factory.mktemp("cdk-voice-kms"),
         **{"fala:voice_service": "true", "fala:kms_key": "create"},
     )
+
+
+@pytest.fixture(scope="session")
+def voice_tls_synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
+    """The voice service behind an HTTPS listener (fala:voice_certificate_arn)."""
+    return synthesize(tmp_path_factory.mktemp("cdk-voice-tls"), **VARIANTS["voice_tls"])
 
 
 @pytest.fixture(scope="session")

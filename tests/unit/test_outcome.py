@@ -140,6 +140,8 @@ def test_a_failure_before_the_job_exists_is_published_from_the_event(aws):
             False,
         ),
         ({"Error": "States.Timeout", "Cause": ""}, "timeout", True),
+        # the GPU voice service's backend outage, reported by its worker's task failure
+        ({"Error": "LLMUnavailable", "Cause": "endpoint down"}, "llm_unavailable", True),
         ({"Error": "Lambda.ServiceException", "Cause": "boom"}, "internal_error", True),
         ({"Error": "RuntimeError", "Cause": "not json {"}, "internal_error", True),
         ({}, "internal_error", True),

@@ -12,12 +12,14 @@ import pytest
 from moto import mock_aws
 from voice_service.backends import Backends
 from voice_service.engine import TurnResult, VoiceEngine
-from voice_service.errors import LLMUnavailable
+from voice_service.errors import LLMUnavailable, TextTooLong
 from voice_service.worker import JobWorker, start_in_thread
 from voice_testkit import fixture_audio, make_llm, make_settings
 
 from fala.core.audio import decode_audio
+from fala.core.errors import error_types
 from fala.core.models import Conversation, Job, Upload, reply_audio_key
+from fala.core.outcome import error_info
 
 REGION = "us-east-1"
 UPLOADS, RESULTS = "fala-uploads", "fala-results"
@@ -382,6 +384,30 @@ def test_backend_outage_is_retried_then_fails_the_task_by_name(aws):
     assert aws.wait(execution)["status"] == "FAILED"
     assert aws.failure(execution)["error"] == "LLMUnavailable"
     assert aws.counts(aws.queue) == (0, 0) and aws.counts(aws.dlq) == (0, 0)
+    # The PublishOutcome Lambda (no voice service code in it) explains the name.
+    info = error_info({"Error": "LLMUnavailable", "Cause": "down"})
+    assert (info.code, info.retryable) == ("llm_unavailable", True)
+
+
+def test_an_http_only_error_fails_the_task_by_its_registered_base(aws):
+    """TextTooLong is the HTTP API's own; the job reports InvalidRequest, which the pipeline's
+    registry knows (never retried; the result document says to fix the input)."""
+
+    def too_long(audio, language, voice):
+        raise TextTooLong("`text` has 2001 characters; the limit is 2000.")
+
+    sfn = Recorder(aws.sfn)
+    outcomes: list[str] = []
+    execution = aws.start(fixture_audio("checkin_9_45_en.wav"))
+    poll_until_message(aws.worker(too_long, sfn=sfn, outcomes=outcomes))
+    assert outcomes == ["failed"]
+    assert aws.wait(execution)["status"] == "FAILED"
+    assert aws.failure(execution)["error"] == "InvalidRequest"
+    sent = sfn.kwargs["send_task_failure"]
+    assert sent["error"] in error_types()
+    info = error_info({"Error": sent["error"], "Cause": sent["cause"]})
+    assert (info.code, info.retryable) == ("invalid_request", False)
+    assert "limit is 2000" in info.message
 
 
 def test_unexpected_error_leaves_the_message_for_redelivery(aws):

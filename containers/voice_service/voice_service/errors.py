@@ -1,15 +1,25 @@
-"""The service's own typed errors, on top of fala.core.errors (same `{"error","message"}` shape).
+"""The service's typed errors (same `{"error","message"}` shape as fala.core.errors).
 
 User errors answer 4xx; backend outages answer 503 (never a bare 500 with a stack trace).
+
+The classes defined here are the HTTP API's own: authentication, slow clients, text limits, voice
+cloning. A job never fails with them (the worker reports a job's failure by a name in the shared
+registry, fala.core.errors.registered_type; a reply with nothing to speak is an LLMUnavailable),
+so they stay out of the pipeline's registry. Backend outages, which jobs do report, live in
+fala.core.errors and are re-exported here.
 """
 
 from __future__ import annotations
 
 from fala.core.errors import (
+    BackendUnavailable,
     FalaError,
     InvalidRequest,
+    LLMUnavailable,
     PayloadTooLarge,
     RouteNotFound,
+    STTUnavailable,
+    TTSUnavailable,
     VoiceServiceError,
 )
 
@@ -66,22 +76,3 @@ class VoiceCloningUnavailable(FalaError):
 
     code = "voice_cloning_unavailable"
     status = 501
-
-
-class BackendUnavailable(VoiceServiceError):
-    """A model backend cannot answer now (endpoint down, timed out, engine failed)."""
-
-    code = "backend_unavailable"
-    status = 503
-
-
-class LLMUnavailable(BackendUnavailable):
-    code = "llm_unavailable"
-
-
-class STTUnavailable(BackendUnavailable):
-    code = "stt_unavailable"
-
-
-class TTSUnavailable(BackendUnavailable):
-    code = "tts_unavailable"

@@ -8,7 +8,8 @@ Outcomes, per message:
 - success → reply WAV at `results_bucket/reply_audio_key(job.upload.key)`, SendTaskSuccess with a
   `Conversation(backend="gpu-service")`, message deleted;
 - a user error (a FalaError with a 4xx status: InvalidAudio, AudioTooLong, UploadNotFound, …) →
-  SendTaskFailure(error=<class name>, cause=<message>), message deleted;
+  SendTaskFailure(error=<class name>, cause=<message>), message deleted; the name is always one
+  of the shared registry (fala.core.errors), an HTTP-only error's nearest registered base;
 - a backend outage (BackendUnavailable: LLM/STT/TTS down) → the message comes back after
   RETRY_DELAY_SECONDS x receive count; on its MAX_RECEIVES-th delivery the task is failed with the
   class name (LLMUnavailable, …) and the message deleted, so the execution learns why at once;
@@ -41,7 +42,13 @@ from typing import Any, Protocol
 from pydantic import ValidationError
 
 from fala.core.correlation import correlation_id
-from fala.core.errors import FalaError, InvalidRequest, UploadNotFound
+from fala.core.errors import (
+    BackendUnavailable,
+    FalaError,
+    InvalidRequest,
+    UploadNotFound,
+    registered_type,
+)
 from fala.core.models import (
     Conversation,
     Job,
@@ -222,11 +229,7 @@ class JobWorker:
         self.retry_delay_seconds = retry_delay_seconds
         self.max_receives = max_receives
         self.max_audio_bytes = max_audio_bytes
-        if backend_errors is None:
-            from voice_service.errors import BackendUnavailable
-
-            backend_errors = (BackendUnavailable,)
-        self.backend_errors = backend_errors
+        self.backend_errors = (BackendUnavailable,) if backend_errors is None else backend_errors
         self._on_outcome = on_outcome or (lambda _outcome: None)
 
     # --- the loop ---------------------------------------------------------------------------
@@ -324,7 +327,8 @@ class JobWorker:
             self._answer(
                 self.sfn.send_task_failure,
                 taskToken=msg.task_token,
-                error=type(exc).__name__,
+                # A name the pipeline's registry knows, so the result document explains it.
+                error=registered_type(exc).__name__,
                 cause=exc.message[:CAUSE_LIMIT],
             )
         except TokenGone:
