@@ -41,6 +41,11 @@ def skip_checkov(scope: IConstruct, check: str, reason: str) -> None:
     resource.add_metadata("checkov", {"skip": [*skips, {"id": check, "comment": reason}]})
 
 
+def _acknowledged(resource: CfnResource, check: str) -> bool:
+    metadata = resource.get_metadata("checkov") or {}
+    return any(s["id"] == check for s in metadata.get("skip", []))
+
+
 NO_CMK = "Set fala:kms_key to put it under a customer-managed key."
 
 # Lambda findings that hold for every function of the stack, Fala's and CDK's own handlers.
@@ -92,7 +97,8 @@ class CheckovDefaults:
                 f"CloudWatch Logs encrypts every log group at rest with its own key. {NO_CMK}",
             )
         elif isinstance(node, sqs.CfnQueue) and node.kms_master_key_id is None:
-            if node.sqs_managed_sse_enabled is True:
+            # A queue kept off the key on purpose carries its own reason (dead_letter_queue).
+            if node.sqs_managed_sse_enabled is True and not _acknowledged(node, "CKV_AWS_27"):
                 skip_checkov(
                     node,
                     "CKV_AWS_27",

@@ -107,6 +107,15 @@ class FalaStack(Stack):
             dead_letter_queues={
                 "Intake": intake.dead_letters,
                 **({"VoiceJobs": voice_jobs.dead_letters} if voice_jobs else {}),
+                **(
+                    {"OutcomeBus": outcomes.dead_letters}
+                    if outcomes.dead_letters is not None
+                    else {}
+                ),
+            },
+            dead_letter_hints={
+                "OutcomeBus": "events EventBridge could not encrypt or decrypt with the "
+                "customer-managed key: check the key, then decrypt and put them again (README)"
             },
             job_queue=voice_jobs.queue if voice_jobs else None,
             alarm_email=config.alarm_email,
@@ -177,6 +186,11 @@ class FalaStack(Stack):
             outputs["KmsKeyArn"] = (
                 encryption.key_arn,
                 "Customer-managed key of the data at rest (uploaders and readers need kms:)",
+            )
+        if outcomes.dead_letters is not None:
+            outputs["OutcomeDeadLetterQueueUrl"] = (
+                outcomes.dead_letters.queue_url,
+                "Outcome events EventBridge could not encrypt or decrypt with the key",
             )
         for name, (value, description) in outputs.items():
             CfnOutput(self, name, value=value, description=description)

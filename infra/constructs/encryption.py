@@ -8,6 +8,8 @@ Set ("create", or an existing key's ARN), the upload bucket, the queues and thei
 queues, the idempotency table, the alarm topic, every log group, the state machine, the outcome
 bus and its archive, every function's environment variables and the voice API secret use it. The
 access-log bucket stays S3-managed: S3 server access logs cannot be delivered to an SSE-KMS bucket.
+So does the outcome bus's dead-letter queue (created with the key only): it holds the events
+EventBridge could not encrypt or decrypt with the key, still encrypted under it (OutcomeBus).
 
 Who may use the key, and only for what:
 - The functions and the voice task role, through IAM policies scoped by `kms:ViaService` (S3,

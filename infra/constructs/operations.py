@@ -36,7 +36,9 @@ class Operations(Construct):
         job_queue: sqs.IQueue | None,
         alarm_email: str | None,
         encryption: Encryption,
+        dead_letter_hints: Mapping[str, str] | None = None,
     ) -> None:
+        """`dead_letter_hints`: what to do with a queue's dead letters, if not `fala redrive`."""
         super().__init__(scope, id)
         # CloudWatch may use the customer-managed key (its key policy says so), not SNS's own.
         self.topic = sns.Topic(
@@ -98,9 +100,8 @@ class Operations(Construct):
             depth = queue.metric_approximate_number_of_messages_visible(
                 period=FIVE_MINUTES, statistic="Maximum"
             )
-            self._alarm(
-                f"{name}DeadLetters", depth, 1, f"{name}: messages parked; see fala redrive"
-            )
+            hint = (dead_letter_hints or {}).get(name, "see fala redrive")
+            self._alarm(f"{name}DeadLetters", depth, 1, f"{name}: messages parked; {hint}")
             queue_widgets.append(
                 cw.GraphWidget(title=f"{name} dead letters", left=[depth], width=8)
             )

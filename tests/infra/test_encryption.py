@@ -4,6 +4,7 @@ scoped by service or encryption context)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,14 @@ def existing_key_synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
 def _key_ref(synth: Synth) -> dict[str, Any]:
     key_id, _ = only(synth.of_type("AWS::KMS::Key"))
     return {"Fn::GetAtt": [key_id, "Arn"]}
+
+
+def _bus_dead_letters_id(synth: Synth) -> str:
+    """The outcome bus's dead-letter queue (it has one only under a customer-managed key)."""
+    _, bus = only(synth.of_type("AWS::Events::EventBus"))
+    arn = bus["Properties"]["DeadLetterConfig"]["Arn"]
+    assert arn["Fn::GetAtt"][1] == "Arn"
+    return str(arn["Fn::GetAtt"][0])
 
 
 def _buckets(synth: Synth) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -131,13 +140,18 @@ def test_every_store_uses_the_created_key(voice_kms_synth: Synth) -> None:
     }
     # S3 server access logs cannot be delivered to an SSE-KMS bucket.
     assert _sse(access_logs) == {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}
+    # The bus's dead letters are kept off the key on purpose (test_outcome_bus_dead_letters_...).
+    bus_dead_letters = _bus_dead_letters_id(voice_kms_synth)
     stores = 0
     for cfn_type, prop in KEY_PROPERTY.items():
         for logical_id, resource in voice_kms_synth.of_type(cfn_type).items():
-            assert resource["Properties"].get(prop) == key, logical_id
-            stores += 1
-    queues = voice_kms_synth.of_type("AWS::SQS::Queue").values()
-    assert len(queues) == 3  # the job queue and both dead-letter queues
+            if logical_id != bus_dead_letters:
+                assert resource["Properties"].get(prop) == key, logical_id
+                stores += 1
+    queues = [
+        q for k, q in voice_kms_synth.of_type("AWS::SQS::Queue").items() if k != bus_dead_letters
+    ]
+    assert len(queues) == 3  # the job queue, the intake and the job dead-letter queues
     assert all("SqsManagedSseEnabled" not in q["Properties"] for q in queues)
     # 6 function log groups, the execution log group, the voice service's and the flow logs'
     assert len(voice_kms_synth.of_type("AWS::Logs::LogGroup")) == 9
@@ -323,6 +337,99 @@ def test_outcome_bus_and_archive_use_the_key_for_this_bus_only(voice_kms_synth: 
     assert all(isinstance(part, str) or part in pseudo for part in bus_arn), bus_arn
 
 
+# --- the outcome bus's dead-letter queue (only under a customer-managed key) -----------------
+
+
+def test_outcome_bus_dead_letters_are_kept_off_the_key_they_failed_on(
+    voice_kms_synth: Synth,
+) -> None:
+    synth = voice_kms_synth
+    queue_id = _bus_dead_letters_id(synth)
+    queue = synth.resources[queue_id]
+    assert queue["Type"] == "AWS::SQS::Queue"
+    # EventBridge puts them there still encrypted under the key; a queue under that key would
+    # refuse them exactly when the key is what failed (disabled or deleted).
+    assert queue["Properties"]["SqsManagedSseEnabled"] is True
+    assert "KmsMasterKeyId" not in queue["Properties"]
+    assert queue["Properties"]["MessageRetentionPeriod"] == 14 * 24 * 3600
+    skips = {s["id"]: s["comment"] for s in queue["Metadata"]["checkov"]["skip"]}
+    assert "encrypted-payload" in skips["CKV_AWS_27"]
+    assert "fala:kms_key" not in skips["CKV_AWS_27"]  # not the generic "set a key" reason
+    # Sending to an SQS-managed queue needs nothing in the key policy.
+    _, key = only(synth.of_type("AWS::KMS::Key"))
+    assert queue_id not in json.dumps(key["Properties"]["KeyPolicy"])
+
+
+def test_only_eventbridge_for_the_outcome_bus_may_send_dead_letters(voice_kms_synth: Synth) -> None:
+    synth = voice_kms_synth
+    bus_id, _ = only(synth.of_type("AWS::Events::EventBus"))
+    queue_id = _bus_dead_letters_id(synth)
+    (policy,) = [
+        p["Properties"]
+        for p in synth.of_type("AWS::SQS::QueuePolicy").values()
+        if p["Properties"]["Queues"] == [{"Ref": queue_id}]
+    ]
+    statements = policy["PolicyDocument"]["Statement"]
+    (allow,) = [s for s in statements if s["Effect"] == "Allow"]
+    assert allow["Principal"] == {"Service": "events.amazonaws.com"}
+    assert allow["Action"] == "sqs:SendMessage"
+    assert allow["Resource"] == {"Fn::GetAtt": [queue_id, "Arn"]}
+    assert allow["Condition"] == {"ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": [bus_id, "Arn"]}}}
+    (deny,) = [s for s in statements if s["Effect"] == "Deny"]
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def test_outcome_bus_dead_letters_page_operators_and_are_on_the_dashboard(
+    voice_kms_synth: Synth,
+) -> None:
+    synth = voice_kms_synth
+    queue_id = _bus_dead_letters_id(synth)
+    (alarm_id,) = [
+        k
+        for k, a in synth.of_type("AWS::CloudWatch::Alarm").items()
+        if {"Name": "QueueName", "Value": {"Fn::GetAtt": [queue_id, "QueueName"]}}
+        in a["Properties"].get("Dimensions", [])
+    ]
+    alarm = synth.resources[alarm_id]["Properties"]
+    assert alarm["MetricName"] == "ApproximateNumberOfMessagesVisible"
+    assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (1, "GreaterThanOrEqualToThreshold")
+    topic_id, _ = only(synth.of_type("AWS::SNS::Topic"))
+    assert alarm["AlarmActions"] == [{"Ref": topic_id}]
+    assert alarm["AlarmDescription"].startswith("OutcomeBus: messages parked; ")
+    assert "fala redrive" not in alarm["AlarmDescription"]  # redrive cannot decrypt them
+    _, dashboard = only(synth.of_type("AWS::CloudWatch::Dashboard"))
+    body = json.dumps(dashboard["Properties"]["DashboardBody"])
+    assert "OutcomeBus dead letters" in body
+    assert json.dumps({"Fn::GetAtt": [alarm_id, "Arn"]}) in body  # in the alarm status widget
+    output = synth.template.to_json()["Outputs"]["OutcomeDeadLetterQueueUrl"]
+    assert output["Value"] == {"Ref": queue_id}
+
+
+def test_an_existing_key_gets_the_bus_dead_letters_too(existing_key_synth: Synth) -> None:
+    queue = existing_key_synth.resources[_bus_dead_letters_id(existing_key_synth)]
+    assert queue["Properties"]["SqsManagedSseEnabled"] is True
+
+
+@pytest.mark.parametrize("variant", ["default_synth", "voice_synth"])
+def test_without_a_key_the_outcome_bus_has_no_dead_letter_queue(
+    variant: str, request: pytest.FixtureRequest
+) -> None:
+    synth: Synth = request.getfixturevalue(variant)
+    bus_id, bus = only(synth.of_type("AWS::Events::EventBus"))
+    assert "DeadLetterConfig" not in bus["Properties"]
+    # No queue policy names the bus: no queue takes its dead letters.
+    for policy in synth.of_type("AWS::SQS::QueuePolicy").values():
+        assert bus_id not in json.dumps(policy), policy
+    # The intake DLQ; with the voice service also the job queue and its DLQ.
+    assert len(synth.of_type("AWS::SQS::Queue")) == (1 if variant == "default_synth" else 3)
+    descriptions = [
+        a["Properties"]["AlarmDescription"]
+        for a in synth.of_type("AWS::CloudWatch::Alarm").values()
+    ]
+    assert not [d for d in descriptions if d.startswith("OutcomeBus")]
+    assert "OutcomeDeadLetterQueueUrl" not in synth.template.to_json()["Outputs"]
+
+
 def test_every_function_environment_is_under_the_key_and_only_its_role_decrypts_it(
     voice_kms_synth: Synth,
 ) -> None:
@@ -388,9 +495,12 @@ def test_an_existing_key_is_used_not_created(existing_key_synth: Synth) -> None:
     assert not synth.of_type("AWS::KMS::Key")
     uploads, _ = _buckets(synth)
     assert _sse(uploads)["ServerSideEncryptionByDefault"]["KMSMasterKeyID"] == KEY_ARN
+    bus_dead_letters = _bus_dead_letters_id(synth)
     for cfn_type, prop in KEY_PROPERTY.items():
         for logical_id, resource in synth.of_type(cfn_type).items():
-            assert resource["Properties"].get(prop) == KEY_ARN, logical_id
+            if logical_id != bus_dead_letters:
+                assert resource["Properties"].get(prop) == KEY_ARN, logical_id
+    assert "KmsMasterKeyId" not in synth.resources[bus_dead_letters]["Properties"]
     for policy_id, statement in _kms_statements(synth):
         assert statement["Resource"] == KEY_ARN, policy_id
 
