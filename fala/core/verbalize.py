@@ -105,8 +105,12 @@ def near_misses(expected: str) -> list[str]:
             i += 2
             continue
         if _is_number(tok):
-            variants = [tok[:j] + str((int(d) + 1) % 10) + tok[j + 1 :] for j, d in enumerate(tok)]
-            variants += [tok[:-1]] if len(tok) >= 3 else [str(int(tok) + 1)]
+            variants = [
+                tok[:j] + str((int(d) + step) % 10) + tok[j + 1 :]
+                for j, d in enumerate(tok)
+                for step in (1, -1)
+            ]
+            variants += [tok[:-1]] if len(tok) >= 3 else [str(int(tok) + 1), str(int(tok) - 1)]
             out += [" ".join([*tokens[:i], v, *tokens[i + 1 :]]) for v in variants if v]
         i += 1
     return list(dict.fromkeys(o for o in out if o != expected))
@@ -147,10 +151,10 @@ def _pt_time_forms(hour: int, minute: int) -> list[str]:
         forms += [f"{h} e {minute}", f"{hw} e {mw}", f"{h} horas e {minute}"]
         if minute == 30:
             forms.append(f"{hw} e meia")
-    if 13 <= h <= 23:  # the 12-hour clock: "uma e quarenta da tarde"
-        period = "da tarde" if h < 19 else "da noite"
-        h12 = _pt_hour(h - 12)
-        forms.append(f"{h12} e {mw} {period}" if minute else f"{h12} {period}")
+    if 13 <= h <= 23 or 1 <= h <= 11:  # the 12-hour clock: "uma e quarenta da tarde"
+        h12 = _pt_hour(h % 12)
+        for period in _pt_periods(h):
+            forms.append(f"{h12} e {mw} {period}" if minute else f"{h12} {period}")
     if minute >= 40:  # minutes to the next hour: "vinte para as duas", "dez para o meio-dia"
         nxt = (h + 1) % 24
         article = "o" if nxt == 12 else "a" if nxt in (0, 1, 13) else "as"
@@ -158,6 +162,13 @@ def _pt_time_forms(hour: int, minute: int) -> list[str]:
         period = " da tarde" if 13 <= nxt <= 18 else " da noite" if nxt > 18 else ""
         forms.append(before + period)
     return forms
+
+
+def _pt_periods(h: int) -> list[str]:
+    """How the half of the day is said after an hour of the 12-hour clock."""
+    if h < 5:
+        return ["da madrugada", "da manhã"]
+    return ["da manhã"] if h < 12 else ["da tarde"] if h < 19 else ["da noite"]
 
 
 def _pt_hour(h: int) -> str:
@@ -186,6 +197,8 @@ def _en_time_forms(hour: int, minute: int) -> list[str]:
             forms.append(f"{past} {hw}{suffix_words}")
         if minute == 45:
             forms.append(f"quarter to {number_words((h + 1) % 12 or 12, 'en')}{suffix_words}")
+    if 1 <= h <= 11:  # mornings are said bare ("eight thirty") or with the half of the day
+        forms.append(f"{h12}:{minute:02d} a.m." if minute else f"{h12} a.m.")
     return forms
 
 

@@ -11,20 +11,26 @@ from fala.core.validation import (
     REASON_UNCERTAIN,
     Evidence,
     decide,
+    needs_contrast,
 )
 from fala.core.verbalize import spoken_forms
 
 
-def scored(gap, *, min_lp=-3.0, closeness=0.5, numbers_conflict=False):
+def scored(gap, *, min_lp=-3.0, closeness=0.5, numbers_conflict=False, margin=0.5, contrast=True):
+    """Evidence with the expected phrase `gap` nats/token below the free transcript and, unless
+    `contrast` is False (a phrase without numbers), `margin` above its best near miss."""
+    expected = -1.0 + gap
     return Evidence(
         free_matches=False,
         no_speech=False,
         free_logprob=-1.0,
-        expected_logprob=-1.0 + gap,
+        expected_logprob=expected,
         expected_min_logprob=min_lp,
         closeness=closeness,
         numbers_conflict=numbers_conflict,
         transcript_confidence=0.4,
+        contrast_logprob=expected - margin if contrast else float("-inf"),
+        contrast_form="Entrada, 13 e 45." if contrast else "",
     )
 
 
@@ -35,31 +41,47 @@ def scored(gap, *, min_lp=-3.0, closeness=0.5, numbers_conflict=False):
         (Evidence(True, False, transcript_confidence=0.6), REASON_MATCH),
         # the expected phrase is as likely as what the recognizer wrote: accept
         (scored(0.1), REASON_ACOUSTIC_MATCH),
-        (scored(-0.6), REASON_ACOUSTIC_MATCH),
-        # a little less likely: not enough evidence either way
-        (scored(-0.85), REASON_UNCERTAIN),
-        # clearly less likely: reject
-        (scored(-1.5), REASON_MISMATCH),
+        # less likely than a garbled transcript, but far more likely than every near miss
+        (scored(-1.1), REASON_ACOUSTIC_MATCH),
+        # …without near misses to beat (no numbers in the phrase) that is not enough
+        (scored(-1.1, contrast=False), REASON_UNCERTAIN),
+        (scored(-0.5, contrast=False), REASON_ACOUSTIC_MATCH),
+        # a near miss fits the audio about as well: not enough evidence either way
+        (scored(-0.2, margin=0.05), REASON_UNCERTAIN),
+        (scored(-0.2, margin=-0.5), REASON_UNCERTAIN),
+        # the weaker the phrase's own score, the clearer its lead over the near misses must be
+        (scored(-0.3, margin=0.3), REASON_ACOUSTIC_MATCH),
+        (scored(-1.1, margin=0.3), REASON_UNCERTAIN),
+        # a little further: uncertain; clearly less likely: reject
+        (scored(-1.4), REASON_UNCERTAIN),
+        (scored(-1.8), REASON_MISMATCH),
         # one token of the phrase the audio does not support (a changed digit): reject
         (scored(0.0, min_lp=-10.0), REASON_MISMATCH),
         # a close transcript that heard other numbers is a near miss unless the expected
-        # phrase is at least as likely as what was heard
-        (scored(-0.3, closeness=0.9, numbers_conflict=True), REASON_MISMATCH),
-        (scored(0.2, closeness=0.9, numbers_conflict=True), REASON_ACOUSTIC_MATCH),
+        # phrase is nearly as likely as what was heard
+        (scored(-0.6, closeness=0.9, numbers_conflict=True), REASON_MISMATCH),
+        (scored(-0.2, closeness=0.9, numbers_conflict=True), REASON_ACOUSTIC_MATCH),
         # numbers heard in a garbled transcript are not trusted on their own
-        (scored(0.2, closeness=0.3, numbers_conflict=True), REASON_ACOUSTIC_MATCH),
+        (scored(-1.0, closeness=0.3, numbers_conflict=True), REASON_ACOUSTIC_MATCH),
     ],
 )
 def test_decide(evidence, reason):
     assert decide(evidence)[0] == reason
 
 
+def test_the_near_misses_are_scored_only_when_the_phrase_could_be_accepted():
+    assert needs_contrast(scored(-1.1, contrast=False))
+    assert not needs_contrast(scored(-1.8, contrast=False))
+    assert not needs_contrast(scored(0.0, min_lp=-10.0, contrast=False))
+    assert not needs_contrast(Evidence(True, False, transcript_confidence=0.6))
+
+
 def test_confidence_bands_are_ordered():
     verdicts = [
         decide(Evidence(True, False, transcript_confidence=0.1)),
         decide(scored(-0.4)),
-        decide(scored(-0.85)),
-        decide(scored(-1.5)),
+        decide(scored(-1.4)),
+        decide(scored(-1.8)),
         decide(Evidence(False, True)),
     ]
     confidences = [c for _, c in verdicts]
@@ -85,6 +107,8 @@ def test_confidence_bands_are_ordered():
         ),
         ("SAIDA 07 00", "pt", ["Saida 07 00", "Saida, sete em ponto."]),
         ("SAIDA 12 30", "pt", ["Saida, meio-dia e meia."]),
+        ("ENTRADA 08 30", "pt", ["Entrada, oito e meia.", "Entrada, oito e trinta da manhã."]),
+        ("SAIDA 02 10", "pt", ["Saida, duas e dez da madrugada.", "Saida, duas e dez da manhã."]),
         ("ENTRADA 12 00", "pt", ["Entrada, meio-dia."]),
         (
             "CODIGO 3150",
@@ -97,6 +121,7 @@ def test_confidence_bands_are_ordered():
             ],
         ),
         ("CHECK IN 9 45", "en", ["Check in, nine forty-five.", "Check in, quarter to ten."]),
+        ("CHECK IN 8 30", "en", ["Check in, half past eight.", "Check in, 8:30 a.m."]),
         ("CHECK OUT 17 30", "en", ["Check out, 5:30 p.m.", "Check out, half past five p m."]),
         ("CHECK OUT 12 00", "en", ["Check out, noon."]),
     ],
@@ -127,7 +152,8 @@ def test_near_misses_differ_in_one_number_and_never_mean_the_phrase():
 
     misses = near_misses("CHECK IN 8 15")
     assert {"CHECK IN 09 15", "CHECK IN 07 15", "CHECK IN 20 15", "CHECK IN 08 50"} <= set(misses)
-    assert {"CODIGO 4150", "CODIGO 3151", "CODIGO 315"} <= set(near_misses("CODIGO 3150"))
+    codes = {"CODIGO 4150", "CODIGO 2150", "CODIGO 3151", "CODIGO 3159", "CODIGO 315"}
+    assert codes <= set(near_misses("CODIGO 3150"))
     for expected, language in [("CHECK IN 8 15", "en"), ("ENTRADA 13 40", "pt")]:
         key = comparison_key(normalize(expected, language))
         for miss in near_misses(expected):
