@@ -73,10 +73,16 @@ def _small_hour_words(tokens: list[str]) -> list[str]:
             or tokens[i + 1] == "oclock"
             or tuple(tokens[i + 1 : i + 3]) in _AFTER_AN_HOUR
             or (tokens[i + 1] == "oh" and _is_digit(tokens[i + 2] if i + 2 < len(tokens) else ""))
+            or (tok in ("uma", "duas") and _minutes_follow(tokens, i + 1))
         )
         else tok
         for i, tok in enumerate(tokens)
     ]
+
+
+def _minutes_follow(tokens: list[str], i: int) -> bool:
+    """ "e 40" at tokens[i:]: Whisper writes "uma e 40 da tarde" for "uma e quarenta da tarde"."""
+    return tokens[i : i + 1] == ["e"] and i + 1 < len(tokens) and _is_minute(tokens[i + 1])
 
 
 def _drop_units_in_times(tokens: list[str]) -> list[str]:

@@ -45,6 +45,8 @@ CASES = [
     ("pt", "Entrada às 13:40", "entrada 13 40"),
     ("pt", "entrada 1 e 40 da tarde", "entrada 13 40"),
     ("pt", "Entrada, uma e quarenta da tarde.", "entrada 13 40"),
+    ("pt", "Entrada, uma e 40 da tarde.", "entrada 13 40"),  # Whisper mixes words and digits
+    ("pt", "Saída, duas e 15 da tarde", "saida 14 15"),
     ("pt", "oito e trinta da manhã", "8 30"),
     ("pt", "ENTRADA 08 30", "entrada 8 30"),
     ("pt", "sete da noite", "19"),
