@@ -71,6 +71,21 @@ bench: setup  ## Speed benchmark of speech validation (table + .fala/bench/speed
 bench-voice: setup  ## Voice service latency: time to first audio, turn, Piper RTF, concurrent WebSockets
 	$(BIN)/python -m tests.benchmarks.bench_voice
 
+# The GPU suite runs in the voice image (its CUDA, torch and models) with this checkout mounted
+# read-only, on a GPU host with Docker and the NVIDIA container toolkit (README, "Verifying on a
+# GPU"). VOICE_IMAGE= runs it with .venv instead, where it skips unless CUDA and XTTS are there.
+VOICE_IMAGE ?= fala-voice:gpu
+.PHONY: verify-gpu
+verify-gpu: $(if $(VOICE_IMAGE),,$(BIN)/fala)  ## GPU checks of the voice image (tests/gpu): Whisper fp16, XTTS-v2, cloning, GPU memory, /ws turn
+ifneq ($(VOICE_IMAGE),)
+	docker run --rm --gpus all --network host --user 0 -v "$(CURDIR)":/src:ro -w /src \
+	  -e PYTHONDONTWRITEBYTECODE=1 -e LLM_BASE_URL -e LLM_MODEL -e LLM_API_KEY $(VOICE_IMAGE) \
+	  sh -c 'pip install --quiet $(shell grep -E "^pytest==" requirements.txt) \
+	    && python -m pytest -p no:cacheprovider -v -rs tests/gpu'
+else
+	$(BIN)/pytest -v -rs tests/gpu
+endif
+
 load: setup  ## Concurrent clients against the local validation server, then the local voice service: req/s, p50/p95/p99, errors, RSS
 	$(BIN)/python -m tests.benchmarks.load --clients 8 --requests 1000 --seconds 300
 	$(BIN)/python -m tests.benchmarks.load --service voice --clients 8 --requests 1000 --seconds 240
