@@ -26,9 +26,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "voice_service"))
 
 from voice_testkit import TOKEN, LiveServer  # also puts `voice_service` on the path
 
-# Figures measured on the way (never asserted on), printed after the run.
-FIGURES: dict[str, str] = {}
-
 
 def cuda_missing() -> str | None:
     """Why CUDA cannot be used here, or None when it can."""
@@ -57,11 +54,6 @@ def xtts_missing() -> str | None:
             "(build the image with --build-arg ACCEPT_COQUI_LICENSE=yes)"
         )
     return None
-
-
-@pytest.fixture(scope="session")
-def figures() -> dict[str, str]:
-    return FIGURES
 
 
 @pytest.fixture(scope="session")
@@ -143,18 +135,11 @@ def gpu_server(gpu_settings, gpu_stt):
         max_tokens=settings.llm_max_tokens,
     )
     tts = build_tts(settings, metrics)
-    # Warm-up (CUDA kernels, XTTS's first generation), so the figures are the steady state. A
-    # failing XTTS falls back to Piper here and is counted: test_service_serves_xtts_on_cuda.
+    # One synthesis before serving: a failing XTTS falls back to Piper here and is counted, which
+    # test_service_serves_xtts_on_cuda checks.
     list(tts.synthesize("Olá.", language="pt"))
     app = create_app(
         settings, Backends(stt=gpu_stt, llm=llm, tts=tts), cache=MemoryCache(), metrics=metrics
     )
     with LiveServer(app, **uvicorn_options(settings)) as server:
         yield server
-
-
-def pytest_terminal_summary(terminalreporter) -> None:
-    if FIGURES:
-        terminalreporter.write_sep("-", "GPU figures (measured, not asserted)")
-        for name, value in FIGURES.items():
-            terminalreporter.write_line(f"{name}: {value}")
