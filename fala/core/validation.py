@@ -141,6 +141,16 @@ class Evidence:
     contrast_logprob: float = -math.inf
     contrast_form: str = ""
 
+    @property
+    def gap(self) -> float:
+        """How far (nats/token) the expected phrase scores below the free transcript, negated."""
+        return self.expected_logprob - self.free_logprob
+
+    @property
+    def plausible(self) -> bool:
+        """No token of the expected phrase is one the audio does not support."""
+        return self.expected_min_logprob >= MIN_TOKEN_LOGPROB
+
 
 # Thresholds of the acoustic decision, set on the corpus' dev split (tests/benchmarks/
 # bench_accuracy.py, evidence dumped per clip in .fala/bench/accuracy.json); see `decide`.
@@ -163,13 +173,7 @@ NEAR_MISS_GAP = 0.4
 
 def needs_contrast(ev: Evidence) -> bool:
     """Whether the near misses must be scored: only when the phrase could be accepted."""
-    gap = ev.expected_logprob - ev.free_logprob
-    return (
-        not ev.free_matches
-        and not ev.no_speech
-        and ev.expected_min_logprob >= MIN_TOKEN_LOGPROB
-        and gap >= -ACCEPT_GAP
-    )
+    return not ev.free_matches and not ev.no_speech and ev.plausible and ev.gap >= -ACCEPT_GAP
 
 
 def decide(ev: Evidence) -> tuple[str, float]:
@@ -191,8 +195,7 @@ def decide(ev: Evidence) -> tuple[str, float]:
         return REASON_NO_SPEECH, 0.0
     if ev.free_matches:
         return REASON_MATCH, _squash(ev.transcript_confidence, 0.75, 0.99)
-    gap = ev.expected_logprob - ev.free_logprob
-    plausible = ev.expected_min_logprob >= MIN_TOKEN_LOGPROB
+    gap, plausible = ev.gap, ev.plausible
     near_miss = ev.numbers_conflict and ev.closeness >= NEAR_MISS_CLOSENESS
     if near_miss:
         accept_gap = NEAR_MISS_GAP

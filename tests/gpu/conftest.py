@@ -118,28 +118,23 @@ def gpu_server(gpu_settings, gpu_stt):
     """The service on uvicorn with the real GPU backends, TTS built by the service's own
     `build_tts` (XTTS-v2 with Piper as its fallback), an in-process cache."""
     from voice_service.app import create_app
-    from voice_service.backends import Backends, OpenAIChatLLM
+    from voice_service.backends import Backends
     from voice_service.cache import MemoryCache
     from voice_service.metrics import Metrics
     from voice_service.server import uvicorn_options
-    from voice_service.service import build_tts
+    from voice_service.service import build_llm, build_tts
 
     settings = gpu_settings
     metrics = Metrics()
-    llm = OpenAIChatLLM(
-        settings.llm_base_url,
-        settings.llm_model,
-        api_key=settings.llm_api_key,
-        timeout=settings.llm_timeout_seconds,
-        connect_timeout=settings.llm_connect_timeout_seconds,
-        max_tokens=settings.llm_max_tokens,
-    )
     tts = build_tts(settings, metrics)
     # One synthesis before serving: a failing XTTS falls back to Piper here and is counted, which
     # test_service_serves_xtts_on_cuda checks.
     list(tts.synthesize("Olá.", language="pt"))
     app = create_app(
-        settings, Backends(stt=gpu_stt, llm=llm, tts=tts), cache=MemoryCache(), metrics=metrics
+        settings,
+        Backends(stt=gpu_stt, llm=build_llm(settings), tts=tts),
+        cache=MemoryCache(),
+        metrics=metrics,
     )
     with LiveServer(app, **uvicorn_options(settings)) as server:
         yield server

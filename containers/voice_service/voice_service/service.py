@@ -52,6 +52,17 @@ def build_tts(settings: VoiceSettings, metrics: Metrics) -> TTSBackend:
     )
 
 
+def build_llm(settings: VoiceSettings) -> OpenAIChatLLM:
+    return OpenAIChatLLM(
+        settings.llm_base_url,
+        settings.llm_model,
+        api_key=settings.llm_api_key,
+        timeout=settings.llm_timeout_seconds,
+        connect_timeout=settings.llm_connect_timeout_seconds,
+        max_tokens=settings.llm_max_tokens,
+    )
+
+
 def build_backends(settings: VoiceSettings, metrics: Metrics) -> Backends:
     return Backends(
         stt=FasterWhisperSTT(
@@ -59,14 +70,7 @@ def build_backends(settings: VoiceSettings, metrics: Metrics) -> Backends:
             device=settings.device,
             compute_type=settings.whisper_compute_type,
         ),
-        llm=OpenAIChatLLM(
-            settings.llm_base_url,
-            settings.llm_model,
-            api_key=settings.llm_api_key,
-            timeout=settings.llm_timeout_seconds,
-            connect_timeout=settings.llm_connect_timeout_seconds,
-            max_tokens=settings.llm_max_tokens,
-        ),
+        llm=build_llm(settings),
         tts=build_tts(settings, metrics),
     )
 
