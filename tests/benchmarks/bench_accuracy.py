@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import csv
 import dataclasses
+import itertools
 import json
 import math
 import platform
@@ -57,10 +58,44 @@ def summarize(results: list[dict]) -> dict:
             for kind in sorted({r["kind"] for r in results})
         },
         "reasons": dict(Counter(r["reason"] for r in results)),
+        "brier": brier(results),
+        "reliability": reliability(results),
         "seconds_per_clip": round(sum(r["seconds"] for r in results) / len(results), 3)
         if results
         else None,
     }
+
+
+# Confidence bins of the reliability table: the bands of fala.core.validation.decide (mismatch,
+# uncertain, acoustic match, match), the match band split in two.
+CONFIDENCE_BINS = (0.0, 0.25, 0.5, 0.75, 0.9, 1.0001)
+
+
+def brier(results: list[dict]) -> float | None:
+    """Mean squared error of `confidence` as a probability that the clip says the phrase."""
+    if not results:
+        return None
+    errors = [(r["confidence"] - (r["label"] == "accept")) ** 2 for r in results]
+    return round(sum(errors) / len(errors), 4)
+
+
+def reliability(results: list[dict]) -> list[dict]:
+    """Per confidence bin: clips, mean confidence, and the share that really say the phrase."""
+    rows = []
+    for low, high in itertools.pairwise(CONFIDENCE_BINS):
+        inside = [r for r in results if low <= r["confidence"] < high]
+        if inside:
+            rows.append(
+                {
+                    "bin": f"{low:.2f}-{min(high, 1.0):.2f}",
+                    "clips": len(inside),
+                    "mean_confidence": round(sum(r["confidence"] for r in inside) / len(inside), 3),
+                    "positive_share": round(
+                        sum(r["label"] == "accept" for r in inside) / len(inside), 3
+                    ),
+                }
+            )
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -118,6 +153,14 @@ def main(argv: list[str] | None = None) -> int:
             f"{s['uncertain']:>6} {s['seconds_per_clip']:>6}"
         )
     print(f"target: TAR >= {TARGET_TAR} at FAR <= {TARGET_FAR}")
+    print("calibration of `confidence` (share of clips that say the phrase, per confidence bin):")
+    for name, s in splits.items():
+        bins = "  ".join(
+            f"{b['bin']}: {b['positive_share']:.2f} of {b['clips']} "
+            f"(mean {b['mean_confidence']:.2f})"
+            for b in s["reliability"]
+        )
+        print(f"  {name:8} Brier {s['brier']:.3f}  {bins}")
     for r in results:
         wrong = r["validated"] != (r["label"] == "accept")
         if wrong and (r["split"] == "dev" or args.show_holdout_errors):
