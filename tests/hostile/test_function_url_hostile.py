@@ -13,7 +13,6 @@ import gzip
 import json
 import socket
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -453,23 +452,23 @@ def test_a_slow_client_does_not_hold_up_others(url_server):
         f"Content-Length: {len(payload)}\r\nConnection: close\r\n\r\n"
     ).encode()
     answers: dict[str, object] = {}
+    mid_body, others_served = threading.Event(), threading.Event()
 
     def slow() -> None:
         with socket.create_connection(("127.0.0.1", port), timeout=60) as sock:
-            sock.sendall(head)
-            step = len(payload) // 20 + 1
-            for i in range(0, len(payload), step):  # the body over ~2 s, in 20 pieces
-                sock.sendall(payload[i : i + step])
-                time.sleep(0.1)
+            sock.sendall(head + payload[: len(payload) // 2])
+            mid_body.set()
+            others_served.wait(60)  # the rest of the body only once the others were answered
+            sock.sendall(payload[len(payload) // 2 :])
             answers["slow"] = sock.recv(1 << 16).split(b" ", 2)[1]
 
     thread = threading.Thread(target=slow)
     thread.start()
-    time.sleep(0.3)  # the slow body is mid-flight
-    assert_alive(port)
-    # answered while the slow client was still sending
-    assert "slow" not in answers and thread.is_alive()
-    thread.join(30)
+    assert mid_body.wait(30)
+    assert_alive(port)  # answered while the slow client is still mid-body
+    assert "slow" not in answers
+    others_served.set()
+    thread.join(60)
     assert answers["slow"] == b"200"
 
 
