@@ -9,8 +9,9 @@ not matter) — an equality, not "the expected words appear somewhere". When the
 expected phrase (rendered as written and in words, fala.core.verbalize) is *scored* under the
 model with the audio — one batched teacher-forced pass over the cached encoder output — and
 accepted ("acoustic match") only when it is nearly as likely as the free transcript, no token of
-it is implausible, and it is clearly more likely than every near miss (another hour, minute or
-digit, scored the same way).
+it is implausible, it is clearly more likely than every near miss (another hour, minute or
+digit, scored the same way), and at no numeral of it does the audio clearly prefer another
+numeral (every one-numeral substitution, read from one pass over its form in digits).
 Biased or prompted decoding is never used: the model is never asked to say the phrase.
 "uncertain" (a reject) covers the band between.
 
@@ -140,6 +141,9 @@ class Evidence:
     # the best near miss (another hour, minute, digit — verbalize.near_misses), said the same way
     contrast_logprob: float = -math.inf
     contrast_form: str = ""
+    # each numeral of the phrase's best form in digits: (log P of it, log P of the likeliest other
+    # numeral of its length) at its place in the sentence — every one-numeral substitution
+    numerals: tuple[tuple[float, float], ...] = ()
 
     @property
     def gap(self) -> float:
@@ -150,6 +154,19 @@ class Evidence:
     def plausible(self) -> bool:
         """No token of the expected phrase is one the audio does not support."""
         return self.expected_min_logprob >= MIN_TOKEN_LOGPROB
+
+    @property
+    def numeral_support(self) -> float:
+        """The smallest lead (nats) of an expected numeral over its likeliest rival."""
+        return min((mine - rival for mine, rival in self.numerals), default=-math.inf)
+
+    @property
+    def another_numeral_heard(self) -> bool:
+        """At some numeral the audio clearly says another one ("45" where 40 was expected)."""
+        return any(
+            rival >= RIVAL_NUMERAL_LOGPROB and rival - mine >= RIVAL_NUMERAL_LEAD
+            for mine, rival in self.numerals
+        )
 
 
 # Thresholds of the acoustic decision, set on the corpus' dev split (tests/benchmarks/
@@ -169,11 +186,27 @@ MIN_TOKEN_LOGPROB = -9.0  # no token of the expected phrase may be less likely t
 # what was heard. One changed digit moves a per-token mean only a little, hence the small gap.
 NEAR_MISS_CLOSENESS = 0.75
 NEAR_MISS_GAP = 0.4
+# …unless the audio prefers every expected numeral to every other by this much (nats): then the
+# transcript misheard a number ("Check in line 45" for "nine forty-five").
+NUMERAL_SUPPORT = 1.0
+# A numeral whose likeliest rival is this likely (log P) and this far ahead (nats) was not said.
+# One teacher-forced pass gives the whole distribution at each numeral, so every substitution
+# is compared, not only the scored near misses (8091 for 8061 is not one of those).
+RIVAL_NUMERAL_LOGPROB = -1.5
+RIVAL_NUMERAL_LEAD = 3.0
 
 
 def needs_contrast(ev: Evidence) -> bool:
     """Whether the near misses must be scored: only when the phrase could be accepted."""
     return not ev.free_matches and not ev.no_speech and ev.plausible and ev.gap >= -ACCEPT_GAP
+
+
+def needs_numerals(ev: Evidence) -> bool:
+    """Whether the numerals must be read (a teacher-forced pass of ~10 ms per token): only when
+    the phrase would be accepted were every numeral supported — they can only veto an accept or
+    lift the near-miss rule."""
+    uncontested = dataclasses.replace(ev, numerals=((0.0, -math.inf),))
+    return decide(uncontested)[0] == REASON_ACOUSTIC_MATCH
 
 
 def decide(ev: Evidence) -> tuple[str, float]:
@@ -188,7 +221,9 @@ def decide(ev: Evidence) -> tuple[str, float]:
        near miss said the same way — another hour, minute, half of the day or digit — by
        CONTRAST_MARGIN, more the weaker its score (CONTRAST_SLOPE): a per-token mean dilutes one
        changed digit, a direct comparison does not.
-       A near miss that fits as well → "uncertain".
+       A near miss that fits as well, or a numeral where the audio clearly says another one
+       (Evidence.another_numeral_heard) → "uncertain". A close transcript with other numbers is
+       not held to NEAR_MISS_GAP when the audio prefers every expected numeral (NUMERAL_SUPPORT).
     3. Short of that but within UNCERTAIN_GAP → "uncertain" (a reject); else "mismatch".
     """
     if ev.no_speech:
@@ -197,13 +232,14 @@ def decide(ev: Evidence) -> tuple[str, float]:
         return REASON_MATCH, _squash(ev.transcript_confidence, 0.75, 0.99)
     gap, plausible = ev.gap, ev.plausible
     near_miss = ev.numbers_conflict and ev.closeness >= NEAR_MISS_CLOSENESS
+    near_miss = near_miss and ev.numeral_support < NUMERAL_SUPPORT
     if near_miss:
         accept_gap = NEAR_MISS_GAP
     else:
         accept_gap = ACCEPT_GAP if ev.contrast_form else UNCONTRASTED_GAP
     if plausible and gap >= -accept_gap:
         margin = CONTRAST_MARGIN + CONTRAST_SLOPE * max(0.0, -gap - UNCONTRASTED_GAP)
-        if ev.expected_logprob - ev.contrast_logprob < margin:
+        if ev.expected_logprob - ev.contrast_logprob < margin or ev.another_numeral_heard:
             return REASON_UNCERTAIN, 0.25  # the audio fits a near miss about as well
         return REASON_ACOUSTIC_MATCH, _squash(1.0 + gap / ACCEPT_GAP, 0.5, 0.75)
     if near_miss or not plausible or gap < -UNCERTAIN_GAP:
@@ -310,7 +346,7 @@ class SpeechValidator:
             avg_logprob=avg_logprob,
             no_speech_prob=float(result.no_speech_prob),
         )
-        return transcript, (encoded, frames, tokenizer, prompt)
+        return transcript, (encoded, frames, tokenizer)
 
     def _score(self, state, candidates: list[list[int]]) -> list[np.ndarray]:
         """Teacher-forced log-probability of each token of each candidate, given the audio.
@@ -318,12 +354,12 @@ class SpeechValidator:
         One batched decoder pass over the cached encoder output (CTranslate2 `align`)."""
         import ctranslate2
 
-        encoded, frames, _, prompt = state
+        encoded, frames, tokenizer = state
         positions = min(N_FRAMES // 2, frames // 2 + SCORE_TAIL_POSITIONS)
         batch = np.repeat(np.asarray(encoded)[:, :positions], len(candidates), axis=0)
         results = self.model.model.align(
             ctranslate2.StorageView.from_array(np.ascontiguousarray(batch)),
-            prompt,
+            list(tokenizer.sot_sequence),  # align appends <|notimestamps|> itself
             candidates,
             [frames] * len(candidates),
         )
@@ -365,6 +401,10 @@ class SpeechValidator:
         )
         if needs_contrast(ev):
             ev = self._contrast(state, ev, expected, transcript.text, language_family(lang))
+        in_digits = [i for i in range(1, len(scores)) if any(c.isdigit() for c in forms[i - 1])]
+        if in_digits and needs_numerals(ev):
+            best_in_digits = max(in_digits, key=lambda i: float(scores[i].mean()))
+            ev = dataclasses.replace(ev, numerals=self._numerals(state, candidates[best_in_digits]))
         return transcript, ev, normalized_spoken, normalized_expected
 
     def _contrast(self, state, ev: Evidence, expected: str, heard: str, lang: str) -> Evidence:
@@ -383,6 +423,61 @@ class SpeechValidator:
         return dataclasses.replace(
             ev, contrast_logprob=float(scores[best].mean()), contrast_form=forms[best]
         )
+
+    def _numerals(self, state, form: list[int]) -> tuple[tuple[float, float], ...]:
+        """(log P of each numeral token of `form`, log P of its likeliest rival of the same length)
+        at its place, from the vocabulary distribution of one teacher-forced pass."""
+        import ctranslate2
+
+        encoded, frames, tokenizer = state
+        places = [(j, t) for j, t in enumerate(form) if t in self._numeral_tokens]
+        if not places:
+            return ()
+        # Forced tokens are decoded one step each (~10 ms): stop at the last numeral.
+        form = form[: places[-1][0] + 1]
+        positions = min(N_FRAMES // 2, frames // 2 + SCORE_TAIL_POSITIONS)
+        prompt = [*tokenizer.sot_sequence, tokenizer.no_timestamps, *form]
+        result = self.model.model.generate(
+            ctranslate2.StorageView.from_array(
+                np.ascontiguousarray(np.asarray(encoded)[:, :positions])
+            ),
+            [prompt],
+            beam_size=1,
+            # the logits of every forced position come back only with room to decode past them
+            max_length=len(prompt) + len(form) + 4,
+            return_logits_vocab=True,
+            suppress_blank=False,
+            suppress_tokens=[],
+        )[0]
+        logits = np.asarray(result.logits[0], dtype=np.float64)
+        if logits.shape[0] < len(form):  # not expected; then there is no numeral evidence
+            return ()
+        out = []
+        for j, token in places:
+            row = logits[j] - logits[j].max()
+            logp = row - np.log(np.exp(row).sum())
+            rivals = self._numeral_tokens[token]
+            out.append((float(logp[token]), float(logp[rivals].max())))
+        return tuple(out)
+
+    @functools.cached_property
+    def _numeral_tokens(self) -> dict[int, np.ndarray]:
+        """Each numeral token (" 45", "7", " 1815"…) → the other numeral tokens it can be
+        mistaken for: as many digits, the same leading space."""
+        shapes = {}  # numeral token → (leading space, length)
+        for piece, token in self.model.hf_tokenizer.get_vocab().items():
+            text = piece.replace("Ġ", " ")  # byte-level BPE writes a leading space as Ġ
+            digits = text.removeprefix(" ")
+            if digits.isascii() and digits.isdigit():
+                shapes[token] = (text != digits, len(digits))
+        alike: dict[tuple[bool, int], list[int]] = {}
+        for token, shape in shapes.items():
+            alike.setdefault(shape, []).append(token)
+        return {
+            token: np.array([t for t in alike[shape] if t != token])
+            for token, shape in shapes.items()
+            if len(alike[shape]) > 1
+        }
 
     def validate(
         self,

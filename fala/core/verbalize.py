@@ -57,7 +57,9 @@ def spoken_forms(expected: str, lang: str) -> list[str]:
     expected phrase's own key (an ambiguous one: "vinte e cinco" for 20:05 reads as 25) is
     dropped, so accepting any form never accepts another meaning."""
     tokens = expected.split()
-    written = _sentence_case(" ".join(tokens))
+    # Every form ends its sentence: scoring covers only text tokens, never the end of text, so an
+    # unterminated form would be scored as a prefix ("Entrada, 13 e 40" of "… 13 e 45.").
+    written = _sentence_case(" ".join(tokens)).rstrip(".") + "."
     segments: list[list[str]] = []
     first_number = None
     i = 0

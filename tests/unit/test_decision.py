@@ -12,13 +12,24 @@ from fala.core.validation import (
     Evidence,
     decide,
     needs_contrast,
+    needs_numerals,
 )
 from fala.core.verbalize import spoken_forms
 
 
-def scored(gap, *, min_lp=-3.0, closeness=0.5, numbers_conflict=False, margin=0.5, contrast=True):
+def scored(
+    gap,
+    *,
+    min_lp=-3.0,
+    closeness=0.5,
+    numbers_conflict=False,
+    margin=0.5,
+    contrast=True,
+    numerals=(),
+):
     """Evidence with the expected phrase `gap` nats/token below the free transcript and, unless
-    `contrast` is False (a phrase without numbers), `margin` above its best near miss."""
+    `contrast` is False (a phrase without numbers), `margin` above its best near miss;
+    `numerals`: (log P of each expected numeral, log P of its likeliest rival)."""
     expected = -1.0 + gap
     return Evidence(
         free_matches=False,
@@ -31,6 +42,7 @@ def scored(gap, *, min_lp=-3.0, closeness=0.5, numbers_conflict=False, margin=0.
         transcript_confidence=0.4,
         contrast_logprob=expected - margin if contrast else float("-inf"),
         contrast_form="Entrada, 13 e 45." if contrast else "",
+        numerals=numerals,
     )
 
 
@@ -63,6 +75,24 @@ def scored(gap, *, min_lp=-3.0, closeness=0.5, numbers_conflict=False, margin=0.
         (scored(-0.2, closeness=0.9, numbers_conflict=True), REASON_ACOUSTIC_MATCH),
         # numbers heard in a garbled transcript are not trusted on their own
         (scored(-1.0, closeness=0.3, numbers_conflict=True), REASON_ACOUSTIC_MATCH),
+        # …nor in a close one when the audio prefers every expected numeral ("Check in line 45")
+        (
+            scored(
+                -0.6, closeness=0.9, numbers_conflict=True, numerals=((-1.0, -7.5), (-2.7, -6.6))
+            ),
+            REASON_ACOUSTIC_MATCH,
+        ),
+        (
+            scored(
+                -0.6, closeness=0.9, numbers_conflict=True, numerals=((-1.0, -7.5), (-2.7, -3.0))
+            ),
+            REASON_MISMATCH,
+        ),
+        # at one numeral the audio clearly says another ("45" for 40), whatever the mean says
+        (scored(-0.1, numerals=((-0.2, -6.0), (-5.2, -0.4))), REASON_UNCERTAIN),
+        # a rival that is merely possible, or not far ahead, does not veto
+        (scored(-0.1, numerals=((-0.2, -6.0), (-7.0, -4.6))), REASON_ACOUSTIC_MATCH),
+        (scored(-0.1, numerals=((-0.2, -6.0), (-2.9, -0.6))), REASON_ACOUSTIC_MATCH),
     ],
 )
 def test_decide(evidence, reason):
@@ -98,14 +128,14 @@ def test_confidence_bands_are_ordered():
             "ENTRADA 13 40",
             "pt",
             [
-                "Entrada 13 40",
+                "Entrada 13 40.",
                 "Entrada, 13 e 40.",
                 "Entrada, treze e quarenta.",
                 "Entrada, uma e quarenta da tarde.",
                 "Entrada, vinte para as duas da tarde.",
             ],
         ),
-        ("SAIDA 07 00", "pt", ["Saida 07 00", "Saida, sete em ponto."]),
+        ("SAIDA 07 00", "pt", ["Saida 07 00.", "Saida, sete em ponto."]),
         ("SAIDA 12 30", "pt", ["Saida, meio-dia e meia."]),
         ("ENTRADA 08 30", "pt", ["Entrada, oito e meia.", "Entrada, oito e trinta da manhã."]),
         ("SAIDA 02 10", "pt", ["Saida, duas e dez da madrugada.", "Saida, duas e dez da manhã."]),
@@ -114,7 +144,7 @@ def test_confidence_bands_are_ordered():
             "CODIGO 3150",
             "pt",
             [
-                "Codigo 3150",
+                "Codigo 3150.",
                 "Codigo, três, um, cinco, zero.",
                 "Codigo, 3, 1, 5, 0.",
                 "Codigo, três mil cento e cinquenta.",
@@ -165,3 +195,12 @@ def test_a_near_miss_that_fits_the_audio_as_well_makes_the_verdict_uncertain():
     assert decide(accepted)[0] == REASON_ACOUSTIC_MATCH
     rival = Evidence(**{**accepted.__dict__, "contrast_logprob": accepted.expected_logprob + 0.1})
     assert decide(rival)[0] == REASON_UNCERTAIN
+
+
+def test_the_numerals_are_read_only_when_they_could_change_an_accept():
+    assert needs_numerals(scored(-0.1))  # an accept they could veto
+    # a close transcript with other numbers: rejected unless they lift the near-miss rule
+    assert needs_numerals(scored(-0.6, closeness=0.9, numbers_conflict=True))
+    assert not needs_numerals(scored(-1.8))  # rejected whatever they say
+    assert not needs_numerals(scored(-0.2, margin=0.05))  # a near miss fits as well already
+    assert not needs_numerals(Evidence(True, False, transcript_confidence=0.9))

@@ -46,6 +46,24 @@ def test_the_demo_clip_is_rejected_against_near_misses(speech_validator, expecte
     assert result.confidence > 0
 
 
+@pytest.mark.parametrize(
+    ("said_as", "heard_another"),
+    [(" Check in, 9:45.", False), (" Check in, 9:55.", True), (" Check in, 8:45.", True)],
+)
+def test_one_pass_weighs_each_numeral_against_every_other(speech_validator, said_as, heard_another):
+    # The English clip says "nine forty five" (Whisper writes "Check in 945"): at each numeral of
+    # a form, the vocabulary distribution of one teacher-forced pass ranks every substitution.
+    from fala.core.validation import Evidence
+
+    _, state = speech_validator._transcribe(clip("checkin_9_45_en.wav"), "en")
+    numerals = speech_validator._numerals(state, state[2].encode(said_as))
+
+    assert len(numerals) == 2  # " 9" and "45"; the words and punctuation are not numerals
+    evidence = Evidence(False, False, numerals=numerals)
+    assert evidence.another_numeral_heard is heard_another
+    assert (evidence.numeral_support > 3.0) is not heard_another
+
+
 def test_english_clip_validates(speech_validator):
     result = speech_validator.validate(clip("checkin_9_45_en.wav"), "CHECK IN 9 45", "en-US")
 
