@@ -191,11 +191,18 @@ def aws(monkeypatch):
         yield AWS()
 
 
-def fake_turn(calls: list, *, sleep: float = 0.0):
+def fake_turn(calls: list, *, until=None):
+    """A turn that, given `until`, keeps working until that holds (what the worker does
+    meanwhile, such as heartbeats, is what a test observes), not for a set time."""
+
     def turn(audio: bytes, language, voice) -> TurnResult:
         calls.append((len(audio), language, voice))
         decode_audio(audio, max_seconds=30)  # InvalidAudio for bytes that are not audio
-        time.sleep(sleep)
+        deadline = time.monotonic() + 30  # a worker that never beats fails the test, not hangs
+        while until is not None and not until():
+            if time.monotonic() > deadline:
+                raise AssertionError("the worker did not do what the turn waited for")
+            time.sleep(0.02)
         return TurnResult(
             user_text="check in nine forty five",
             assistant_text="Your check-in is confirmed.",
@@ -246,7 +253,8 @@ def test_job_round_trip_with_the_real_engine(aws, llm_url, stt, piper):
 def test_heartbeats_while_the_job_runs(aws):
     sfn = Recorder(aws.sfn)
     calls: list = []
-    worker = aws.worker(fake_turn(calls, sleep=1.0), sfn=sfn, heartbeat_seconds=0.2)
+    beaten = lambda: sfn.calls.get("send_task_heartbeat", 0) >= 4  # noqa: E731
+    worker = aws.worker(fake_turn(calls, until=beaten), sfn=sfn, heartbeat_seconds=0.2)
     execution = aws.start(fixture_audio("checkin_9_45_en.wav"))
     poll_until_message(worker)
     assert aws.wait(execution)["status"] == "SUCCEEDED"
@@ -275,7 +283,9 @@ def test_beats_renew_the_jobs_visibility_so_no_other_worker_takes_it(aws):
             stop.wait(0.1)
 
     poller = threading.Thread(target=other_polls)
-    slow = fake_turn(calls := [], sleep=3 * VISIBILITY)
+    # the job outlives the visibility timeout three times over: 15 renewals 0.2 s apart
+    renewed = lambda: sqs.calls.get("change_message_visibility", 0) >= 15 * VISIBILITY  # noqa: E731
+    slow = fake_turn(calls := [], until=renewed)
 
     def turn(*args):
         poller.start()  # the first worker has the job now
