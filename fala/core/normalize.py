@@ -400,7 +400,7 @@ def _normalize_once(text: str, lang: str) -> str:
     text = _HOUR_SUFFIX.sub(r"\1", text)
     text = _OCLOCK.sub(" oclock ", text)  # before text2num, which reads the "o" as zero
     text = _GLUED_PERIOD.sub(lambda m: f"{m[1]} {m[2] or ''} {m[3]}m ", text)
-    text = _numbers_to_digits(text, lang)
+    text = numbers_to_digits(text, lang)
     tokens = _NON_WORD.sub(" ", text).split()
     filler = _FILLERS.get(lang)
     if filler:
@@ -413,7 +413,9 @@ def _normalize_once(text: str, lang: str) -> str:
     return " ".join(tokens)
 
 
-def _numbers_to_digits(text: str, lang: str) -> str:
+def numbers_to_digits(text: str, lang: str) -> str:
+    """Number words in `text` as digits, the rest as it is ("quinze para as seis" → "15 para as
+    6")."""
     if lang not in NUMBER_WORD_LANGUAGES:
         return text
     try:

@@ -10,8 +10,11 @@ expected phrase (rendered as written and in words, fala.core.verbalize) is *scor
 model with the audio — one batched teacher-forced pass over the cached encoder output — and
 accepted ("acoustic match") only when it is nearly as likely as the free transcript, no token of
 it is implausible, it is clearly more likely than every near miss (another hour, minute or
-digit, scored the same way), and at no numeral of it does the audio clearly prefer another
-numeral (every one-numeral substitution, read from one pass over its form in digits).
+digit, scored the same way), at no numeral of it does the audio clearly prefer another
+numeral (every one-numeral substitution, read from one pass over its form in digits), and at no
+word of it does the audio clearly prefer the word the transcript has in its place ("Saída" for
+"Entrada"). Words are scored as the model writes them: with the transcript's or the language's
+spelling (fala.core.spelling), tokenized as the model tokenizes (fala.core.whisper_tokenizer).
 Biased or prompted decoding is never used: the model is never asked to say the phrase.
 "uncertain" (a reject) covers the band between.
 
@@ -39,8 +42,10 @@ import numpy as np
 from fala.core.audio import SAMPLE_RATE
 from fala.core.errors import InvalidAudio, InvalidExpectedSpeech, UnsupportedLanguage
 from fala.core.models import Validation
-from fala.core.normalize import comparison_key, language_family, normalize
-from fala.core.verbalize import form_like, near_misses, spoken_forms
+from fala.core.normalize import comparison_key, language_family, normalize, numbers_to_digits
+from fala.core.spelling import portuguese_word_counts, spelled_as_heard
+from fala.core.verbalize import form_like, heard_instead, near_misses, spoken_forms
+from fala.core.whisper_tokenizer import with_all_merges
 
 logger = logging.getLogger(__name__)
 
@@ -144,6 +149,9 @@ class Evidence:
     # each numeral of the phrase's best form in digits: (log P of it, log P of the likeliest other
     # numeral of its length) at its place in the sentence — every one-numeral substitution
     numerals: tuple[tuple[float, float], ...] = ()
+    # each span of words the transcript has in place of the phrase's ("Fida" for "Entrada"):
+    # how much likelier the phrase is with the heard words, per token of the expected ones
+    heard_word_leads: tuple[float, ...] = ()
 
     @property
     def gap(self) -> float:
@@ -167,6 +175,12 @@ class Evidence:
             rival >= RIVAL_NUMERAL_LOGPROB and rival - mine >= RIVAL_NUMERAL_LEAD
             for mine, rival in self.numerals
         )
+
+    @property
+    def another_word_heard(self) -> bool:
+        """At some word the audio clearly says what was heard ("Saída" where "Entrada" was
+        expected), as clearly as a numeral must be outscored to be vetoed."""
+        return any(lead >= RIVAL_NUMERAL_LEAD for lead in self.heard_word_leads)
 
 
 # Thresholds of the acoustic decision, set on the corpus' dev split (tests/benchmarks/
@@ -205,7 +219,7 @@ def needs_numerals(ev: Evidence) -> bool:
     """Whether the numerals must be read (a teacher-forced pass of ~10 ms per token): only when
     the phrase would be accepted were every numeral supported — they can only veto an accept or
     lift the near-miss rule."""
-    uncontested = dataclasses.replace(ev, numerals=((0.0, -math.inf),))
+    uncontested = dataclasses.replace(ev, numerals=((0.0, -math.inf),), heard_word_leads=())
     return decide(uncontested)[0] == REASON_ACOUSTIC_MATCH
 
 
@@ -222,8 +236,10 @@ def decide(ev: Evidence) -> tuple[str, float]:
        CONTRAST_MARGIN, more the weaker its score (CONTRAST_SLOPE): a per-token mean dilutes one
        changed digit, a direct comparison does not.
        A near miss that fits as well, or a numeral where the audio clearly says another one
-       (Evidence.another_numeral_heard) → "uncertain". A close transcript with other numbers is
-       not held to NEAR_MISS_GAP when the audio prefers every expected numeral (NUMERAL_SUPPORT).
+       (Evidence.another_numeral_heard), or a word where it clearly says the one the transcript
+       has in its place (Evidence.another_word_heard) → "uncertain". A close transcript with
+       other numbers is not held to NEAR_MISS_GAP when the audio prefers every expected
+       numeral (NUMERAL_SUPPORT).
     3. Short of that but within UNCERTAIN_GAP → "uncertain" (a reject); else "mismatch".
     """
     if ev.no_speech:
@@ -239,7 +255,11 @@ def decide(ev: Evidence) -> tuple[str, float]:
         accept_gap = ACCEPT_GAP if ev.contrast_form else UNCONTRASTED_GAP
     if plausible and gap >= -accept_gap:
         margin = CONTRAST_MARGIN + CONTRAST_SLOPE * max(0.0, -gap - UNCONTRASTED_GAP)
-        if ev.expected_logprob - ev.contrast_logprob < margin or ev.another_numeral_heard:
+        if (
+            ev.expected_logprob - ev.contrast_logprob < margin
+            or ev.another_numeral_heard
+            or ev.another_word_heard
+        ):
             return REASON_UNCERTAIN, 0.25  # the audio fits a near miss about as well
         return REASON_ACOUSTIC_MATCH, _squash(1.0 + gap / ACCEPT_GAP, 0.5, 0.75)
     if near_miss or not plausible or gap < -UNCERTAIN_GAP:
@@ -288,6 +308,9 @@ class SpeechValidator:
             cpu_threads=self.cpu_threads,
             local_files_only=True,
         )
+        # Scoring encodes text: it must encode it as the model writes it (see whisper_tokenizer).
+        self.model.hf_tokenizer = with_all_merges(self.model.hf_tokenizer)
+        portuguese_word_counts()  # read once here, not in the first request
         self.load_seconds = time.perf_counter() - started
         logger.info(
             "Whisper model loaded",
@@ -381,7 +404,8 @@ class SpeechValidator:
             ev = Evidence(True, False, transcript_confidence=confidence)
             return transcript, ev, normalized_spoken, normalized_expected
         tokenizer = state[2]
-        forms = spoken_forms(_borrow_spelling(expected, transcript.text), language_family(lang))
+        family = language_family(lang)
+        forms = spoken_forms(spelled_as_heard(expected, transcript.text, family), family)
         candidates = [list(transcript.tokens)] + [tokenizer.encode(" " + f) for f in forms]
         scores = self._score(state, candidates)
         free = float(scores[0].mean())
@@ -400,28 +424,42 @@ class SpeechValidator:
             transcript_confidence=confidence,
         )
         if needs_contrast(ev):
-            ev = self._contrast(state, ev, expected, transcript.text, language_family(lang))
-        in_digits = [i for i in range(1, len(scores)) if any(c.isdigit() for c in forms[i - 1])]
-        if in_digits and needs_numerals(ev):
-            best_in_digits = max(in_digits, key=lambda i: float(scores[i].mean()))
-            ev = dataclasses.replace(ev, numerals=self._numerals(state, candidates[best_in_digits]))
+            ev = self._contrast(state, ev, expected, transcript.text, family)
+        if needs_numerals(ev):
+            # The best form as said, its numbers in digits: weighing the numerals of another
+            # wording ("17 e 45" for "quinze para as seis") would weigh numbers never said.
+            in_digits = tokenizer.encode(" " + numbers_to_digits(ev.expected_form, family))
+            ev = dataclasses.replace(ev, numerals=self._numerals(state, in_digits))
         return transcript, ev, normalized_spoken, normalized_expected
 
     def _contrast(self, state, ev: Evidence, expected: str, heard: str, lang: str) -> Evidence:
-        """`ev` with the best-scoring near miss of the expected phrase (a second, small pass
-        paid only when the phrase could be accepted on its score)."""
+        """`ev` with its rivals scored, in a second, small pass paid only when the phrase could be
+        accepted on its score: the best near miss of the expected phrase, said the same way, and
+        the phrase with the transcript's words in place of each span of its words they differ
+        in (fala.core.verbalize.heard_instead)."""
         tokenizer = state[2]
         forms = [
-            form_like(_borrow_spelling(p, heard), lang, ev.expected_form)
+            form_like(spelled_as_heard(p, heard, lang), lang, ev.expected_form)
             for p in near_misses(expected)
         ]
         forms = list(dict.fromkeys(f for f in forms if f != ev.expected_form))
-        if not forms:
+        instead = heard_instead(ev.expected_form, heard, lang)
+        if not forms and not instead:
             return ev
-        scores = self._score(state, [tokenizer.encode(" " + f) for f in forms])
-        best = max(range(len(forms)), key=lambda i: float(scores[i].mean()))
+        # the phrase itself is scored again in this batch, so each comparison is within one pass
+        candidates = [ev.expected_form, *(f for f, _ in instead), *forms]
+        scores = self._score(state, [tokenizer.encode(" " + f) for f in candidates])
+        own, with_heard, near = scores[0], scores[1 : 1 + len(instead)], scores[1 + len(instead) :]
+        leads = tuple(
+            (float(s.sum()) - float(own.sum())) / len(tokenizer.encode(" " + words))
+            for s, (_, words) in zip(with_heard, instead, strict=True)
+        )
+        ev = dataclasses.replace(ev, heard_word_leads=leads)
+        if not near:
+            return ev
+        best = max(range(len(near)), key=lambda i: float(near[i].mean()))
         return dataclasses.replace(
-            ev, contrast_logprob=float(scores[best].mean()), contrast_form=forms[best]
+            ev, contrast_logprob=float(near[best].mean()), contrast_form=forms[best]
         )
 
     def _numerals(self, state, form: list[int]) -> tuple[tuple[float, float], ...]:
@@ -534,13 +572,6 @@ class SpeechValidator:
 def _compression_ratio(text: str) -> float:
     data = text.encode()
     return len(data) / len(zlib.compress(data)) if data else 0.0
-
-
-def _borrow_spelling(expected: str, transcript: str) -> str:
-    """`expected` with each word spelled as the transcript spells it when they are the same word
-    ("SAIDA" → "Saída"): operators drop accents, the model's scores depend on spelling."""
-    heard = {normalize(w, None): w.strip(".,;:!?") for w in transcript.split()}
-    return " ".join(heard.get(normalize(w, None), w) for w in expected.split())
 
 
 @functools.cache

@@ -27,6 +27,7 @@ MAX_FORMS = 10
 _TEEN_TY = {13: (30,), 14: (40,), 15: (50,), 30: (13,), 40: (14,), 50: (15,)}
 _NUM2WORDS_LANG = {"pt": "pt_BR", "en": "en"}
 _FEMININE = {"um": "uma", "dois": "duas"}  # hours are feminine in Portuguese: "uma hora"
+_PUNCTUATION = ".,;:!?"
 _DIGIT_NAMES = {
     "pt": ["zero", "um", "dois", "três", "quatro", "cinco", "seis", "sete", "oito", "nove"],
     "en": ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"],
@@ -116,6 +117,33 @@ def near_misses(expected: str) -> list[str]:
             out += [" ".join([*tokens[:i], v, *tokens[i + 1 :]]) for v in variants if v]
         i += 1
     return list(dict.fromkeys(o for o in out if o != expected))
+
+
+def heard_instead(form: str, heard: str, lang: str) -> list[tuple[str, str]]:
+    """(`form` with one span of its words replaced by the words the transcript has in their
+    place, the expected words replaced) for each span where they differ in words, not numbers:
+    "Fida, treze e quarenta." for "Entrada, treze e quarenta." heard as "Fida, treze e p'u
+    areta.". Numbers are weighed on their own (every substitution, fala.core.validation)."""
+    said, written = form.split(), heard.split()
+    said_keys = [_word_key(w, lang) for w in said]
+    written_keys = [_word_key(w, lang) for w in written]
+    out = []
+    matcher = difflib.SequenceMatcher(None, said_keys, written_keys, autojunk=False)
+    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+        keys = said_keys[i1:i2] + written_keys[j1:j2]
+        if op != "replace" or any(not k or any(c.isdigit() for c in k) for k in keys):
+            continue
+        # the heard words, ending as the expected span ends ("Fida," for "Entrada,")
+        ending = said[i2 - 1][len(said[i2 - 1].rstrip(_PUNCTUATION)) :]
+        instead = " ".join(w.strip(_PUNCTUATION) for w in written[j1:j2]) + ending
+        replaced = " ".join(w.strip(_PUNCTUATION) for w in said[i1:i2])
+        out.append((" ".join([*said[:i1], instead, *said[i2:]]), replaced))
+    return out
+
+
+def _word_key(word: str, lang: str) -> str:
+    """What a word means to the comparison ("Entrada," → "entrada", "treze" → "13")."""
+    return comparison_key(normalize(word, lang))
 
 
 def form_like(phrase: str, lang: str, like: str) -> str:

@@ -26,10 +26,12 @@ def scored(
     margin=0.5,
     contrast=True,
     numerals=(),
+    heard_word_leads=(),
 ):
     """Evidence with the expected phrase `gap` nats/token below the free transcript and, unless
     `contrast` is False (a phrase without numbers), `margin` above its best near miss;
-    `numerals`: (log P of each expected numeral, log P of its likeliest rival)."""
+    `numerals`: (log P of each expected numeral, log P of its likeliest rival);
+    `heard_word_leads`: how much likelier (per token) with the heard words in place."""
     expected = -1.0 + gap
     return Evidence(
         free_matches=False,
@@ -43,6 +45,7 @@ def scored(
         contrast_logprob=expected - margin if contrast else float("-inf"),
         contrast_form="Entrada, 13 e 45." if contrast else "",
         numerals=numerals,
+        heard_word_leads=heard_word_leads,
     )
 
 
@@ -93,6 +96,10 @@ def scored(
         # a rival that is merely possible, or not far ahead, does not veto
         (scored(-0.1, numerals=((-0.2, -6.0), (-7.0, -4.6))), REASON_ACOUSTIC_MATCH),
         (scored(-0.1, numerals=((-0.2, -6.0), (-2.9, -0.6))), REASON_ACOUSTIC_MATCH),
+        # at one word the audio clearly says what was heard ("Saída" for "Entrada"): however
+        # well the rest fits, the phrase was not said; a garbled spelling of it does not veto
+        (scored(-0.9, heard_word_leads=(3.6,)), REASON_UNCERTAIN),
+        (scored(-0.9, heard_word_leads=(2.4, -1.5)), REASON_ACOUSTIC_MATCH),
     ],
 )
 def test_decide(evidence, reason):
@@ -204,3 +211,35 @@ def test_the_numerals_are_read_only_when_they_could_change_an_accept():
     assert not needs_numerals(scored(-1.8))  # rejected whatever they say
     assert not needs_numerals(scored(-0.2, margin=0.05))  # a near miss fits as well already
     assert not needs_numerals(Evidence(True, False, transcript_confidence=0.9))
+    # a heard word that vetoes the accept does not spare the pass: both are read at once
+    assert needs_numerals(scored(-0.1, heard_word_leads=(5.0,)))
+
+
+@pytest.mark.parametrize(
+    ("form", "heard", "language", "instead"),
+    [
+        # the action word differs: the phrase with the heard word in its place
+        (
+            "Entrada, treze e quarenta.",
+            "Fida, treze e p'u areta.",
+            "pt",
+            [("Fida, treze e quarenta.", "Entrada")],  # "quarenta"/"p'u areta": a number
+        ),
+        (
+            "Saída, quinze para as seis da tarde.",
+            "Sai da 15 para a sessão da Taji.",
+            "pt",
+            [
+                ("Sai da, quinze para as seis da tarde.", "Saída"),
+                ("Saída, quinze para as seis da Taji.", "tarde"),
+            ],
+        ),
+        ("Check in, 9:45.", "Check in line 45.", "en", []),  # numbers are weighed on their own
+        ("Entrada, 13 e 40.", "Entrada 13 e 40.", "pt", []),  # the same words
+        ("Entrada, meio-dia.", "Entrada.", "pt", []),  # nothing heard in its place
+    ],
+)
+def test_the_heard_words_are_put_in_place_of_the_expected_ones(form, heard, language, instead):
+    from fala.core.verbalize import heard_instead
+
+    assert heard_instead(form, heard, language) == instead

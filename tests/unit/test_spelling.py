@@ -1,0 +1,48 @@
+"""Words are scored as the model spells them: the transcript's spelling, else the accented one."""
+
+import unicodedata
+
+import pytest
+
+from fala.core.spelling import accented, portuguese_word_counts, spelled_as_heard
+
+
+@pytest.mark.parametrize(
+    ("word", "spelled"),
+    [
+        ("CODIGO", "código"),
+        ("SAIDA", "saída"),
+        ("inicio", "início"),
+        ("INFORMACAO", "informação"),  # two marks
+        ("ENTRADA", "ENTRADA"),  # no accent to restore
+        ("pais", "pais"),  # "pais" is commoner than "país"
+        ("esta", "está"),  # the commoner spelling; both fold to one comparison key
+        ("Saída", "Saída"),  # marked already
+        ("13", "13"),
+        ("CHECK-IN", "CHECK-IN"),
+        ("xqzw", "xqzw"),  # not a word
+    ],
+)
+def test_portuguese_words_take_their_common_spelling(word, spelled):
+    assert accented(word) == spelled
+
+
+@pytest.mark.parametrize(
+    ("expected", "transcript", "lang", "spelled"),
+    [
+        ("CODIGO 3150", "Código 3.150.", "pt", "Código 3150"),  # the transcript's own spelling
+        ("SAIDA 17 45", "Sai da 15 para as 6.", "pt", "saída 17 45"),  # not heard: the language's
+        ("SAIDA 13 40", "Saida 13 e 40.", "pt", "Saida 13 40"),  # the model wrote it bare
+        ("CHECK OUT 17 30", "Check out, 5:30 p.m.", "en", "Check out 17 30"),
+        ("CAFE 10 00", "Coffee at ten.", "en", "CAFE 10 00"),  # English words are left as written
+    ],
+)
+def test_the_transcript_lends_its_spelling_first(expected, transcript, lang, spelled):
+    assert spelled_as_heard(expected, transcript, lang) == spelled
+
+
+def test_the_word_list_is_composed_like_the_variants():
+    # the variants are built from precomposed letters ("á", not "a" + U+0301)
+    counts = portuguese_word_counts()
+    assert counts["código"] > 1000
+    assert all(unicodedata.is_normalized("NFC", w) for w in counts)
