@@ -59,13 +59,14 @@ def decode_audio(data: bytes, *, max_seconds: float) -> np.ndarray:
         ) from exc
 
     samples = np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
+    if samples.size and rate != SAMPLE_RATE:
+        # (a clip of a sample or two resamples to none: that is checked next, after it)
+        samples = soxr.resample(samples, rate, SAMPLE_RATE, quality="HQ")
     if samples.size == 0:
         raise InvalidAudio(
             f"The audio decoded to no samples ({describe_bytes(data)}). "
             f"Send a non-empty recording in {SUPPORTED_FORMATS}."
         )
-    if rate != SAMPLE_RATE:
-        samples = soxr.resample(samples, rate, SAMPLE_RATE, quality="HQ")
     # Float WAVs may carry NaN/inf or overshoot; Whisper's log-mel expects finite samples.
     samples = np.clip(np.nan_to_num(samples, nan=0.0, posinf=1.0, neginf=-1.0), -1.0, 1.0)
     return samples.astype(np.float32, copy=False)

@@ -88,6 +88,10 @@ def test_float_wav_with_nan_is_sanitized():
         b"RIFF\xff\xff\xff\xffWAVEfmt " + bytes(range(256)) * 4,  # header of garbage
         b"ID3" + b"\xff" * 2000,  # claims MP3, holds nothing
         b"OggS" + bytes(4000),
+        # one 8-bit sample at 73,536 Hz, its data chunk claiming more (found by the fuzzer):
+        # resampled to 16 kHz, a single sample becomes none
+        b"RIFF\xe0w\x00\x00WAVEfmt \x10\x00\x00\x00\x01\x00\x01\x00@\x1f\x01\x00"
+        b"@\x1f\x00\x00\x01\x00\x08\x00data\xbbw\x00\x00\x80",
     ],
     ids=[
         "empty",
@@ -98,6 +102,7 @@ def test_float_wav_with_nan_is_sanitized():
         "garbage-wav",
         "fake-mp3",
         "fake-ogg",
+        "one-sample",
     ],
 )
 def test_bytes_that_are_not_audio_raise_invalid_audio(data):
