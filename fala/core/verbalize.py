@@ -127,11 +127,21 @@ def heard_instead(form: str, heard: str, lang: str) -> list[tuple[str, str]]:
     said, written = form.split(), heard.split()
     said_keys = [_word_key(w, lang) for w in said]
     written_keys = [_word_key(w, lang) for w in written]
-    out = []
+    spans = []
     matcher = difflib.SequenceMatcher(None, said_keys, written_keys, autojunk=False)
     for op, i1, i2, j1, j2 in matcher.get_opcodes():
+        if op != "replace":
+            continue
+        if i2 - i1 == j2 - j1:  # word for word ("Saída, treze" heard as "Siva, treme")
+            spans += [
+                (i, i + 1, j, j + 1) for i, j in zip(range(i1, i2), range(j1, j2), strict=True)
+            ]
+        else:
+            spans.append((i1, i2, j1, j2))
+    out = []
+    for i1, i2, j1, j2 in spans:
         keys = said_keys[i1:i2] + written_keys[j1:j2]
-        if op != "replace" or any(not k or any(c.isdigit() for c in k) for k in keys):
+        if any(not k or any(c.isdigit() for c in k) for k in keys):
             continue
         # the heard words, ending as the expected span ends ("Fida," for "Entrada,")
         ending = said[i2 - 1][len(said[i2 - 1].rstrip(_PUNCTUATION)) :]

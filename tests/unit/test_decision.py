@@ -231,8 +231,16 @@ def test_the_numerals_are_read_only_when_they_could_change_an_accept():
             "pt",
             [
                 ("Sai da, quinze para as seis da tarde.", "Saída"),
+                ("Saída, quinze para a seis da tarde.", "as"),  # "seis"/"sessão": a number
                 ("Saída, quinze para as seis da Taji.", "tarde"),
             ],
+        ),
+        # word for word where as many words differ: the number among them is left out
+        (
+            "Saída, treze e quarenta.",
+            "Siva, treme, e guarenta.",
+            "pt",
+            [("Siva, treze e quarenta.", "Saída")],
         ),
         ("Check in, 9:45.", "Check in line 45.", "en", []),  # numbers are weighed on their own
         ("Entrada, 13 e 40.", "Entrada 13 e 40.", "pt", []),  # the same words

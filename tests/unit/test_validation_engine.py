@@ -135,3 +135,28 @@ def test_expected_speech_that_cannot_be_compared(text, words):
 
 def test_expected_speech_is_stripped():
     assert check_expected_speech("  ENTRADA 13 40 ", max_chars=200) == "ENTRADA 13 40"
+
+
+CORPUS = Path(__file__).resolve().parents[1] / "fixtures" / "corpus" / "clips"
+
+
+@pytest.mark.parametrize(
+    ("clip_path", "expected", "vetoed"),
+    [
+        # "Saída, treze e quarenta." (a diphone voice, heard "Fida, treze e p'u areta."): the
+        # numbers fit, the per-token mean is close, but at the action word the audio says "Fida"
+        (CORPUS / "dev_pt_near_action_e96d42a2.ogg", "ENTRADA 13 40", True),
+        # "Saída, treze e quarenta" heard "Siva, treme, e guarenta": "Siva" is a garbled "Saída"
+        (AUDIO / "saida_13_40_pt.wav", "SAIDA 13 40", False),
+    ],
+)
+def test_a_word_the_audio_clearly_says_otherwise_vetoes_the_accept(
+    speech_validator, clip_path, expected, vetoed
+):
+    audio = decode_audio(clip_path.read_bytes(), max_seconds=30)
+    validation, evidence = speech_validator.assess(audio, expected, "pt")
+
+    assert evidence.heard_word_leads, "the transcript's words were put in place and scored"
+    assert evidence.another_word_heard is vetoed
+    assert validation.validated is not vetoed
+    assert validation.reason == ("uncertain" if vetoed else "acoustic match")
