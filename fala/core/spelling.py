@@ -73,7 +73,7 @@ def _variants(bare: str):
 
 @functools.cache
 def portuguese_word_counts() -> dict[str, int]:
-    """Word → frequency, from pyspellchecker's Portuguese list (~0.3 s to read, once a process;
+    """Word → frequency, from pyspellchecker's Portuguese list (~0.45 s to read, once a process;
     the validator reads it at load so no request pays for it)."""
     resource = files("spellchecker") / "resources" / "pt.json.gz"
     with resource.open("rb") as raw, gzip.open(raw, "rt", encoding="utf-8") as text:
