@@ -26,6 +26,8 @@ from dataclasses import dataclass
 
 from text_to_num import alpha2digit
 
+# What ends a word in a transcript ("Entrada," "40."), stripped to compare or swap words.
+SENTENCE_PUNCTUATION = ".,;:!?"
 # Languages text2num converts number words for (others keep their words: still a fair compare).
 NUMBER_WORD_LANGUAGES = frozenset({"pt", "en", "es", "fr", "de", "it", "nl"})
 

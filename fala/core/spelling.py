@@ -16,7 +16,7 @@ import itertools
 import json
 from importlib.resources import files
 
-from fala.core.normalize import normalize
+from fala.core.normalize import SENTENCE_PUNCTUATION, normalize
 
 # The accented letters of Portuguese, by the letter an operator types instead.
 _ACCENTED = {
@@ -29,14 +29,13 @@ _ACCENTED = {
 }
 # Portuguese words carry at most two marks ("informação", "ações").
 _MAX_MARKS = 2
-_PUNCTUATION = ".,;:!?"
 
 
 def spelled_as_heard(expected: str, transcript: str, lang: str) -> str:
     """`expected` with each word spelled as the transcript spells it when they are the same word
     ("SAIDA" → "Saída"), else, in Portuguese, as the language commonly spells it ("CODIGO" →
     "código")."""
-    heard = {normalize(w, None): w.strip(_PUNCTUATION) for w in transcript.split()}
+    heard = {normalize(w, None): w.strip(SENTENCE_PUNCTUATION) for w in transcript.split()}
     words = []
     for word in expected.split():
         same = heard.get(normalize(word, None))

@@ -260,7 +260,7 @@ def decide(ev: Evidence) -> tuple[str, float]:
             or ev.another_numeral_heard
             or ev.another_word_heard
         ):
-            return REASON_UNCERTAIN, 0.25  # the audio fits a near miss about as well
+            return REASON_UNCERTAIN, 0.25  # a near miss, numeral or heard word fits as well
         return REASON_ACOUSTIC_MATCH, _squash(1.0 + gap / ACCEPT_GAP, 0.5, 0.75)
     if near_miss or not plausible or gap < -UNCERTAIN_GAP:
         # how close the phrase came, kept below 0.25 so a reject never reads as likely

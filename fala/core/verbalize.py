@@ -18,7 +18,7 @@ import re
 
 from num2words import num2words
 
-from fala.core.normalize import comparison_key, normalize
+from fala.core.normalize import SENTENCE_PUNCTUATION, comparison_key, normalize
 
 # Forms scored per phrase (one batched decoder pass): enough for every way a time is said,
 # few enough that the pass stays a small part of the model time.
@@ -27,7 +27,6 @@ MAX_FORMS = 10
 _TEEN_TY = {13: (30,), 14: (40,), 15: (50,), 30: (13,), 40: (14,), 50: (15,)}
 _NUM2WORDS_LANG = {"pt": "pt_BR", "en": "en"}
 _FEMININE = {"um": "uma", "dois": "duas"}  # hours are feminine in Portuguese: "uma hora"
-_PUNCTUATION = ".,;:!?"
 _DIGIT_NAMES = {
     "pt": ["zero", "um", "dois", "três", "quatro", "cinco", "seis", "sete", "oito", "nove"],
     "en": ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"],
@@ -144,9 +143,9 @@ def heard_instead(form: str, heard: str, lang: str) -> list[tuple[str, str]]:
         if any(not k or any(c.isdigit() for c in k) for k in keys):
             continue
         # the heard words, ending as the expected span ends ("Fida," for "Entrada,")
-        ending = said[i2 - 1][len(said[i2 - 1].rstrip(_PUNCTUATION)) :]
-        instead = " ".join(w.strip(_PUNCTUATION) for w in written[j1:j2]) + ending
-        replaced = " ".join(w.strip(_PUNCTUATION) for w in said[i1:i2])
+        ending = said[i2 - 1][len(said[i2 - 1].rstrip(SENTENCE_PUNCTUATION)) :]
+        instead = " ".join(w.strip(SENTENCE_PUNCTUATION) for w in written[j1:j2]) + ending
+        replaced = " ".join(w.strip(SENTENCE_PUNCTUATION) for w in said[i1:i2])
         out.append((" ".join([*said[:i1], instead, *said[i2:]]), replaced))
     return out
 
