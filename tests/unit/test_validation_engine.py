@@ -115,6 +115,15 @@ def test_no_language_means_detect(tag):
     assert resolve_language(tag) is None
 
 
+def test_detection_picks_a_language_fala_compares(speech_validator):
+    # Whisper base ranks Spanish first for this robotic pt-BR clip (es 0.29, la 0.20, …); a
+    # Spanish transcript ("Siva, trece y cuarenta") could never match a Portuguese phrase.
+    result = speech_validator.validate(clip("saida_13_40_pt.wav"), "SAIDA 13 40", "auto")
+
+    assert result.language in ("pt", "en")
+    assert "trece" not in result.spoken_text_in_audio.lower()
+
+
 @pytest.mark.parametrize(
     ("text", "words"),
     [
