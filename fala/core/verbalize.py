@@ -122,32 +122,79 @@ def heard_instead(form: str, heard: str, lang: str) -> list[tuple[str, str]]:
     """(`form` with one span of its words replaced by the words the transcript has in their
     place, the expected words replaced) for each span where they differ in words, not numbers:
     "Fida, treze e quarenta." for "Entrada, treze e quarenta." heard as "Fida, treze e p'u
-    areta.". Numbers are weighed on their own (every substitution, fala.core.validation)."""
+    areta.". Numbers are weighed on their own (every substitution, fala.core.validation), so
+    each run of them, however written ("treze e quarenta", "3.40", "nine forty-five"), is one
+    item that only aligns the words around it: "Check out 945" for "Check in, nine forty-five."
+    puts "out" in place of "in"."""
     said, written = form.split(), heard.split()
     said_keys = [_word_key(w, lang) for w in said]
     written_keys = [_word_key(w, lang) for w in written]
+    said_items, written_items = _number_runs(said_keys), _number_runs(written_keys)
     spans = []
-    matcher = difflib.SequenceMatcher(None, said_keys, written_keys, autojunk=False)
-    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+    matcher = difflib.SequenceMatcher(
+        None, [k for k, _, _ in said_items], [k for k, _, _ in written_items], autojunk=False
+    )
+    for op, a1, a2, b1, b2 in matcher.get_opcodes():
         if op != "replace":
             continue
-        if i2 - i1 == j2 - j1:  # word for word ("Saída, treze" heard as "Siva, treme")
-            spans += [
-                (i, i + 1, j, j + 1) for i, j in zip(range(i1, i2), range(j1, j2), strict=True)
+        i1, i2, j1, j2 = (
+            said_items[a1][1],
+            said_items[a2 - 1][2],
+            written_items[b1][1],
+            written_items[b2 - 1][2],
+        )
+        if a2 - a1 == b2 - b1:  # item for item ("Saída, treze" heard as "Siva, 13")
+            pairs = [([s], [w]) for s, w in zip(said_items[a1:a2], written_items[b1:b2])]
+        elif i2 - i1 == j2 - j1:  # word for word ("Saída, treze" heard as "Siva, treme")
+            pairs = [
+                ([(said_keys[i], i, i + 1)], [(written_keys[j], j, j + 1)])
+                for i, j in zip(range(i1, i2), range(j1, j2))
             ]
         else:
-            spans.append((i1, i2, j1, j2))
+            pairs = [(said_items[a1:a2], written_items[b1:b2])]
+        for said_span, written_span in pairs:
+            keys = [k for k, _, _ in [*said_span, *written_span]]
+            if any(not k or k == NUMBER_RUN or any(c.isdigit() for c in k) for k in keys):
+                continue
+            if [k for k, _, _ in said_span] == [k for k, _, _ in written_span]:
+                continue  # the same words, paired word for word
+            spans.append(
+                (said_span[0][1], said_span[-1][2], written_span[0][1], written_span[-1][2])
+            )
     out = []
     for i1, i2, j1, j2 in spans:
-        keys = said_keys[i1:i2] + written_keys[j1:j2]
-        if any(not k or any(c.isdigit() for c in k) for k in keys):
-            continue
         # the heard words, ending as the expected span ends ("Fida," for "Entrada,")
         ending = said[i2 - 1][len(said[i2 - 1].rstrip(SENTENCE_PUNCTUATION)) :]
         instead = " ".join(w.strip(SENTENCE_PUNCTUATION) for w in written[j1:j2]) + ending
         replaced = " ".join(w.strip(SENTENCE_PUNCTUATION) for w in said[i1:i2])
         out.append((" ".join([*said[:i1], instead, *said[i2:]]), replaced))
     return out
+
+
+NUMBER_RUN = "#"
+# Words between two numbers that belong to the number ("treze e quarenta", "quinze para as seis").
+MAX_NUMBER_JOINERS = 2
+
+
+def _number_runs(keys: list[str]) -> list[tuple[str, int, int]]:
+    """(key, first word, past the last word) per item: a word, or a run of numbers with the few
+    words joining them, keyed NUMBER_RUN."""
+    numeric = [any(c.isdigit() for c in k) for k in keys]
+    items, i = [], 0
+    while i < len(keys):
+        if not numeric[i]:
+            items.append((keys[i], i, i + 1))
+            i += 1
+            continue
+        end = i + 1
+        while nxt := next(
+            (j for j in range(end, min(end + MAX_NUMBER_JOINERS + 1, len(keys))) if numeric[j]),
+            None,
+        ):
+            end = nxt + 1
+        items.append((NUMBER_RUN, i, end))
+        i = end
+    return items
 
 
 def _word_key(word: str, lang: str) -> str:
