@@ -479,7 +479,7 @@ class SpeechValidator:
         at its place, from the vocabulary distribution of one teacher-forced pass."""
         import ctranslate2
 
-        memory, frames, tokenizer = state
+        memory, _, tokenizer = state
         places = [(j, t) for j, t in enumerate(form) if t in self._numeral_tokens]
         if not places:
             return ()

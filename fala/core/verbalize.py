@@ -144,11 +144,13 @@ def heard_instead(form: str, heard: str, lang: str) -> list[tuple[str, str]]:
             written_items[b2 - 1][2],
         )
         if a2 - a1 == b2 - b1:  # item for item ("Saída, treze" heard as "Siva, 13")
-            pairs = [([s], [w]) for s, w in zip(said_items[a1:a2], written_items[b1:b2])]
+            pairs = [
+                ([s], [w]) for s, w in zip(said_items[a1:a2], written_items[b1:b2], strict=True)
+            ]
         elif i2 - i1 == j2 - j1:  # word for word ("Saída, treze" heard as "Siva, treme")
             pairs = [
                 ([(said_keys[i], i, i + 1)], [(written_keys[j], j, j + 1)])
-                for i, j in zip(range(i1, i2), range(j1, j2))
+                for i, j in zip(range(i1, i2), range(j1, j2), strict=True)
             ]
         else:
             pairs = [(said_items[a1:a2], written_items[b1:b2])]
