@@ -26,6 +26,7 @@ REGION = "us-east-1"
 UPLOADS, RESULTS = "fala-uploads", "fala-results"
 MAX_RECEIVES = 3
 VISIBILITY = 1  # seconds: a dead worker's job reappears quickly in tests
+LONG_POLL_SECONDS = 20  # SQS's maximum WaitTimeSeconds
 
 
 class Killed(BaseException):
@@ -224,14 +225,13 @@ def fake_turn(calls: list, *, until=None):
     return turn
 
 
-def poll_until_message(worker: JobWorker, timeout: float = 10) -> int:
-    """poll_once until a message was handled (the event takes a moment to reach the queue)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if handled := worker.poll_once(wait_seconds=0):
-            return handled
-        time.sleep(0.05)
-    raise AssertionError("no message reached the queue")
+def poll_until_message(worker: JobWorker) -> int:
+    """One SQS long poll (the longest SQS allows): it returns as soon as a message is visible —
+    the event takes a moment to reach the queue, a dead worker's job reappears only after the
+    visibility timeout — and empty only when none arrived."""
+    handled = worker.poll_once(wait_seconds=LONG_POLL_SECONDS)
+    assert handled, "no message reached the queue"
+    return handled
 
 
 def test_job_round_trip_with_the_real_engine(aws, llm_url, stt, piper):
@@ -330,7 +330,7 @@ def test_worker_killed_mid_job_is_redelivered_and_completed_once(aws):
     sfn = Recorder(aws.sfn)
     outcomes: list[str] = []
     survivor = aws.worker(fake_turn(calls), sfn=sfn, outcomes=outcomes)
-    poll_until_message(survivor, timeout=VISIBILITY + 10)  # after the visibility timeout
+    poll_until_message(survivor)  # after the visibility timeout
     assert outcomes == ["succeeded"]
     assert aws.wait(execution)["status"] == "SUCCEEDED"
     assert sfn.calls["send_task_success"] == 1
@@ -348,7 +348,7 @@ def test_lost_delete_does_not_complete_the_job_twice(aws):
 
     outcomes: list[str] = []
     sfn = Recorder(aws.sfn)
-    poll_until_message(aws.worker(fake_turn(calls), sfn=sfn, outcomes=outcomes), timeout=10)
+    poll_until_message(aws.worker(fake_turn(calls), sfn=sfn, outcomes=outcomes))
     assert outcomes == ["already_done"]  # the token is answered: dropped without work
     assert len(calls) == 1 and "send_task_success" not in sfn.calls
     assert aws.counts(aws.queue) == (0, 0)
@@ -445,10 +445,11 @@ def test_malformed_messages_are_left_to_reach_the_dlq(aws):
     aws.sqs.send_message(QueueUrl=aws.queue, MessageBody=json.dumps({"detail": {"job": {}}}))
     outcomes: list[str] = []
     worker = aws.worker(fake_turn([]), outcomes=outcomes)
-    deadline = time.monotonic() + 20
-    while aws.counts(aws.dlq)[0] < 2 and time.monotonic() < deadline:
-        worker.poll_once(wait_seconds=0)
-        time.sleep(0.2)
+    # each message is received MAX_RECEIVES times, then moved to the DLQ on the next receive
+    for _ in range(4 * MAX_RECEIVES):
+        if aws.counts(aws.dlq)[0] == 2:
+            break
+        worker.poll_once(wait_seconds=VISIBILITY + 1)  # a left message reappears after VISIBILITY
     assert set(outcomes) == {"malformed"}
     assert len(outcomes) == 2 * MAX_RECEIVES  # each delivered maxReceiveCount times
     assert aws.counts(aws.dlq)[0] == 2 and aws.counts(aws.queue) == (0, 0)
