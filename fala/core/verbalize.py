@@ -137,32 +137,21 @@ def heard_instead(form: str, heard: str, lang: str) -> list[tuple[str, str]]:
     for op, a1, a2, b1, b2 in matcher.get_opcodes():
         if op != "replace":
             continue
-        i1, i2, j1, j2 = (
-            said_items[a1][1],
-            said_items[a2 - 1][2],
-            written_items[b1][1],
-            written_items[b2 - 1][2],
-        )
-        if a2 - a1 == b2 - b1:  # item for item ("Saída, treze" heard as "Siva, 13")
-            pairs = [
-                ([s], [w]) for s, w in zip(said_items[a1:a2], written_items[b1:b2], strict=True)
-            ]
+        said_run, heard_run = said_items[a1:a2], written_items[b1:b2]
+        i1, i2, j1, j2 = said_run[0][1], said_run[-1][2], heard_run[0][1], heard_run[-1][2]
+        if len(said_run) == len(heard_run):  # item for item ("Saída, treze" heard as "Siva, 13")
+            pairs = [(s[1], s[2], w[1], w[2]) for s, w in zip(said_run, heard_run, strict=True)]
         elif i2 - i1 == j2 - j1:  # word for word ("Saída, treze" heard as "Siva, treme")
             pairs = [
-                ([(said_keys[i], i, i + 1)], [(written_keys[j], j, j + 1)])
-                for i, j in zip(range(i1, i2), range(j1, j2), strict=True)
+                (i, i + 1, j, j + 1) for i, j in zip(range(i1, i2), range(j1, j2), strict=True)
             ]
         else:
-            pairs = [(said_items[a1:a2], written_items[b1:b2])]
-        for said_span, written_span in pairs:
-            keys = [k for k, _, _ in [*said_span, *written_span]]
-            if any(not k or k == NUMBER_RUN or any(c.isdigit() for c in k) for k in keys):
-                continue
-            if [k for k, _, _ in said_span] == [k for k, _, _ in written_span]:
-                continue  # the same words, paired word for word
-            spans.append(
-                (said_span[0][1], said_span[-1][2], written_span[0][1], written_span[-1][2])
-            )
+            pairs = [(i1, i2, j1, j2)]
+        spans += [
+            (i1, i2, j1, j2)
+            for i1, i2, j1, j2 in pairs
+            if _differ_in_words(said_keys[i1:i2], written_keys[j1:j2])
+        ]
     out = []
     for i1, i2, j1, j2 in spans:
         # the heard words, ending as the expected span ends ("Fida," for "Entrada,")
@@ -173,6 +162,16 @@ def heard_instead(form: str, heard: str, lang: str) -> list[tuple[str, str]]:
     return out
 
 
+def _differ_in_words(said: list[str], heard: list[str]) -> bool:
+    """Two spans of comparison keys are other words: no number, nothing normalized away, and
+    not the same words."""
+    return said != heard and all(k and not _has_digit(k) for k in [*said, *heard])
+
+
+def _has_digit(key: str) -> bool:
+    return any(c.isdigit() for c in key)
+
+
 NUMBER_RUN = "#"
 # Words between two numbers that belong to the number ("treze e quarenta", "quinze para as seis").
 MAX_NUMBER_JOINERS = 2
@@ -181,20 +180,17 @@ MAX_NUMBER_JOINERS = 2
 def _number_runs(keys: list[str]) -> list[tuple[str, int, int]]:
     """(key, first word, past the last word) per item: a word, or a run of numbers with the few
     words joining them, keyed NUMBER_RUN."""
-    numeric = [any(c.isdigit() for c in k) for k in keys]
+    numeric = [_has_digit(k) for k in keys]
     items, i = [], 0
     while i < len(keys):
-        if not numeric[i]:
-            items.append((keys[i], i, i + 1))
-            i += 1
-            continue
         end = i + 1
-        while nxt := next(
-            (j for j in range(end, min(end + MAX_NUMBER_JOINERS + 1, len(keys))) if numeric[j]),
-            None,
-        ):
-            end = nxt + 1
-        items.append((NUMBER_RUN, i, end))
+        while numeric[i]:
+            window = range(end, min(end + MAX_NUMBER_JOINERS + 1, len(keys)))
+            following = next((j for j in window if numeric[j]), None)
+            if following is None:
+                break
+            end = following + 1
+        items.append((NUMBER_RUN if numeric[i] else keys[i], i, end))
         i = end
     return items
 
