@@ -43,7 +43,8 @@ from fala.core.audio import SAMPLE_RATE
 from fala.core.errors import InvalidAudio, InvalidExpectedSpeech, UnsupportedLanguage
 from fala.core.models import Validation
 from fala.core.normalize import comparison_key, language_family, normalize, numbers_to_digits
-from fala.core.spelling import portuguese_word_counts, spelled_as_heard
+from fala.core.phrase_language import PHRASE_LANGUAGES, language_of
+from fala.core.spelling import spelled_as_heard, word_counts
 from fala.core.verbalize import form_like, heard_instead, near_misses, spoken_forms
 from fala.core.whisper_tokenizer import with_all_merges
 
@@ -313,7 +314,8 @@ class SpeechValidator:
         )
         # Scoring encodes text: it must encode it as the model writes it (see whisper_tokenizer).
         self.model.hf_tokenizer = with_all_merges(self.model.hf_tokenizer)
-        portuguese_word_counts()  # read once here, not in the first request
+        for lang in PHRASE_LANGUAGES:
+            word_counts(lang)  # read once here, not in the first request
         self.load_seconds = time.perf_counter() - started
         logger.info(
             "Whisper model loaded",
@@ -376,11 +378,11 @@ class SpeechValidator:
         return transcript, (memory, frames, tokenizer)
 
     def _detect_language(self, encoded) -> str:
-        """The likeliest language Fala supports: Whisper often takes Brazilian Portuguese for
-        Spanish or Galician, and a transcript in another language can never match the phrase."""
+        """The likeliest language Fala compares, for a phrase whose words do not tell (digits,
+        names): Whisper often takes Brazilian Portuguese for Spanish or Galician, and a
+        transcript in another language can never match the phrase."""
         ranked = self.model.model.detect_language(encoded)[0]
-        supported = set(LANGUAGES.values())
-        return next(code for token, _ in ranked if (code := token.strip("<|>")) in supported)
+        return next(code for token, _ in ranked if (code := token.strip("<|>")) in PHRASE_LANGUAGES)
 
     def _score(self, state, candidates: list[list[int]]) -> list[np.ndarray]:
         """Teacher-forced log-probability of each token of each candidate, given the audio.
@@ -551,7 +553,9 @@ class SpeechValidator:
         expected = check_expected_speech(
             expected_speech, max_chars=max_expected_chars or self.max_expected_chars
         )
-        whisper_language = resolve_language(language)
+        # "auto": the phrase's own language when its words tell, else the audio's (see
+        # fala.core.phrase_language)
+        whisper_language = resolve_language(language) or language_of(expected)
         started = time.perf_counter()
         transcript, evidence, normalized_spoken, normalized_expected = self.gather_evidence(
             audio, expected, whisper_language

@@ -4,7 +4,7 @@ import unicodedata
 
 import pytest
 
-from fala.core.spelling import accented, portuguese_word_counts, spelled_as_heard
+from fala.core.spelling import accented, spelled_as_heard, word_counts
 
 
 @pytest.mark.parametrize(
@@ -43,6 +43,6 @@ def test_the_transcript_lends_its_spelling_first(expected, transcript, lang, spe
 
 def test_the_word_list_is_composed_like_the_variants():
     # the variants are built from precomposed letters ("á", not "a" + U+0301)
-    counts = portuguese_word_counts()
+    counts = word_counts("pt")
     assert counts["código"] > 1000
     assert all(unicodedata.is_normalized("NFC", w) for w in counts)

@@ -117,11 +117,21 @@ def test_no_language_means_detect(tag):
 
 def test_detection_picks_a_language_fala_compares(speech_validator):
     # Whisper base ranks Spanish first for this robotic pt-BR clip (es 0.29, la 0.20, …); a
-    # Spanish transcript ("Siva, trece y cuarenta") could never match a Portuguese phrase.
-    result = speech_validator.validate(clip("saida_13_40_pt.wav"), "SAIDA 13 40", "auto")
+    # Spanish transcript ("Siva, trece y cuarenta") could never match a Portuguese phrase. A
+    # phrase of digits does not tell its language, so this one is detected from the audio.
+    result = speech_validator.validate(clip("saida_13_40_pt.wav"), "13 40", "auto")
 
     assert result.language in ("pt", "en")
     assert "trece" not in result.spoken_text_in_audio.lower()
+
+
+def test_detection_listens_in_the_phrase_language(speech_validator):
+    # The audio alone ranks English above Portuguese for this clip (en 0.15, pt not in the top
+    # five), and an English transcript of it is rejected; the phrase's words say Portuguese.
+    result = speech_validator.validate(clip("entrada_13_40_pt.wav"), "ENTRADA 13 40", "auto")
+
+    assert result.language == "pt"
+    assert result.validated, result
 
 
 @pytest.mark.parametrize(
