@@ -63,7 +63,10 @@ def run(
         str | None, typer.Option("--expect", help="The phrase the audio should say")
     ] = None,
     mode: Annotated[str, typer.Option(help="validate | converse | auto")] = "validate",
-    language: Annotated[str | None, typer.Option(help="pt-BR (default), en, …")] = None,
+    language: Annotated[
+        str | None,
+        typer.Option(help="pt-BR (default), en, or auto (the phrase's language, else the audio's)"),
+    ] = None,
     voice: Annotated[str | None, typer.Option(help="Reply voice (converse mode)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print only the result document")] = False,
     stack: Annotated[
