@@ -555,7 +555,9 @@ class SpeechValidator:
         )
         # "auto": the phrase's own language when its words tell, else the audio's (see
         # fala.core.phrase_language)
-        whisper_language = resolve_language(language) or language_of(expected)
+        requested = resolve_language(language)
+        whisper_language = requested or language_of(expected)
+        language_source = "request" if requested else "phrase" if whisper_language else "audio"
         started = time.perf_counter()
         transcript, evidence, normalized_spoken, normalized_expected = self.gather_evidence(
             audio, expected, whisper_language
@@ -565,6 +567,8 @@ class SpeechValidator:
             "Speech validated",
             extra={
                 "reason": reason,
+                "language": transcript.language,
+                "language_source": language_source,
                 "audio_seconds": round(audio.size / SAMPLE_RATE, 2),
                 "seconds": round(time.perf_counter() - started, 3),
             },

@@ -1,5 +1,6 @@
 """The real engine: Whisper base (int8) on the committed espeak-ng clips. No mocks."""
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -132,6 +133,25 @@ def test_detection_listens_in_the_phrase_language(speech_validator):
 
     assert result.language == "pt"
     assert result.validated, result
+
+
+@pytest.mark.parametrize(
+    ("language", "expected", "source"),
+    [
+        ("auto", "ENTRADA 13 40", "phrase"),
+        ("auto", "13 40", "audio"),
+        ("pt-BR", "13 40", "request"),
+    ],
+)
+def test_the_log_says_where_the_language_came_from(
+    speech_validator, caplog, language, expected, source
+):
+    caplog.set_level(logging.INFO, logger="fala.core.validation")
+    speech_validator.validate(clip("entrada_13_40_pt.wav"), expected, language)
+
+    (record,) = [r for r in caplog.records if r.getMessage() == "Speech validated"]
+    assert record.language_source == source
+    assert record.language in ("pt", "en")
 
 
 @pytest.mark.parametrize(
