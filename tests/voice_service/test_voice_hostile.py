@@ -974,11 +974,8 @@ def test_clients_vanishing_mid_request_leave_no_session_behind(server):
         client.close()
         with socket.create_connection(("127.0.0.1", server.port), timeout=60) as sock:
             sock.sendall(head("POST", "/generate-voice", {"Content-Length": "500"}) + b'{"te')
-    deadline = time.monotonic() + 60
-    while metric(server, "fala_voice_active_sessions", route="/ws/tts") and (
-        time.monotonic() < deadline
-    ):
-        time.sleep(0.1)
+    while metric(server, "fala_voice_active_sessions", route="/ws/tts"):
+        time.sleep(0.1)  # a leak fails on the suite's hang guard (pytest-timeout)
     assert metric(server, "fala_voice_active_sessions", route="/ws/tts") == 0
     assert_alive(server.url)
 

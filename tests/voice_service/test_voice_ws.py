@@ -148,9 +148,6 @@ def test_concurrent_sessions_all_succeed(live):
     assert all(n >= 1 for n in run(many()))
     # The client's close completes when the server echoes it, a moment before the server's
     # session handler returns: wait for the gauge (a leak would never get there).
-    deadline = time.monotonic() + 30
-    while metric(live, "fala_voice_active_sessions", route="/ws/tts") and (
-        time.monotonic() < deadline
-    ):
-        time.sleep(0.05)
+    while metric(live, "fala_voice_active_sessions", route="/ws/tts"):
+        time.sleep(0.05)  # a leak fails on the suite's hang guard (pytest-timeout)
     assert metric(live, "fala_voice_active_sessions", route="/ws/tts") == 0
