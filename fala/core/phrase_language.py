@@ -45,6 +45,12 @@ def _portuguese_log_ratio(word: str) -> float:
     return math.log((pt + UNSEEN) / (en + UNSEEN))
 
 
+def load_word_lists() -> None:
+    """Read both word lists and their totals now (at model load), so no request pays for them."""
+    for lang in PHRASE_LANGUAGES:
+        _total(lang)
+
+
 @functools.cache
 def _total(lang: str) -> int:
     return sum(word_counts(lang).values())

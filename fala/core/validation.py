@@ -43,8 +43,8 @@ from fala.core.audio import SAMPLE_RATE
 from fala.core.errors import InvalidAudio, InvalidExpectedSpeech, UnsupportedLanguage
 from fala.core.models import Validation
 from fala.core.normalize import comparison_key, language_family, normalize, numbers_to_digits
-from fala.core.phrase_language import PHRASE_LANGUAGES, language_of
-from fala.core.spelling import spelled_as_heard, word_counts
+from fala.core.phrase_language import PHRASE_LANGUAGES, language_of, load_word_lists
+from fala.core.spelling import spelled_as_heard
 from fala.core.verbalize import form_like, heard_instead, near_misses, spoken_forms
 from fala.core.whisper_tokenizer import with_all_merges
 
@@ -314,8 +314,7 @@ class SpeechValidator:
         )
         # Scoring encodes text: it must encode it as the model writes it (see whisper_tokenizer).
         self.model.hf_tokenizer = with_all_merges(self.model.hf_tokenizer)
-        for lang in PHRASE_LANGUAGES:
-            word_counts(lang)  # read once here, not in the first request
+        load_word_lists()  # read once here, not in the first request
         self.load_seconds = time.perf_counter() - started
         logger.info(
             "Whisper model loaded",
