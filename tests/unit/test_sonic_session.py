@@ -1,6 +1,7 @@
 """The Nova Sonic session through the real Bedrock SDK (CRT transport, SigV4 event signing) against
 the strict local fake of the bidirectional stream (tests/fakes/nova_sonic.py)."""
 
+import asyncio
 import io
 import wave
 from pathlib import Path
@@ -349,3 +350,36 @@ def test_a_service_slow_to_end_the_stream_costs_the_close_box_not_the_turn(monke
         turn = talk(clip_pcm(), FAST.model_copy(update={"close_timeout": 0.3}))
     assert turn.assistant_text == "Entendido: entrada às 13h40."
     assert fake.record.input_closed
+
+
+def test_an_abandoned_audio_send_is_not_overtaken_by_the_end_of_the_content(monkeypatch):
+    """The turn can end while a chunk of audio is still being signed and written: the sender is
+    cancelled and that write carries on (see session.bounded). The events that close the
+    content must go out after it — the SDK chains each event's signature to the previous one,
+    and an audioInput after its contentEnd is a protocol error."""
+
+    async def scenario():
+        session = SonicSession(FAST, voice="carolina")
+        try:
+            await session.open()
+            send = session._stream.input_stream.send
+
+            async def slow_audio(chunk):  # as if signing this one event took a while
+                if b'"audioInput"' in chunk.value.bytes_:
+                    await asyncio.sleep(0.3)
+                await send(chunk)
+
+            session._stream.input_stream.send = slow_audio
+            sender = asyncio.ensure_future(session.send_audio(bytes(CHUNK_BYTES)))
+            await asyncio.sleep(0.05)
+            sender.cancel()
+            await session.finish_input()
+            while await session.receive() is not None:
+                pass
+        finally:
+            await session.close()
+
+    with running_fake(monkeypatch) as fake:
+        run_sync(scenario())
+    assert fake.violations == []
+    assert fake.record.events[-4:] == ["audioInput", "contentEnd", "promptEnd", "sessionEnd"]

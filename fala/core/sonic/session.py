@@ -115,6 +115,7 @@ class SonicSession:
         self._output: Any = None
         self._input_closed = False
         self._audio_open = False
+        self._last_write: asyncio.Future[Any] | None = None  # see `_in_order`
         # Set by the audio sender: while the user's audio is still going out the service cannot
         # have answered yet, so the receive time box counts from when it was all sent.
         self.sending_user_audio = False
@@ -162,9 +163,25 @@ class SonicSession:
             await self.send_event(event)
         self._audio_open = True
 
+    def _in_order(self, write: Callable[[], Awaitable[Any]]) -> asyncio.Future[Any]:
+        """`write` to the input stream, started once every earlier write has ended. Writes must
+        not overlap: the SDK signs each event with the previous event's signature, and a write
+        whose caller was cancelled (the sender, when the reply ends) carries on (see `bounded`),
+        so the contentEnd that follows could otherwise overtake its last audioInput."""
+        previous = self._last_write
+
+        async def after_previous() -> Any:
+            if previous is not None:
+                await asyncio.wait({previous})  # its outcome is its own caller's concern
+            return await write()
+
+        self._last_write = asyncio.ensure_future(after_previous())
+        return self._last_write
+
     async def send_event(self, payload: str) -> None:
+        chunk, stream = _input_chunk(payload), self._stream
         await self._boxed(
-            self._stream.input_stream.send(_input_chunk(payload)),
+            self._in_order(lambda: stream.input_stream.send(chunk)),
             self.settings.send_timeout,
             "sending an input event",
             "stream",
@@ -239,8 +256,9 @@ class SonicSession:
             await self.send_event(protocol.content_end(self.prompt_name, self.audio_content))
         await self.send_event(protocol.prompt_end(self.prompt_name))
         await self.send_event(protocol.session_end())
+        stream = self._stream
         await self._boxed(
-            self._stream.input_stream.close(),
+            self._in_order(stream.input_stream.close),
             self.settings.close_timeout,
             "closing the input",
             "stream",
