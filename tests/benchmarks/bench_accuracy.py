@@ -68,9 +68,15 @@ def summarize(results: list[dict]) -> dict:
     }
 
 
-# Confidence bins of the reliability table: the bands of fala.core.validation.decide (mismatch,
-# uncertain, acoustic match, match), the match band split in two.
-CONFIDENCE_BINS = (0.0, 0.25, 0.5, 0.75, 0.9, 1.0001)
+# Confidence bins of the reliability table: each holds one value of
+# fala.core.validation.CALIBRATED_CONFIDENCE (no speech and mismatch, uncertain, the accepts).
+CONFIDENCE_BINS = (0.0, 0.1, 0.25, 0.5, 0.9, 1.0001)
+# The outcome groups `confidence` is fitted on: the two accepts are one (see CALIBRATED_CONFIDENCE).
+CALIBRATION_GROUPS = {
+    "accept": ("match", "acoustic match"),
+    "uncertain": ("uncertain",),
+    "mismatch": ("mismatch",),
+}
 
 
 def brier(results: list[dict]) -> float | None:
@@ -98,6 +104,18 @@ def reliability(results: list[dict]) -> list[dict]:
                 }
             )
     return rows
+
+
+def calibration_fit(results: list[dict]) -> dict[str, dict]:
+    """Per outcome group: clips, the positives among them, and the add-one smoothed share of
+    positives — what fala.core.validation.CALIBRATED_CONFIDENCE holds when fitted on `results`."""
+    fit = {}
+    for group, reasons in CALIBRATION_GROUPS.items():
+        inside = [r for r in results if r["reason"] in reasons]
+        positives = sum(r["label"] == "accept" for r in inside)
+        share = round((positives + 1) / (len(inside) + 2), 2)
+        fit[group] = {"clips": len(inside), "positives": positives, "confidence": share}
+    return fit
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -155,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{s['uncertain']:>6} {s['seconds_per_clip']:>6}"
         )
     print(f"target: TAR >= {TARGET_TAR} at FAR <= {TARGET_FAR}")
-    print("calibration of `confidence` (share of clips that say the phrase, per confidence bin):")
+    print("reliability of `confidence` (share of clips that say the phrase, per confidence bin):")
     for name, s in splits.items():
         bins = "  ".join(
             f"{b['bin']}: {b['positive_share']:.2f} of {b['clips']} "
@@ -163,6 +181,19 @@ def main(argv: list[str] | None = None) -> int:
             for b in s["reliability"]
         )
         print(f"  {name:8} Brier {s['brier']:.3f}  {bins}")
+    if "dev" in splits:
+        from fala.core.validation import CALIBRATED_CONFIDENCE
+
+        fit = calibration_fit([r for r in results if r["split"] == "dev"])
+        splits["dev"]["calibration_fit"] = fit
+        engine = {g: CALIBRATED_CONFIDENCE[reasons[0]] for g, reasons in CALIBRATION_GROUPS.items()}
+        fitted = ", ".join(
+            f"{g} {f['positives']}/{f['clips']} -> {f['confidence']:.2f}" for g, f in fit.items()
+        )
+        stale = engine != {g: f["confidence"] for g, f in fit.items()}
+        print(f"`confidence` fitted on dev, (positives + 1) / (clips + 2): {fitted}")
+        committed = ", ".join(f"{g} {c:.2f}" for g, c in engine.items())
+        print(f"  the engine's CALIBRATED_CONFIDENCE: {committed}" + ("  REFIT" if stale else ""))
     for r in results:
         wrong = r["validated"] != (r["label"] == "accept")
         if wrong and (r["split"] == "dev" or args.show_holdout_errors):

@@ -4,6 +4,7 @@ import pytest
 
 from fala.core.normalize import comparison_key, normalize
 from fala.core.validation import (
+    CALIBRATED_CONFIDENCE,
     REASON_ACOUSTIC_MATCH,
     REASON_MATCH,
     REASON_MISMATCH,
@@ -41,7 +42,6 @@ def scored(
         expected_min_logprob=min_lp,
         closeness=closeness,
         numbers_conflict=numbers_conflict,
-        transcript_confidence=0.4,
         contrast_logprob=expected - margin if contrast else float("-inf"),
         contrast_form="Entrada, 13 e 45." if contrast else "",
         numerals=numerals,
@@ -53,7 +53,7 @@ def scored(
     ("evidence", "reason"),
     [
         (Evidence(False, True), REASON_NO_SPEECH),
-        (Evidence(True, False, transcript_confidence=0.6), REASON_MATCH),
+        (Evidence(True, False), REASON_MATCH),
         # the expected phrase is as likely as what the recognizer wrote: accept
         (scored(0.1), REASON_ACOUSTIC_MATCH),
         # less likely than a garbled transcript, but far more likely than every near miss
@@ -103,29 +103,27 @@ def scored(
     ],
 )
 def test_decide(evidence, reason):
-    assert decide(evidence)[0] == reason
+    assert decide(evidence) == reason
 
 
 def test_the_near_misses_are_scored_only_when_the_phrase_could_be_accepted():
     assert needs_contrast(scored(-1.1, contrast=False))
     assert not needs_contrast(scored(-2.2, contrast=False))
     assert not needs_contrast(scored(0.0, min_lp=-10.0, contrast=False))
-    assert not needs_contrast(Evidence(True, False, transcript_confidence=0.6))
+    assert not needs_contrast(Evidence(True, False))
 
 
-def test_confidence_bands_are_ordered():
-    verdicts = [
-        decide(Evidence(True, False, transcript_confidence=0.1)),
-        decide(scored(-0.4)),
-        decide(scored(-1.8)),
-        decide(scored(-2.2)),
-        decide(Evidence(False, True)),
-    ]
-    confidences = [c for _, c in verdicts]
-    assert all(0.0 <= c <= 1.0 for c in confidences)
-    assert confidences == sorted(confidences, reverse=True)
-    assert confidences[0] >= 0.75 > confidences[1] >= 0.5 > confidences[2] >= 0.25 > confidences[3]
-    assert confidences[-1] == 0.0
+def test_confidence_is_a_probability_on_the_side_of_the_verdict():
+    """Every outcome has a confidence; an accept is likelier than not, a reject is not, and the
+    outcomes keep their order of strength (silence least)."""
+    accepts = (REASON_MATCH, REASON_ACOUSTIC_MATCH)
+    rejects = (REASON_UNCERTAIN, REASON_MISMATCH, REASON_NO_SPEECH)
+    assert set(CALIBRATED_CONFIDENCE) == {*accepts, *rejects}
+    assert all(CALIBRATED_CONFIDENCE[r] > 0.5 for r in accepts)
+    assert all(0.0 <= CALIBRATED_CONFIDENCE[r] < 0.5 for r in rejects)
+    strengths = [CALIBRATED_CONFIDENCE[r] for r in (*accepts, *rejects)]
+    assert strengths == sorted(strengths, reverse=True)
+    assert CALIBRATED_CONFIDENCE[REASON_NO_SPEECH] == 0.0
 
 
 @pytest.mark.parametrize(
@@ -199,9 +197,9 @@ def test_near_misses_differ_in_one_number_and_never_mean_the_phrase():
 
 def test_a_near_miss_that_fits_the_audio_as_well_makes_the_verdict_uncertain():
     accepted = scored(-0.2)
-    assert decide(accepted)[0] == REASON_ACOUSTIC_MATCH
+    assert decide(accepted) == REASON_ACOUSTIC_MATCH
     rival = Evidence(**{**accepted.__dict__, "contrast_logprob": accepted.expected_logprob + 0.1})
-    assert decide(rival)[0] == REASON_UNCERTAIN
+    assert decide(rival) == REASON_UNCERTAIN
 
 
 def test_the_numerals_are_read_only_when_they_could_change_an_accept():
@@ -210,7 +208,7 @@ def test_the_numerals_are_read_only_when_they_could_change_an_accept():
     assert needs_numerals(scored(-0.6, closeness=0.9, numbers_conflict=True))
     assert not needs_numerals(scored(-2.2))  # rejected whatever they say
     assert not needs_numerals(scored(-0.2, margin=0.02))  # a near miss fits as well already
-    assert not needs_numerals(Evidence(True, False, transcript_confidence=0.9))
+    assert not needs_numerals(Evidence(True, False))
     # a heard word that vetoes the accept does not spare the pass: both are read at once
     assert needs_numerals(scored(-0.1, heard_word_leads=(5.0,)))
 
