@@ -363,17 +363,23 @@ def test_an_abandoned_audio_send_is_not_overtaken_by_the_end_of_the_content(monk
         try:
             await session.open()
             send = session._stream.input_stream.send
+            signing, signed = asyncio.Event(), asyncio.Event()
 
-            async def slow_audio(chunk):  # as if signing this one event took a while
+            async def slow_audio(chunk):  # the audio event is held in signing until released
                 if b'"audioInput"' in chunk.value.bytes_:
-                    await asyncio.sleep(0.3)
+                    signing.set()
+                    await signed.wait()
                 await send(chunk)
 
             session._stream.input_stream.send = slow_audio
             sender = asyncio.ensure_future(session.send_audio(bytes(CHUNK_BYTES)))
-            await asyncio.sleep(0.05)
+            await signing.wait()
             sender.cancel()
-            await session.finish_input()
+            finisher = asyncio.ensure_future(session.finish_input())
+            for _ in range(50):  # event-loop turns in which an unordered contentEnd goes out
+                await asyncio.sleep(0)
+            signed.set()
+            await finisher
             while await session.receive() is not None:
                 pass
         finally:
