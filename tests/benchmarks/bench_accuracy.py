@@ -7,7 +7,8 @@ per split: TAR (accepted positives / positives), FAR (accepted negatives / negat
 and how many verdicts were "uncertain" (an uncertain verdict is a reject). Writes the whole run
 to .fala/bench/accuracy.json. Errors are listed for the dev split only: the holdout splits are
 for measuring, not for tuning (`--show-holdout-errors` if you really must look). `holdout2` is
-another synthesizer (RHVoice) added once `holdout` had informed several choices.
+another synthesizer (RHVoice) added once `holdout` had informed several choices; `holdout3` is
+English neural speech (Piper), added after every threshold was set.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ CORPUS = ROOT / "tests" / "fixtures" / "corpus"
 OUTPUT = ROOT / ".fala" / "bench" / "accuracy.json"
 TARGET_TAR = 0.90
 TARGET_FAR = 0.02
-SPLITS = ("dev", "holdout", "holdout2")
+SPLITS = ("dev", "holdout", "holdout2", "holdout3")
 
 
 def load_rows(corpus: Path) -> list[dict[str, str]]:

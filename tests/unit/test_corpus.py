@@ -21,7 +21,7 @@ def test_every_labelled_clip_exists_and_every_clip_is_labelled():
 
 def test_every_split_has_positives_and_every_kind_of_negative():
     kinds = Counter((r["split"], r["kind"]) for r in rows())
-    for split in ("dev", "holdout", "holdout2"):
+    for split in ("dev", "holdout", "holdout2", "holdout3"):
         assert kinds[(split, "positive")] >= 40
         for kind in ("near_minute", "near_hour", "near_action", "near_digit", "silence", "noise"):
             assert kinds[(split, kind)] >= 1, (split, kind)
@@ -32,7 +32,8 @@ def test_no_voice_is_heard_in_two_splits():
     # Thresholds are set on dev; each holdout must be speech they were never fitted to.
     voices = {
         split: {r["voice"] for r in rows() if r["split"] == split and r["voice"]}
-        for split in ("dev", "holdout", "holdout2")
+        for split in ("dev", "holdout", "holdout2", "holdout3")
     }
     assert not voices["dev"] & voices["holdout"]
     assert not voices["holdout2"] & (voices["dev"] | voices["holdout"])
+    assert not voices["holdout3"] & (voices["dev"] | voices["holdout"] | voices["holdout2"])
