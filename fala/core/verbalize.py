@@ -90,7 +90,7 @@ def spoken_forms(expected: str, lang: str) -> list[str]:
 def near_misses(expected: str) -> list[str]:
     """Phrases that differ from `expected` in one number, as an operator would write them: another
     hour, minute or half of the day for a time, one digit changed or dropped for a code. The
-    audio must support the expected phrase better than each of these (fala.core.validation)."""
+    audio must support the expected phrase better than each of these (fala.core.decision)."""
     tokens = expected.split()
     out: list[str] = []
     i = 0
@@ -122,7 +122,7 @@ def heard_instead(form: str, heard: str, lang: str) -> list[tuple[str, str]]:
     """(`form` with one span of its words replaced by the words the transcript has in their
     place, the expected words replaced) for each span where they differ in words, not numbers:
     "Fida, treze e quarenta." for "Entrada, treze e quarenta." heard as "Fida, treze e p'u
-    areta.". Numbers are weighed on their own (every substitution, fala.core.validation), so
+    areta.". Numbers are weighed on their own (every substitution, fala.core.decision), so
     each run of them, however written ("treze e quarenta", "3.40", "nine forty-five"), is one
     item that only aligns the words around it: "Check out 945" for "Check in, nine forty-five."
     puts "out" in place of "in"."""

@@ -70,7 +70,7 @@ def summarize(results: list[dict]) -> dict:
 
 
 # Confidence bins of the reliability table: each holds one value of
-# fala.core.validation.CALIBRATED_CONFIDENCE (no speech and mismatch, uncertain, the accepts).
+# fala.core.decision.CALIBRATED_CONFIDENCE (no speech and mismatch, uncertain, the accepts).
 CONFIDENCE_BINS = (0.0, 0.1, 0.25, 0.5, 0.9, 1.0001)
 # The outcome groups `confidence` is fitted on: the two accepts are one (see CALIBRATED_CONFIDENCE).
 CALIBRATION_GROUPS = {
@@ -109,7 +109,7 @@ def reliability(results: list[dict]) -> list[dict]:
 
 def calibration_fit(results: list[dict]) -> dict[str, dict]:
     """Per outcome group: clips, the positives among them, and the add-one smoothed share of
-    positives — what fala.core.validation.CALIBRATED_CONFIDENCE holds when fitted on `results`."""
+    positives — what fala.core.decision.CALIBRATED_CONFIDENCE holds when fitted on `results`."""
     fit = {}
     for group, reasons in CALIBRATION_GROUPS.items():
         inside = [r for r in results if r["reason"] in reasons]
@@ -183,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(f"  {name:8} Brier {s['brier']:.3f}  {bins}")
     if "dev" in splits:
-        from fala.core.validation import CALIBRATED_CONFIDENCE
+        from fala.core.decision import CALIBRATED_CONFIDENCE
 
         fit = calibration_fit([r for r in results if r["split"] == "dev"])
         splits["dev"]["calibration_fit"] = fit

@@ -1,9 +1,8 @@
-"""The verdict from the evidence (fala.core.validation.decide): pure, no model."""
+"""The verdict from the evidence (fala.core.decision.decide): pure, no model."""
 
 import pytest
 
-from fala.core.normalize import comparison_key, normalize
-from fala.core.validation import (
+from fala.core.decision import (
     CALIBRATED_CONFIDENCE,
     REASON_ACOUSTIC_MATCH,
     REASON_MATCH,
@@ -15,6 +14,7 @@ from fala.core.validation import (
     needs_contrast,
     needs_numerals,
 )
+from fala.core.normalize import comparison_key, normalize
 from fala.core.verbalize import spoken_forms
 
 

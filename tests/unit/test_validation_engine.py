@@ -54,7 +54,7 @@ def test_the_demo_clip_is_rejected_against_near_misses(speech_validator, expecte
 def test_one_pass_weighs_each_numeral_against_every_other(speech_validator, said_as, heard_another):
     # The English clip says "nine forty five" (Whisper writes "Check in 945"): at each numeral of
     # a form, the vocabulary distribution of one teacher-forced pass ranks every substitution.
-    from fala.core.validation import Evidence
+    from fala.core.decision import Evidence
 
     _, state = speech_validator._transcribe(clip("checkin_9_45_en.wav"), "en")
     numerals = speech_validator._numerals(state, state[2].encode(said_as))
