@@ -692,6 +692,9 @@ class _Connection(asyncio.Protocol):
                 stream = _Stream(self, ev.stream_id, dict(ev.headers))
                 self.streams[ev.stream_id] = stream
                 stream.start()
+                # The response headers go out now, as a real server's do, not after the input
+                # events that arrived in the same read have been checked.
+                self.flush()
             elif isinstance(ev, h2.events.DataReceived):
                 stream = self.streams.get(ev.stream_id)
                 if stream is not None:

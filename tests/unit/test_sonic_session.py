@@ -37,7 +37,9 @@ from fala.core.sonic.settings import SonicSettings
 AUDIO = Path(__file__).resolve().parents[1] / "fixtures" / "audio"
 CLIP = (AUDIO / "entrada_13_40_pt.wav").read_bytes()
 
-# Small time boxes (roomy enough for a loaded 2-core machine on the happy path)...
+# Small time boxes, roomy enough for a loaded 2-core machine on the happy path. A test that needs
+# a box to fire shrinks that one box only (BOX_THAT_FIRES): any other box that fired early on a
+# loaded machine would turn the failure under test into a timeout.
 FAST = SonicSettings(
     chunk_pace=0,
     budget_seconds=20,
@@ -48,10 +50,12 @@ FAST = SonicSettings(
     close_timeout=0.5,
     reply_reserve_seconds=5,
 )
-# ...and 1 s boxes where a failure mode must make one of them fire.
-TIGHT = FAST.model_copy(
-    update={"invoke_timeout": 1, "output_timeout": 1, "receive_timeout": 1, "send_timeout": 1}
-)
+BOX_THAT_FIRES = {
+    "hang": {"output_timeout": 1},  # accepted, never answered
+    "silent": {"receive_timeout": 1},  # 200, then no event
+    # a stalled reader blocks the sender (SDK buffer full) long before any reply is due
+    "stall": {"send_timeout": 1, "receive_timeout": 5},
+}
 
 
 def clip_pcm() -> bytes:
@@ -211,8 +215,8 @@ def test_the_fake_replies_only_after_two_seconds_of_silence(monkeypatch):
     noise = to_pcm16((0.05 * rng.standard_normal(16000 * 3)).astype(np.float32))
     speech = clip_pcm()
 
-    async def send(*parts: bytes):
-        session = SonicSession(TIGHT, voice="carolina")
+    async def send(settings: SonicSettings, *parts: bytes):
+        session = SonicSession(settings, voice="carolina")
         try:
             await session.open()
             for part in parts:
@@ -224,9 +228,11 @@ def test_the_fake_replies_only_after_two_seconds_of_silence(monkeypatch):
 
     with running_fake(monkeypatch, input_idle_timeout=30) as fake:
         with pytest.raises(SonicTimeout, match="receive took longer than 1 s"):
-            run_sync(send(speech, bytes(16000), noise))
+            run_sync(
+                send(FAST.model_copy(update=BOX_THAT_FIRES["silent"]), speech, bytes(16000), noise)
+            )
         assert fake.record.replies == 0
-        first = run_sync(send(speech, bytes(16000 * 4)))
+        first = run_sync(send(FAST, speech, bytes(16000 * 4)))
         assert first is not None and first.name == "completionStart"
         assert fake.record.replies == 1
 
@@ -247,8 +253,7 @@ def test_the_fake_replies_only_after_two_seconds_of_silence(monkeypatch):
     ],
 )
 def test_each_failure_is_a_typed_error_within_its_time_box(monkeypatch, failure, error, message):
-    # A stalled reader blocks the sender (SDK buffer full) long before any reply is due.
-    settings = TIGHT.model_copy(update={"receive_timeout": 5.0}) if failure == "stall" else TIGHT
+    settings = FAST.model_copy(update=BOX_THAT_FIRES.get(failure, {}))
     with running_fake(monkeypatch, failure=failure) as fake, pytest.raises(error, match=message):
         talk(clip_pcm(), settings)
     assert fake.violations == []
