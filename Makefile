@@ -17,7 +17,7 @@ PYTHON ?= $(shell root=$$(pyenv root 2>/dev/null); for want in 3.12 3.13; do \
 	  done; \
 	done)
 
-.PHONY: help setup demo test lint synth checkov bench bench-voice load fixtures clean
+.PHONY: help setup demo test test-isa lint synth checkov bench bench-voice load fixtures clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -64,6 +64,14 @@ lint: setup  ## ruff, mypy on logic code, hadolint on the Dockerfiles
 test: setup  ## The whole suite: lint, unit, infrastructure assertions, cfn-lint, end to end
 	$(MAKE) --no-print-directory lint
 	$(BIN)/pytest
+
+# Whisper's int8 kernels differ per CPU; these are the kinds the model tests are rerun as.
+ISA_PROFILES ?= generic avx2 avx512-core mkl-avx2
+test-isa: setup  ## The model-dependent tests again as on other CPUs (generic x86-64, AVX2, AVX-512 without VNNI, Intel MKL)
+	@for isa in $(ISA_PROFILES); do \
+	  echo "== model tests as on a '$$isa' CPU (tests/with_isa.sh)"; \
+	  tests/with_isa.sh $$isa $(BIN)/pytest -m model -q -p no:cacheprovider || exit 1; \
+	done
 
 bench: setup  ## Speed benchmark of speech validation (table + .fala/bench/speed.json; < 3 min)
 	$(BIN)/python -m tests.benchmarks.bench_speed

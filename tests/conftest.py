@@ -2,6 +2,23 @@
 
 import pytest
 
+from fala.local.atomic_moto import make_moto_writes_atomic
+
+# Tests run moto in-process with threads; its conditional writes must be as atomic as AWS's.
+make_moto_writes_atomic()
+
+# Folders whose pipelines load the real Whisper model themselves (not through the fixture).
+_MODEL_FOLDERS = ("e2e", "hostile")
+
+
+def pytest_collection_modifyitems(items):
+    """Mark every test whose outcome can depend on Whisper's int8 kernels `model`, so that
+    `make test-isa` reruns just those under other instruction sets (tests/with_isa.sh)."""
+    for item in items:
+        folder = item.path.parent.name
+        if "whisper_model_path" in item.fixturenames or folder in _MODEL_FOLDERS:
+            item.add_marker(pytest.mark.model)
+
 
 @pytest.fixture(scope="session")
 def whisper_model_path() -> str:

@@ -24,6 +24,7 @@ from fala.core.models import (
     result_key,
 )
 from fala.local.assembly import LOCAL_REGION, Resolver, Stack, load_stack
+from fala.local.atomic_moto import make_moto_writes_atomic
 from fala.local.lambdas import LocalFunction, LocalLambdaRuntime
 from fala.local.voice_worker import LocalVoiceWorker, job_queue_url, worker_environment
 
@@ -79,6 +80,7 @@ class LocalPipeline:
         }
         self._saved_env = {k: os.environ.get(k) for k in fake}
         os.environ.update(fake)
+        make_moto_writes_atomic()
         self._mock.start()
         # moto logs every caught task failure as an error; the trace reports them instead.
         logging.getLogger("moto").setLevel(logging.CRITICAL)

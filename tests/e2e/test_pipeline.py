@@ -1,6 +1,7 @@
 """One named test per state-machine path, asserting on the result, the event and the history."""
 
 import json
+import threading
 
 import pytest
 
@@ -164,3 +165,36 @@ def test_a_redelivered_upload_event_runs_once(pipeline):
     # AND a delivery after the run has closed is recognised as a duplicate
     assert start.invoke(delivery["event"])["duplicate"] is True
     assert len(pipeline.results()) == 1
+
+
+def test_one_upload_event_delivered_concurrently_runs_once(pipeline):
+    # GIVEN one upload, and its S3 event delivered by eight concurrent EventBridge attempts
+    pipeline.upload(
+        DEMO.read_bytes(), key="uploads/crowd.wav", metadata={"expected-speech": "ENTRADA 13 40"}
+    )
+    [event] = pipeline.take_upload_events()
+    start = pipeline.start_function
+    gate = threading.Barrier(8)
+    responses: list[tuple[int, bytes, str | None]] = []
+
+    def deliver() -> None:
+        gate.wait()
+        responses.append(pipeline.lambdas.invoke(start, event))
+
+    threads = [threading.Thread(target=deliver) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    # THEN every delivery succeeds and names the same execution
+    assert [error for _, _, error in responses] == [None] * 8
+    assert len({json.loads(payload)["execution_name"] for _, payload, _ in responses}) == 1
+    # AND there is one execution, one result document and one outcome event
+    [execution] = pipeline.sfn.list_executions(stateMachineArn=pipeline.state_machine_arn)[
+        "executions"
+    ]
+    assert pipeline.wait(execution["executionArn"]) == "SUCCEEDED"
+    assert pipeline.results() == ["results/uploads/crowd.wav.json"]
+    [outcome] = pipeline.outcome_events()
+    assert outcome["detail"]["execution"] == execution["executionArn"]

@@ -5,6 +5,7 @@ import importlib.util
 import io
 import json
 import threading
+import time
 from pathlib import Path
 
 import boto3
@@ -112,22 +113,36 @@ def test_a_retried_publish_puts_one_event_and_returns_the_same_document(aws):
     assert stored["status"] == "SUCCEEDED"
 
 
-def test_concurrent_publishes_of_one_execution_put_one_event(aws):
+def test_concurrent_publishes_of_one_execution_put_one_event(aws, monkeypatch):
+    from moto.dynamodb.models.table import Table
+
     handler, _, sqs, tap = aws
+    read = Table.get_item
+
+    def slow_read(self, *args, **kwargs):
+        # moto reads the current item and then writes in two steps (AWS: one atomic step); the
+        # pause widens that gap so that the test fails wherever the write is not atomic.
+        found = read(self, *args, **kwargs)
+        time.sleep(0.05)
+        return found
+
+    monkeypatch.setattr(Table, "get_item", slow_read)
     request = {
         "execution": "arn:aws:states:us-east-1:1:execution:sm:b",
         "state": state("uploads/b"),
     }
     outcomes: list[str] = []
+    start = threading.Barrier(8)  # all eight reach the idempotency check together
 
     def publish() -> None:
+        start.wait()
         try:
             handler.handler(request, Context())
             outcomes.append("published")
         except Exception as exc:  # the loser is told another call is in progress; SFN retries it
             outcomes.append(type(exc).__name__)
 
-    threads = [threading.Thread(target=publish) for _ in range(4)]
+    threads = [threading.Thread(target=publish) for _ in range(8)]
     for thread in threads:
         thread.start()
     for thread in threads:

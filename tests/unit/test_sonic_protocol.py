@@ -243,3 +243,56 @@ def test_bounded_abandons_work_that_ignores_cancellation():
         return "returned"
 
     assert run_sync(main(), grace=0.05) == "returned"
+
+
+SHUTDOWN_SCRIPT = """
+import asyncio, gc, sys
+from fala.core.sonic.session import bounded, run_sync
+
+class AIOHttp2ClientStream:  # stands in for awscrt's stream: the writer's qualified name
+    async def _set_request_body_generator(self):
+        raise RuntimeError("2080 (AWS_ERROR_HTTP_STREAM_HAS_COMPLETED)")
+
+async def stubborn():
+    while True:
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:
+            continue
+
+async def unrelated():
+    raise ValueError("a bug of ours")
+
+async def main():
+    asyncio.get_running_loop().create_task(AIOHttp2ClientStream()._set_request_body_generator())
+    if sys.argv[1] == "with-a-bug":
+        asyncio.get_running_loop().create_task(unrelated())
+    try:
+        await bounded(stubborn(), 0.05)
+    except TimeoutError:
+        pass
+    await asyncio.sleep(0.05)
+
+run_sync(main(), grace=0.05)
+gc.collect()
+"""
+
+
+@pytest.mark.parametrize("case", ["clean", "with-a-bug"])
+def test_a_session_loop_shuts_down_without_noise_but_still_reports_our_own_errors(case):
+    # GIVEN a loop that leaves behind abandoned work and awscrt's failed body writer
+    # (and, in the second case, a task of ours that failed unobserved)
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", SHUTDOWN_SCRIPT, case], capture_output=True, text=True, check=True
+    )
+
+    # THEN only our own unobserved failure is printed at shutdown
+    if case == "clean":
+        assert done.stderr == ""
+    else:
+        assert "Task exception was never retrieved" in done.stderr
+        assert "a bug of ours" in done.stderr
+        assert "2080" not in done.stderr and "destroyed but it is pending" not in done.stderr

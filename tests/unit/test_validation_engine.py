@@ -68,7 +68,11 @@ def test_one_pass_weighs_each_numeral_against_every_other(speech_validator, said
 def test_english_clip_validates(speech_validator):
     result = speech_validator.validate(clip("checkin_9_45_en.wav"), "CHECK IN 9 45", "en-US")
 
-    assert (result.validated, result.reason, result.language) == (True, "match", "en-US")
+    # Some CPUs' int8 kernels transcribe this espeak-ng clip word for word ("Check in 945"),
+    # others mishear the number ("Check in line for the 5") and the phrase is accepted on the
+    # acoustic score instead: either way a match (make test-isa).
+    assert (result.validated, result.language) == (True, "en-US")
+    assert result.reason in ("match", "acoustic match")
 
 
 def test_digital_silence_is_no_speech_without_running_the_model(speech_validator):

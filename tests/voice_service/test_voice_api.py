@@ -97,7 +97,7 @@ def test_voice_cloning_on_piper_is_a_clear_501(client):
     response = client.post(
         "/generate-voice",
         data={"text": "Hello", "language": "en"},
-        files={"sample": ("me.wav", fixture_audio("checkin_9_45_en.wav"), "audio/wav")},
+        files={"sample": ("me.wav", fixture_audio("checkin_9_45_en_piper.wav"), "audio/wav")},
         headers=AUTH,
     )
     assert response.status_code == 501
@@ -153,7 +153,7 @@ def test_openai_speech(client):
 
 
 def test_openai_transcriptions(client):
-    files = {"file": ("clip.wav", fixture_audio("checkin_9_45_en.wav"), "audio/wav")}
+    files = {"file": ("clip.wav", fixture_audio("checkin_9_45_en_piper.wav"), "audio/wav")}
     response = client.post(
         "/v1/audio/transcriptions",
         data={"model": "whisper-1", "language": "en", "response_format": "verbose_json"},

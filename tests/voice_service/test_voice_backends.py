@@ -116,7 +116,7 @@ def test_cloning_cannot_fall_back_to_piper(fallback_server):
     response = httpx.post(
         f"{fallback_server.url}/generate-voice",
         data={"text": "Clone me"},
-        files={"sample": ("s.wav", fixture_audio("checkin_9_45_en.wav"), "audio/wav")},
+        files={"sample": ("s.wav", fixture_audio("checkin_9_45_en_piper.wav"), "audio/wav")},
         headers=AUTH,
     )
     assert response.status_code == 503
@@ -165,7 +165,7 @@ def test_llm_unavailable_is_a_clear_error_event_not_a_hang(
 
     async def turn():
         async with connect(f"{server.ws_url}{route}?language=en", additional_headers=AUTH) as ws:
-            await ws.send(fixture_audio("checkin_9_45_en.wav"))
+            await ws.send(fixture_audio("checkin_9_45_en_piper.wav"))
             while True:
                 message = await ws.recv()
                 if isinstance(message, str) and json.loads(message).get("event") in (
@@ -238,7 +238,7 @@ def test_voice_cloning_over_http_with_xtts_caches_the_speaker(serve, llm_url, st
     settings = make_settings(llm_url)
     tts = FallbackTTS(XTTSBackend(engine), piper)
     server = serve(app_with(settings, stt, make_llm(settings), tts))
-    sample = fixture_audio("checkin_9_45_en.wav")
+    sample = fixture_audio("checkin_9_45_en_piper.wav")
     for text in ("First line.", "Second line."):
         response = httpx.post(
             f"{server.url}/generate-voice",

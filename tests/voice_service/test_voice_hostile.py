@@ -43,7 +43,7 @@ from voice_testkit import AUTH, TOKEN, fixture_audio, make_llm, make_settings, m
 CAP = 256 * 1024  # MAX_UPLOAD_BYTES of the server under test
 CLIENT_TIMEOUT = 2.0  # CLIENT_TIMEOUT_SECONDS of the server under test
 SILENCE = fixture_audio("silence.wav")
-SPEECH = fixture_audio("checkin_9_45_en.wav")
+SPEECH = fixture_audio("checkin_9_45_en_piper.wav")
 NOT_AUDIO = fixture_audio("not_audio.txt")
 
 

@@ -239,7 +239,7 @@ def test_job_round_trip_with_the_real_engine(aws, llm_url, stt, piper):
     engine = VoiceEngine(settings, Backends(stt=stt, llm=make_llm(settings), tts=piper))
     outcomes: list[str] = []
     worker = aws.worker(engine.turn, outcomes=outcomes)
-    execution = aws.start(fixture_audio("checkin_9_45_en.wav"), key="uploads/checkin.wav")
+    execution = aws.start(fixture_audio("checkin_9_45_en_piper.wav"), key="uploads/checkin.wav")
 
     assert poll_until_message(worker) == 1
     described = aws.wait(execution)
@@ -262,7 +262,7 @@ def test_heartbeats_while_the_job_runs(aws):
     calls: list = []
     beaten = functools.partial(sfn.wait_for, "send_task_heartbeat", 4)
     worker = aws.worker(fake_turn(calls, until=beaten), sfn=sfn, heartbeat_seconds=0.2)
-    execution = aws.start(fixture_audio("checkin_9_45_en.wav"))
+    execution = aws.start(fixture_audio("checkin_9_45_en_piper.wav"))
     poll_until_message(worker)
     assert aws.wait(execution)["status"] == "SUCCEEDED"
     assert sfn.calls["send_task_heartbeat"] >= 4  # one before the work, then every 0.2 s
@@ -299,7 +299,7 @@ def test_beats_renew_the_jobs_visibility_so_no_other_worker_takes_it(aws):
         return slow(*args)
 
     worker = aws.worker(turn, sqs=sqs, heartbeat_seconds=0.2, visibility_seconds=VISIBILITY)
-    execution = aws.start(fixture_audio("checkin_9_45_en.wav"))
+    execution = aws.start(fixture_audio("checkin_9_45_en_piper.wav"))
     try:
         poll_until_message(worker)
     finally:
@@ -321,7 +321,7 @@ def test_worker_killed_mid_job_is_redelivered_and_completed_once(aws):
         calls.append("killed")
         raise Killed
 
-    execution = aws.start(fixture_audio("checkin_9_45_en.wav"))
+    execution = aws.start(fixture_audio("checkin_9_45_en_piper.wav"))
     with pytest.raises(Killed):
         poll_until_message(aws.worker(dying_turn))
     assert aws.counts(aws.queue) == (0, 1)  # in flight, not deleted
@@ -340,7 +340,7 @@ def test_worker_killed_mid_job_is_redelivered_and_completed_once(aws):
 
 def test_lost_delete_does_not_complete_the_job_twice(aws):
     calls: list = []
-    execution = aws.start(fixture_audio("checkin_9_45_en.wav"))
+    execution = aws.start(fixture_audio("checkin_9_45_en_piper.wav"))
     flaky = Recorder(aws.sqs, fail_once={"delete_message"})
     with pytest.raises(ConnectionError):
         poll_until_message(aws.worker(fake_turn(calls), sqs=flaky))
@@ -394,7 +394,7 @@ def test_backend_outage_is_retried_then_fails_the_task_by_name(aws):
 
     outcomes: list[str] = []
     worker = aws.worker(llm_down, outcomes=outcomes)
-    execution = aws.start(fixture_audio("checkin_9_45_en.wav"))
+    execution = aws.start(fixture_audio("checkin_9_45_en_piper.wav"))
     for _ in range(MAX_RECEIVES):
         poll_until_message(worker)
     assert outcomes == ["retry", "retry", "failed"]
@@ -415,7 +415,7 @@ def test_an_http_only_error_fails_the_task_by_its_registered_base(aws):
 
     sfn = Recorder(aws.sfn)
     outcomes: list[str] = []
-    execution = aws.start(fixture_audio("checkin_9_45_en.wav"))
+    execution = aws.start(fixture_audio("checkin_9_45_en_piper.wav"))
     poll_until_message(aws.worker(too_long, sfn=sfn, outcomes=outcomes))
     assert outcomes == ["failed"]
     assert aws.wait(execution)["status"] == "FAILED"
@@ -433,7 +433,7 @@ def test_unexpected_error_leaves_the_message_for_redelivery(aws):
 
     outcomes: list[str] = []
     worker = aws.worker(bug, outcomes=outcomes)
-    execution = aws.start(fixture_audio("checkin_9_45_en.wav"))
+    execution = aws.start(fixture_audio("checkin_9_45_en_piper.wav"))
     poll_until_message(worker)
     poll_until_message(worker)  # back at once (retry delay 0 in tests)
     assert outcomes == ["error", "error"]
@@ -461,7 +461,7 @@ def test_run_loop_serves_jobs_until_stopped(aws):
     stop_worker = start_in_thread(worker, wait_seconds=1)
     try:
         executions = [
-            aws.start(fixture_audio("checkin_9_45_en.wav"), key=f"uploads/{i}.wav")
+            aws.start(fixture_audio("checkin_9_45_en_piper.wav"), key=f"uploads/{i}.wav")
             for i in range(3)
         ]
         assert [aws.wait(e)["status"] for e in executions] == ["SUCCEEDED"] * 3

@@ -26,7 +26,7 @@ def run(coro):
 def test_ws_turn_seed_contract(live):
     async def turn():
         async with connect(f"{live.ws_url}/ws?language=en", additional_headers=AUTH) as ws:
-            await ws.send(fixture_audio("checkin_9_45_en.wav"))
+            await ws.send(fixture_audio("checkin_9_45_en_piper.wav"))
             text = json.loads(await ws.recv())
             audio = await ws.recv()
             return text, audio
@@ -113,7 +113,7 @@ def test_ws_tts_chunks_then_end(live):
 def test_ws_stream_turn_sends_partial_events_and_audio_chunks(live):
     async def session():
         async with connect(f"{live.ws_url}/ws/stream?language=en", additional_headers=AUTH) as ws:
-            await ws.send(fixture_audio("checkin_9_45_en.wav"))
+            await ws.send(fixture_audio("checkin_9_45_en_piper.wav"))
             events, chunks = [], []
             while True:
                 message = await ws.recv()

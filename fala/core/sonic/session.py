@@ -296,25 +296,57 @@ async def bounded[T](awaitable: Awaitable[T], seconds: float) -> T:
     try:
         done, _ = await asyncio.wait({task}, timeout=seconds)
     except asyncio.CancelledError:
-        task.add_done_callback(_consume)  # abandoned, as on timeout
+        _abandon(task)  # as on timeout
         raise
     if not done:
         # Abandoned, not cancelled: cancelling a pending CRT read makes awscrt's callback fail
         # later (InvalidStateError); closing the transport completes it instead.
-        task.add_done_callback(_consume)
+        _abandon(task)
         raise TimeoutError
     return task.result()
 
 
+# Work given up on by a time box, by id() (a task being destroyed has lost its weak references).
+# Some of it can never finish (a close that waits for a buffer only a dead stream would drain);
+# the caller was already told, with a typed error.
+_abandoned: set[int] = set()
+# awscrt's task that writes the request body of an HTTP/2 stream. It is nobody's to await: when
+# the service ends the stream first (a reply, an error, a closed connection), its final END_STREAM
+# write fails with AWS_ERROR_HTTP_STREAM_HAS_COMPLETED, and the stream's own outcome reaches the
+# session through the response, where it is reported.
+_CRT_BODY_WRITER = "AIOHttp2ClientStream._set_request_body_generator"
+
+
+def _abandon(task: asyncio.Future[Any]) -> None:
+    _abandoned.add(id(task))
+    task.add_done_callback(_consume)
+
+
 def _consume(task: asyncio.Future[Any]) -> None:
+    _abandoned.discard(id(task))
     if not task.cancelled():
         task.exception()
+
+
+def _report_loop_exception(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """The loop's exception handler: abandoned work and awscrt's body writer are logged at debug
+    level (their failure was reported, or is reported by the stream); all else as asyncio does."""
+    task = context.get("task") or context.get("future")
+    coroutine = getattr(task, "get_coro", lambda: None)()
+    if id(task) in _abandoned or getattr(coroutine, "__qualname__", "") == _CRT_BODY_WRITER:
+        _abandoned.discard(id(task))
+        logger.debug(
+            "Left behind: %s (%s)", context.get("message"), context.get("exception") or task
+        )
+        return
+    loop.default_exception_handler(context)
 
 
 def run_sync[T](coro: Awaitable[T], *, grace: float = 1.0) -> T:
     """asyncio.run without its unbounded shutdown: tasks left behind by an abandoned time box are
     cancelled and given `grace` seconds, then the loop closes regardless."""
     loop = asyncio.new_event_loop()
+    loop.set_exception_handler(_report_loop_exception)
     try:
         return loop.run_until_complete(coro)
     finally:
