@@ -107,3 +107,7 @@ clean:
 .PHONY: bench-accuracy
 bench-accuracy: setup  ## Accuracy (TAR/FAR per split) of the real engine on tests/fixtures/corpus
 	$(BIN)/python -m tests.benchmarks.bench_accuracy
+
+.PHONY: bench-robust
+bench-robust: setup  ## Robustness: every split x render (phone band, codecs, noise, reverb, tempo, pitch) x generated near misses, real human speech; --quick preset with ARGS=--quick
+	$(BIN)/python -m tests.benchmarks.bench_robust $(ARGS)

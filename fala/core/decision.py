@@ -44,6 +44,9 @@ class Evidence:
     # each span of words the transcript has in place of the phrase's ("Fida" for "Entrada"):
     # how much likelier the phrase is with the heard words, per token of the expected ones
     heard_word_leads: tuple[float, ...] = ()
+    # the same for each word of the phrase that can be confused with another ("in" for "off",
+    # "Saída" for "Entrada": fala.core.verbalize.confusable_words), whatever the transcript heard
+    confusable_leads: tuple[float, ...] = ()
 
     @property
     def gap(self) -> float:
@@ -67,6 +70,16 @@ class Evidence:
             rival >= RIVAL_NUMERAL_LOGPROB and rival - mine >= RIVAL_NUMERAL_LEAD
             for mine, rival in self.numerals
         )
+
+    @property
+    def word_support(self) -> float:
+        """The smallest lead (nats/token) of the phrase's words over a confusable word."""
+        return -max(self.confusable_leads, default=-math.inf)
+
+    @property
+    def free_doubt(self) -> float:
+        """How unsure the model was of its own free transcript (nats/token past a clear one)."""
+        return max(0.0, -self.free_logprob - CLEAR_FREE_LOGPROB)
 
     @property
     def another_word_heard(self) -> bool:
@@ -102,6 +115,16 @@ NUMERAL_SUPPORT = 1.0
 # is compared, not only the scored near misses (8091 for 8061 is not one of those).
 RIVAL_NUMERAL_LOGPROB = -1.5
 RIVAL_NUMERAL_LEAD = 3.0
+# An acoustic match must also be the audio's choice over every reading its meaning turns on:
+# over the values the audio likes best at each of its numbers (any hour, minute or digit, scored
+# as whole phrases: fala.core.validation), and at each confusable word ahead of its rivals by
+# WORD_MARGIN nats/token (on dev every positive led by 3.5 or more). The margins grow with the
+# doubt of the free transcript (FREE_DOUBT_SLOPE per nat/token of mean log-probability below
+# -CLEAR_FREE_LOGPROB): the more garbled what the model heard on its own, the more the audio must
+# favour the phrase — never less. Set on dev (session 12): slope 0.3 keeps dev TAR at 0.90.
+WORD_MARGIN = 2.0
+CLEAR_FREE_LOGPROB = 1.0
+FREE_DOUBT_SLOPE = 0.3
 
 
 # `confidence` per outcome: the share of the corpus' dev clips with that outcome that say the
@@ -128,7 +151,9 @@ def needs_numerals(ev: Evidence) -> bool:
     """Whether the numerals must be read (a teacher-forced pass of ~10 ms per token): only when
     the phrase would be accepted were every numeral supported — they can only veto an accept or
     lift the near-miss rule."""
-    uncontested = dataclasses.replace(ev, numerals=((0.0, -math.inf),), heard_word_leads=())
+    uncontested = dataclasses.replace(
+        ev, numerals=((0.0, -math.inf),), heard_word_leads=(), confusable_leads=()
+    )
     return decide(uncontested) == REASON_ACOUSTIC_MATCH
 
 
@@ -163,13 +188,15 @@ def decide(ev: Evidence) -> str:
     else:
         accept_gap = ACCEPT_GAP if ev.contrast_form else UNCONTRASTED_GAP
     if plausible and gap >= -accept_gap:
-        margin = CONTRAST_MARGIN + CONTRAST_SLOPE * max(0.0, -gap - UNCONTRASTED_GAP)
+        doubt = FREE_DOUBT_SLOPE * ev.free_doubt
+        margin = CONTRAST_MARGIN + CONTRAST_SLOPE * max(0.0, -gap - UNCONTRASTED_GAP) + doubt
         if (
             ev.expected_logprob - ev.contrast_logprob < margin
             or ev.another_numeral_heard
             or ev.another_word_heard
+            or (ev.confusable_leads and ev.word_support < WORD_MARGIN + doubt)
         ):
-            return REASON_UNCERTAIN  # a near miss, numeral or heard word fits as well
+            return REASON_UNCERTAIN  # a near miss, numeral or word fits (nearly) as well
         return REASON_ACOUSTIC_MATCH
     if near_miss or not plausible or gap < -UNCERTAIN_GAP:
         return REASON_MISMATCH

@@ -46,7 +46,13 @@ from fala.core.models import Validation
 from fala.core.normalize import comparison_key, language_family, normalize, numbers_to_digits
 from fala.core.phrase_language import PHRASE_LANGUAGES, language_of, load_word_lists
 from fala.core.spelling import spelled_as_heard
-from fala.core.verbalize import form_like, heard_instead, near_misses, spoken_forms
+from fala.core.verbalize import (
+    confusable_words,
+    form_like,
+    heard_instead,
+    near_misses,
+    spoken_forms,
+)
 from fala.core.whisper_tokenizer import with_all_merges
 
 logger = logging.getLogger(__name__)
@@ -74,6 +80,9 @@ N_FRAMES = 3000  # one 30 s Whisper window of mel frames
 # ≤ 0.2 nats — and every score compared in a decision comes from the same trimmed pass. The free
 # transcript keeps the whole window it was trained on: trimmed, 89 of 157 dev transcripts changed.
 SCORE_TAIL_POSITIONS = 100
+# At each number of an accepted phrase, this many of the values the audio likes best are scored
+# as whole phrases against it (see `_contrast_rival_values`).
+RIVAL_VALUES = 3
 
 
 def resolve_language(language: str | None) -> str | None:
@@ -286,8 +295,45 @@ class SpeechValidator:
             # The best form as said, its numbers in digits: weighing the numerals of another
             # wording ("17 e 45" for "quinze para as seis") would weigh numbers never said.
             in_digits = tokenizer.encode(" " + numbers_to_digits(ev.expected_form, family))
-            ev = dataclasses.replace(ev, numerals=self._numerals(state, in_digits))
+            numerals, rival_values = self._read_numerals(state, in_digits)
+            ev = dataclasses.replace(ev, numerals=numerals)
+            if decide(ev) == REASON_ACOUSTIC_MATCH:
+                ev = self._contrast_rival_values(
+                    state, ev, expected, transcript.text, family, rival_values
+                )
         return transcript, ev, normalized_spoken, normalized_expected
+
+    def _contrast_rival_values(
+        self, state, ev: Evidence, expected: str, heard: str, lang: str, rival_values
+    ) -> Evidence:
+        """`ev` with the phrase scored against the values the audio likes best at each of its
+        numbers (any hour, minute or digit, not only the listed near misses: "oito e quinze"
+        checked as ENTRADA 8 16 meets ENTRADA 8 15), each said the way the phrase is; the best
+        becomes the near miss to beat when it fits better than the listed ones."""
+        words = expected.split()
+        slots = [i for i, w in enumerate(words) if w.isdecimal()]
+        if len(slots) != len(rival_values):  # a code tokenized in pieces: its digits are listed
+            return ev
+        phrases = [
+            " ".join([*words[:i], value, *words[i + 1 :]])
+            for i, values in zip(slots, rival_values, strict=True)
+            for value in values
+            if value.isdecimal() and int(value) != int(words[i])
+        ]
+        forms = [
+            form_like(spelled_as_heard(p, heard, lang), lang, ev.expected_form) for p in phrases
+        ]
+        forms = list(dict.fromkeys(f for f in forms if f != ev.expected_form))
+        if not forms:
+            return ev
+        tokenizer = state[2]
+        scores = [
+            float(s.mean()) for s in self._score(state, [tokenizer.encode(" " + f) for f in forms])
+        ]
+        best = max(range(len(forms)), key=scores.__getitem__)
+        if scores[best] <= ev.contrast_logprob:
+            return ev
+        return dataclasses.replace(ev, contrast_logprob=scores[best], contrast_form=forms[best])
 
     def _contrast(
         self, state, ev: Evidence, own: np.ndarray, expected: str, heard: str, lang: str
@@ -304,16 +350,26 @@ class SpeechValidator:
         ]
         forms = list(dict.fromkeys(f for f in forms if f != ev.expected_form))
         instead = heard_instead(ev.expected_form, heard, lang)
-        if not forms and not instead:
+        heard_forms = {f for f, _ in instead}
+        confusables = [
+            c for c in confusable_words(ev.expected_form, lang) if c[0] not in heard_forms
+        ]
+        if not forms and not instead and not confusables:
             return ev
-        candidates = [*(f for f, _ in instead), *forms]
+        swapped = [*instead, *confusables]
+        candidates = [*(f for f, _ in swapped), *forms]
         scores = self._score(state, [tokenizer.encode(" " + f) for f in candidates])
-        with_heard, near = scores[: len(instead)], scores[len(instead) :]
-        leads = tuple(
+        with_swaps, near = scores[: len(swapped)], scores[len(swapped) :]
+        # How much likelier the phrase is with the other words, per token of its own words.
+        leads = [
             (float(s.sum()) - float(own.sum())) / len(tokenizer.encode(" " + words))
-            for s, (_, words) in zip(with_heard, instead, strict=True)
+            for s, (_, words) in zip(with_swaps, swapped, strict=True)
+        ]
+        ev = dataclasses.replace(
+            ev,
+            heard_word_leads=tuple(leads[: len(instead)]),
+            confusable_leads=tuple(leads[len(instead) :]),
         )
-        ev = dataclasses.replace(ev, heard_word_leads=leads)
         if not near:
             return ev
         best = max(range(len(near)), key=lambda i: float(near[i].mean()))
@@ -324,12 +380,19 @@ class SpeechValidator:
     def _numerals(self, state, form: list[int]) -> tuple[tuple[float, float], ...]:
         """(log P of each numeral token of `form`, log P of its likeliest rival of the same length)
         at its place, from the vocabulary distribution of one teacher-forced pass."""
+        return self._read_numerals(state, form)[0]
+
+    def _read_numerals(
+        self, state, form: list[int]
+    ) -> tuple[tuple[tuple[float, float], ...], tuple[tuple[str, ...], ...]]:
+        """`_numerals`, and at each numeral the values of its likeliest rivals (digits, best
+        first, RIVAL_VALUES of them): the readings the whole phrase is then scored against."""
         import ctranslate2
 
         memory, _, tokenizer = state
         places = [(j, t) for j, t in enumerate(form) if t in self._numeral_tokens]
         if not places:
-            return ()
+            return (), ()
         # Forced tokens are decoded one step each (~10 ms): stop at the last numeral.
         form = form[: places[-1][0] + 1]
         prompt = [*tokenizer.sot_sequence, tokenizer.no_timestamps, *form]
@@ -345,14 +408,16 @@ class SpeechValidator:
         )[0]
         logits = np.asarray(result.logits[0], dtype=np.float64)
         if logits.shape[0] < len(form):  # not expected; then there is no numeral evidence
-            return ()
-        out = []
+            return (), ()
+        out, values = [], []
         for j, token in places:
             row = logits[j] - logits[j].max()
             logp = row - np.log(np.exp(row).sum())
             rivals = self._numeral_tokens[token]
             out.append((float(logp[token]), float(logp[rivals].max())))
-        return tuple(out)
+            best = rivals[np.argsort(logp[rivals])[::-1][:RIVAL_VALUES]]
+            values.append(tuple(tokenizer.decode([int(t)]).strip() for t in best))
+        return tuple(out), tuple(values)
 
     @functools.cached_property
     def _numeral_tokens(self) -> dict[int, np.ndarray]:

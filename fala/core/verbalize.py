@@ -162,6 +162,79 @@ def heard_instead(form: str, heard: str, lang: str) -> list[tuple[str, str]]:
     return out
 
 
+# Words that a phrase's meaning turns on and that sound alike or fill the same slot: the audio
+# must prefer the expected one to each (fala.core.decision), whatever the transcript heard.
+# General vocabulary of clocks, agents and switches, not the phrases of any corpus.
+_CONFUSABLE_GROUPS = {
+    "en": (
+        ("in", "out", "off", "on"),
+        ("login", "logout", "logoff", "logon"),
+        ("start", "stop"),
+        ("break", "back"),
+        ("enable", "disable"),
+        ("enabled", "disabled"),
+        ("lock", "unlock"),
+        ("locked", "unlocked"),
+        ("activate", "deactivate"),
+        ("activated", "deactivated"),
+        ("open", "close"),
+        ("opened", "closed"),
+        ("yes", "no"),
+        ("entry", "exit"),
+        ("arrival", "departure"),
+    ),
+    "pt": (
+        ("entrada", "saída", "intervalo", "retorno"),
+        ("entrar", "sair", "voltar"),
+        ("início", "fim"),
+        ("ligado", "desligado"),
+        ("ligar", "desligar"),
+        ("ativado", "desativado"),
+        ("ativar", "desativar"),
+        ("bloqueado", "desbloqueado"),
+        ("bloquear", "desbloquear"),
+        ("aberto", "fechado"),
+        ("abrir", "fechar"),
+        ("sim", "não"),
+        ("chegada", "partida"),
+    ),
+}
+# A negating prefix turns a word into its opposite ("unlocked", "desligado"): its removal is a
+# rival of a prefixed word (the groups above hold the common pairs either way).
+_NEGATING_PREFIXES = {"en": ("un", "dis"), "pt": ("des",)}
+_MIN_STEM = 4
+MAX_CONFUSABLES = 6
+
+
+def confusable_words(form: str, lang: str) -> list[tuple[str, str]]:
+    """(`form` with one word replaced by a word it can be confused with, the word replaced), for
+    every such word of `form`: "Agent logged off." → ("Agent logged in.", "off"), …"""
+    groups = _CONFUSABLE_GROUPS.get(lang, ())
+    words = form.split()
+    out: list[tuple[str, str]] = []
+    for i, word in enumerate(words):
+        bare = word.strip(SENTENCE_PUNCTUATION)
+        key = _fold(bare)
+        rivals = [r for g in groups if key in map(_fold, g) for r in g if _fold(r) != key]
+        rivals += [
+            bare[len(p) :]
+            for p in _NEGATING_PREFIXES.get(lang, ())
+            if key.startswith(p) and len(key) - len(p) >= _MIN_STEM
+        ]
+        ending = word[len(word.rstrip(SENTENCE_PUNCTUATION)) :]
+        start = word[: len(word) - len(word.lstrip(SENTENCE_PUNCTUATION))]
+        for rival in dict.fromkeys(rivals):
+            cased = rival.upper() if bare.isupper() and len(bare) > 1 else rival
+            cased = cased[:1].upper() + cased[1:] if bare[:1].isupper() else cased
+            out.append((" ".join([*words[:i], start + cased + ending, *words[i + 1 :]]), bare))
+    return out[:MAX_CONFUSABLES]
+
+
+def _fold(word: str) -> str:
+    """A word without case or accents ("Saída" → "saida")."""
+    return comparison_key(normalize(word, "en"))
+
+
 def _differ_in_words(said: list[str], heard: list[str]) -> bool:
     """Two spans of comparison keys are other words: no number, nothing normalized away, and
     not the same words."""

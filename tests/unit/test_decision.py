@@ -28,16 +28,18 @@ def scored(
     contrast=True,
     numerals=(),
     heard_word_leads=(),
+    confusable_leads=(),
+    free=-1.0,
 ):
     """Evidence with the expected phrase `gap` nats/token below the free transcript and, unless
     `contrast` is False (a phrase without numbers), `margin` above its best near miss;
     `numerals`: (log P of each expected numeral, log P of its likeliest rival);
     `heard_word_leads`: how much likelier (per token) with the heard words in place."""
-    expected = -1.0 + gap
+    expected = free + gap
     return Evidence(
         free_matches=False,
         no_speech=False,
-        free_logprob=-1.0,
+        free_logprob=free,
         expected_logprob=expected,
         expected_min_logprob=min_lp,
         closeness=closeness,
@@ -46,6 +48,7 @@ def scored(
         contrast_form="Entrada, 13 e 45." if contrast else "",
         numerals=numerals,
         heard_word_leads=heard_word_leads,
+        confusable_leads=confusable_leads,
     )
 
 
@@ -100,6 +103,18 @@ def scored(
         # well the rest fits, the phrase was not said; a garbled spelling of it does not veto
         (scored(-0.9, heard_word_leads=(3.6,)), REASON_UNCERTAIN),
         (scored(-0.9, heard_word_leads=(2.4, -1.5)), REASON_ACOUSTIC_MATCH),
+        # a confusable word ("in" for "off") must be clearly less likely than the phrase's own,
+        # whatever the transcript heard ("Agent Logdoth" for "Agent logged off")
+        (scored(-0.2, confusable_leads=(-4.0, -6.0)), REASON_ACOUSTIC_MATCH),
+        (scored(-0.2, confusable_leads=(-4.0, -1.0)), REASON_UNCERTAIN),
+        (scored(-0.2, confusable_leads=(0.5,)), REASON_UNCERTAIN),
+        # the more garbled the free transcript, the more margin over the near misses: the same
+        # lead that accepts beside a clear transcript is not enough beside a doubtful one
+        (scored(0.5, margin=0.3, free=-1.0), REASON_ACOUSTIC_MATCH),
+        (scored(0.5, margin=0.3, free=-2.5), REASON_UNCERTAIN),
+        (scored(0.5, margin=0.6, free=-2.5), REASON_ACOUSTIC_MATCH),
+        (scored(-0.2, confusable_leads=(-2.2,), free=-1.0), REASON_ACOUSTIC_MATCH),
+        (scored(-0.2, confusable_leads=(-2.2,), free=-2.5), REASON_UNCERTAIN),
     ],
 )
 def test_decide(evidence, reason):
@@ -268,3 +283,19 @@ def test_the_heard_words_are_put_in_place_of_the_expected_ones(form, heard, lang
     from fala.core.verbalize import heard_instead
 
     assert heard_instead(form, heard, language) == instead
+
+
+@pytest.mark.parametrize(
+    ("form", "lang", "rivals"),
+    [
+        ("Agent logged off.", "en", ["Agent logged in.", "Agent logged out.", "Agent logged on."]),
+        ("SAIDA 13 40", "pt", ["ENTRADA 13 40", "INTERVALO 13 40", "RETORNO 13 40"]),
+        ("Desligado.", "pt", ["Ligado."]),
+        ("Unlocked the door", "en", ["Locked the door"]),
+        ("Código 3150", "pt", []),
+    ],
+)
+def test_confusable_words_swap_the_word_a_phrase_turns_on(form, lang, rivals):
+    from fala.core.verbalize import confusable_words
+
+    assert [rival for rival, _ in confusable_words(form, lang)] == rivals

@@ -1,0 +1,896 @@
+"""Robustness of the real validation engine: degraded audio, generated near misses, real speech.
+
+    .venv/bin/python -m tests.benchmarks.bench_robust [--quick] [--check] [--splits dev,real_en]
+
+Every clip of every split is rendered through each degradation (RENDER_NAMES: phone band, lossy
+codecs, noise, reverb, tempo and pitch; numpy, soxr and PyAV in memory, seeded per clip and
+render) and validated against its own label; each positive is also validated against generated
+near misses of its expected phrase (another minute, hour, action word, digit: kind
+`generated_near_miss`, all negatives). Prints, per split x render: TAR, FAR, the highest
+`confidence` of any false accept, and the Brier score of `confidence`. Writes every evaluation to
+.fala/bench/robust.json (`--json`). `gsm` needs a GSM 06.10 or AMR-NB encoder in PyAV's FFmpeg and
+is skipped, with a note, without one.
+
+Options: --splits, --renders, --max-clips N (a seeded sample per split), --near-misses N (per
+positive, default 4), --quick (the CI preset, QUICK), --check (exit 1 when a split x render has
+FAR > 0.005 or a false accept above confidence 0.5).
+
+Splits: the corpus splits (tests/fixtures/corpus), plus two fetched or generated here and never
+committed: `real_en`, a professional human speaker (Debian's asterisk-core-sounds-en, CC-BY-SA-3.0,
+downloaded with `apt-get download` into .fala/cache/asterisk/), and `espeak_variants`, espeak-ng
+voice variants saying time-clock phrases (.fala/cache/espeak_variants/). Like bench_accuracy,
+false accepts are listed for dev only: the other splits are for measuring, not for tuning.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import gzip
+import hashlib
+import io
+import json
+import math
+import random
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from functools import partial
+from pathlib import Path
+
+import av
+import av.filter
+import numpy as np
+import soxr
+from num2words import num2words
+
+from fala.core.audio import SAMPLE_RATE, decode_audio
+from fala.core.normalize import comparison_key, normalize
+from tests.benchmarks.bench_accuracy import CORPUS, ROOT, load_rows, summarize
+from tests.benchmarks.bench_accuracy import SPLITS as CORPUS_SPLITS
+
+OUTPUT = ROOT / ".fala" / "bench" / "robust.json"
+CACHE = ROOT / ".fala" / "cache"
+SPLITS = (*CORPUS_SPLITS, "real_en", "espeak_variants")
+MAX_SECONDS = 60
+SEED = 20240611
+CHECK_MAX_FAR = 0.005
+CHECK_MAX_FALSE_ACCEPT_CONFIDENCE = 0.5
+QUICK = {"max_clips": 8, "renders": "clean,fixture,phone8k,mp3_32k", "near_misses": 2}
+PROGRESS_EVERY = 20
+
+
+# --- renders: 16 kHz float32 in, 16 kHz float32 out ------------------------------------------
+
+
+def fixture(audio: np.ndarray, rng: np.random.Generator | None = None) -> np.ndarray:
+    """What new users do to a recording: `sox ... gain -n -3 pad 0.4 0.6`."""
+    before, after = np.zeros(int(0.4 * SAMPLE_RATE)), np.zeros(int(0.6 * SAMPLE_RATE))
+    padded = np.concatenate([before, audio, after]).astype(np.float32)
+    peak = np.abs(padded).max()
+    return padded * (10 ** (-3 / 20) / peak) if peak else padded
+
+
+def filter_graph(audio: np.ndarray, *filters: tuple[str, str]) -> np.ndarray:
+    """Run `audio` through a chain of FFmpeg audio filters (name, arguments)."""
+    graph = av.filter.Graph()
+    nodes = [graph.add_abuffer(format="flt", sample_rate=SAMPLE_RATE, layout="mono")]
+    nodes += [graph.add(name, args) for name, args in filters]
+    nodes.append(graph.add("abuffersink"))
+    graph.link_nodes(*nodes).configure()
+    frame = av.AudioFrame.from_ndarray(
+        np.ascontiguousarray(audio, np.float32)[None, :], format="flt", layout="mono"
+    )
+    frame.sample_rate = SAMPLE_RATE
+    graph.push(frame)
+    graph.push(None)
+    chunks = []
+    while True:
+        try:
+            chunks.append(graph.pull().to_ndarray().reshape(-1))
+        except (av.error.EOFError, BlockingIOError):
+            break
+    return np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
+
+
+def phone8k(audio: np.ndarray, rng: np.random.Generator | None = None) -> np.ndarray:
+    # The telephone channel (G.712: 300-3400 Hz); two 2-pole filters per edge give its steep skirts.
+    band = filter_graph(
+        audio,
+        ("highpass", "f=300"),
+        ("highpass", "f=300"),
+        ("lowpass", "f=3400"),
+        ("lowpass", "f=3400"),
+    )
+    narrow = soxr.resample(band, SAMPLE_RATE, 8000, quality="HQ")
+    return soxr.resample(narrow, 8000, SAMPLE_RATE, quality="HQ")
+
+
+def encode_decode(
+    audio: np.ndarray, *, codec: str, container: str, rate: int, bit_rate: int
+) -> np.ndarray:
+    """Encode into an in-memory file and decode it the way the service does (decode_audio)."""
+    samples = audio if rate == SAMPLE_RATE else soxr.resample(audio, SAMPLE_RATE, rate)
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format=container) as output:
+        stream = output.add_stream(codec, rate=rate, layout="mono")
+        stream.bit_rate = bit_rate
+        frame = av.AudioFrame.from_ndarray(
+            np.ascontiguousarray(samples, np.float32)[None, :], format="flt", layout="mono"
+        )
+        frame.sample_rate = rate
+        # PyAV re-frames to the encoder's frame size and converts the sample format itself.
+        for packet in stream.encode(frame):
+            output.mux(packet)
+        for packet in stream.encode(None):
+            output.mux(packet)
+    return decode_audio(buffer.getvalue(), max_seconds=MAX_SECONDS)
+
+
+def has_encoder(name: str) -> bool:
+    # codecs_available lists decoders too: FFmpeg's native "gsm" decodes but cannot encode.
+    if name not in av.codecs_available:
+        return False
+    try:
+        av.Codec(name, "w")
+    except ValueError:
+        return False
+    return True
+
+
+# GSM 06.10 (the 2G full-rate codec), else AMR-NB (its successor), both 8 kHz narrow band.
+NARROWBAND_CODECS = (
+    {"codec": "libgsm", "container": "gsm", "rate": 8000, "bit_rate": 13_000},
+    {"codec": "gsm", "container": "gsm", "rate": 8000, "bit_rate": 13_000},
+    {"codec": "libopencore_amrnb", "container": "amr", "rate": 8000, "bit_rate": 12_200},
+)
+
+
+def narrowband_codec() -> dict | None:
+    return next((c for c in NARROWBAND_CODECS if has_encoder(c["codec"])), None)
+
+
+def speech_rms(audio: np.ndarray) -> float:
+    """RMS of the 20 ms frames within 30 dB of the loudest: the speech, not the pauses around it."""
+    frame = SAMPLE_RATE // 50
+    usable = audio[: audio.size // frame * frame].reshape(-1, frame).astype(np.float64)
+    if not usable.size:
+        return float(np.sqrt(np.mean(np.square(audio, dtype=np.float64)))) if audio.size else 0.0
+    frame_rms = np.sqrt(np.mean(usable**2, axis=1))
+    active = usable[frame_rms >= frame_rms.max() * 10 ** (-30 / 20)]
+    return float(np.sqrt(np.mean(active**2)))
+
+
+def pink_noise(length: int, rng: np.random.Generator) -> np.ndarray:
+    """Unit-RMS noise with a 1/f power spectrum (flat below 50 Hz, where mics roll off anyway)."""
+    bins = length // 2 + 1
+    spectrum = rng.standard_normal(bins) + 1j * rng.standard_normal(bins)
+    spectrum /= np.sqrt(np.maximum(np.fft.rfftfreq(length, 1 / SAMPLE_RATE), 50.0))
+    noise = np.fft.irfft(spectrum, length)
+    return noise / np.sqrt(np.mean(noise**2))
+
+
+def add_noise(audio: np.ndarray, rng: np.random.Generator, *, snr_db: float) -> np.ndarray:
+    return audio + pink_noise(audio.size, rng) * speech_rms(audio) * 10 ** (-snr_db / 20)
+
+
+def reverb(audio: np.ndarray, rng: np.random.Generator, *, rt60: float = 0.4) -> np.ndarray:
+    """A small room: the direct sound plus a decaying noise tail of the same energy (DRR 0 dB)."""
+    t = np.arange(int(rt60 * SAMPLE_RATE)) / SAMPLE_RATE
+    tail = rng.standard_normal(t.size) * np.exp(-math.log(1000) * t / rt60)  # -60 dB at rt60
+    tail[0] = 0.0
+    impulse = tail / np.sqrt(np.sum(tail**2))
+    impulse[0] = 1.0
+    size = audio.size + impulse.size - 1
+    wet = np.fft.irfft(np.fft.rfft(audio, size) * np.fft.rfft(impulse, size), size)
+    peak = np.abs(wet).max()
+    return wet * (np.abs(audio).max() / peak) if peak else wet
+
+
+def tempo(
+    audio: np.ndarray, rng: np.random.Generator | None = None, *, factor: float
+) -> np.ndarray:
+    return filter_graph(audio, ("atempo", f"{factor:.6f}"))
+
+
+def pitch(
+    audio: np.ndarray, rng: np.random.Generator | None = None, *, semitones: float
+) -> np.ndarray:
+    # Resampling as if recorded at rate*ratio shifts pitch and tempo together; atempo undoes tempo.
+    ratio = 2 ** (semitones / 12)
+    shifted = soxr.resample(audio, SAMPLE_RATE * ratio, SAMPLE_RATE, quality="HQ")
+    return filter_graph(shifted, ("atempo", f"{1 / ratio:.6f}"))
+
+
+Render = Callable[[np.ndarray, np.random.Generator], np.ndarray]
+
+
+def codec_render(settings: dict) -> Render:
+    return lambda audio, rng: encode_decode(audio, **settings)
+
+
+def available_renders() -> tuple[dict[str, Render], list[str]]:
+    """Every render this machine can do, in table order, and a note for each it cannot."""
+    notes = []
+    renders: dict[str, Render] = {"clean": lambda audio, rng: audio, "fixture": fixture}
+    renders["phone8k"] = phone8k
+    narrowband = narrowband_codec()
+    if narrowband is None:
+        notes.append(
+            "gsm: skipped, this PyAV build has no GSM 06.10 (libgsm) or AMR-NB "
+            "(libopencore_amrnb) encoder"
+        )
+    else:
+        if narrowband["codec"] == "libopencore_amrnb":
+            notes.append("gsm: no GSM 06.10 encoder in this PyAV build, AMR-NB 12.2k instead")
+        renders["gsm"] = codec_render(narrowband)
+    codecs = {
+        "opus12k": {"codec": "libopus", "container": "ogg", "rate": 16_000, "bit_rate": 12_000},
+        "mp3_32k": {"codec": "libmp3lame", "container": "mp3", "rate": 16_000, "bit_rate": 32_000},
+    }
+    for name, settings in codecs.items():
+        if has_encoder(settings["codec"]):
+            renders[name] = codec_render(settings)
+        else:
+            notes.append(f"{name}: skipped, this PyAV build has no {settings['codec']} encoder")
+    renders["noise20"] = partial(add_noise, snr_db=20)
+    renders["noise10"] = partial(add_noise, snr_db=10)
+    renders["reverb"] = reverb
+    renders["fast15"] = partial(tempo, factor=1.15)
+    renders["slow15"] = partial(tempo, factor=0.85)
+    renders["pitch_up2"] = partial(pitch, semitones=2)
+    renders["pitch_down2"] = partial(pitch, semitones=-2)
+    return renders, notes
+
+
+RENDER_NAMES = (
+    "clean",
+    "fixture",
+    "phone8k",
+    "gsm",
+    "opus12k",
+    "mp3_32k",
+    "noise20",
+    "noise10",
+    "reverb",
+    "fast15",
+    "slow15",
+    "pitch_up2",
+    "pitch_down2",
+)
+
+
+def seeded_rng(*parts: str) -> np.random.Generator:
+    digest = hashlib.sha256("|".join(parts).encode()).digest()
+    return np.random.default_rng(int.from_bytes(digest[:8], "little"))
+
+
+def render_audio(renders: dict[str, Render], name: str, audio: np.ndarray, key: str) -> np.ndarray:
+    """`name` applied to `audio`, clipped to full scale like any recording, as float32."""
+    rendered = renders[name](audio.astype(np.float32), seeded_rng(key, name))
+    return np.clip(rendered, -1.0, 1.0).astype(np.float32)
+
+
+# --- generated near misses ---------------------------------------------------------------------
+
+ACTIONS = {
+    "pt": {"ENTRADA": "Entrada", "SAIDA": "Saída", "INTERVALO": "Intervalo", "RETORNO": "Retorno"},
+    "en": {"CHECK IN": "Check in", "CHECK OUT": "Check out", "BREAK": "Break", "BACK": "Back"},
+}
+# Words whose swap reverses the meaning. Never off<->out: "logged off" and "logged out" agree.
+OPPOSITES = {
+    "in": ("out", "off"),
+    "out": ("in",),
+    "on": ("off",),
+    "off": ("on", "in"),
+    "enabled": ("disabled",),
+    "disabled": ("enabled",),
+    "activated": ("deactivated",),
+    "deactivated": ("activated",),
+    "locked": ("unlocked",),
+    "muted": ("unmuted",),
+    "deleted": ("undeleted",),
+    "known": ("unknown",),
+    "available": ("unavailable",),
+    "now": ("no longer",),
+}
+_WORD = re.compile(r"^(\W*)(.*?)(\W*)$")
+
+
+def _like(word: str, template: str) -> str:
+    if template.isupper() and len(template) > 1:
+        return word.upper()
+    return word[:1].upper() + word[1:] if template[:1].isupper() else word
+
+
+def _opposites(word: str) -> list[str]:
+    lower = word.lower()
+    found = list(OPPOSITES.get(lower, ()))
+    for prefix in ("un", "de-", "de"):
+        rest = lower.removeprefix(prefix)
+        # "unmuted" -> "muted", "de-activated" -> "activated"; not "under" -> "der"
+        if rest != lower and (rest in OPPOSITES or (prefix != "de" and len(rest) >= 5)):
+            found.append(rest)
+    return [_like(w, word) for w in dict.fromkeys(found)]
+
+
+def _is_time(hour: str, minute: str) -> bool:
+    return (
+        hour.isdecimal()
+        and len(hour) <= 2
+        and int(hour) <= 23
+        and minute.isdecimal()
+        and len(minute) == 2
+        and int(minute) <= 59
+    )
+
+
+def _code_digits(tokens: list[str]) -> str | None:
+    """The digits of a code of three or more after its word: "3150" or "3 1 5 0"."""
+    if len(tokens) == 1 and tokens[0].isdecimal() and len(tokens[0]) >= 3:
+        return tokens[0]
+    if len(tokens) >= 3 and all(t.isdecimal() and len(t) == 1 for t in tokens):
+        return "".join(tokens)
+    return None
+
+
+def near_miss_candidates(expected: str, language: str, rng: random.Random) -> dict[str, list[str]]:
+    """Phrases that differ from `expected` in one thing, by category: another minute (+-1, +-5, one
+    random), hour (+-1, one random), action word, opposite word, a changed digit of a code (three
+    sampled) or number. A random hour never shares the hour on a 12-hour clock: "one forty" said
+    for 13 40 may well mean 01 40."""
+    lang = language.lower()[:2]
+    tokens = expected.split()
+    out: dict[str, list[str]] = {}
+    words = tokens
+    if len(tokens) >= 2 and _is_time(tokens[-2], tokens[-1]):
+        words, (hour_token, minute_token) = tokens[:-2], tokens[-2:]
+        hour, minute = int(hour_token), int(minute_token)
+
+        def at(h: int, m: int) -> str:
+            # "ENTRADA 08 30" keeps its zero-padded hours, "CHECK IN 9 45" its bare ones
+            hour_text = f"{h:02d}" if hour_token.startswith("0") else str(h)
+            return " ".join([*words, hour_text, f"{m:02d}"])
+
+        minutes = [(minute + d) % 60 for d in (1, -1, 5, -5)]
+        minutes.append(rng.choice([m for m in range(60) if m not in {minute, *minutes}]))
+        out["minute"] = [at(hour, m) for m in minutes]
+        hours = [(hour + 1) % 24, (hour - 1) % 24]
+        hours.append(rng.choice([h for h in range(24) if h % 12 != hour % 12 and h not in hours]))
+        out["hour"] = [at(h, minute) for h in hours]
+        action = " ".join(words)
+        vocabulary = ACTIONS.get(lang, {})
+        if action.upper() in vocabulary:
+            out["action"] = [
+                " ".join([_like(other, action), hour_token, minute_token])
+                for other in vocabulary
+                if other != action.upper()
+            ]
+    elif len(tokens) >= 2 and (digits := _code_digits(tokens[1:])):
+        spaced = len(tokens) > 2
+        substitutions = [
+            digits[:i] + d + digits[i + 1 :]
+            for i in range(len(digits))
+            for d in "0123456789"
+            if d != digits[i]
+        ]
+        picked = rng.sample(substitutions, 3)
+        out["digit"] = [" ".join([tokens[0], *(list(p) if spaced else [p])]) for p in picked]
+        words = tokens[:1]
+    else:
+        numbers = [i for i, t in enumerate(tokens) if _WORD.match(t)[2].isdecimal()]
+        if numbers:
+            i = rng.choice(numbers)
+            lead, core, trail = _WORD.match(tokens[i]).groups()
+            changed = int(core) + rng.choice((1, -1)) if int(core) else 1
+            out["number"] = [" ".join([*tokens[:i], f"{lead}{changed}{trail}", *tokens[i + 1 :]])]
+    if "action" not in out:
+        out["word"] = [
+            " ".join([*tokens[:i], lead + opposite + trail, *tokens[i + 1 :]])
+            for i, token in enumerate(words)
+            for lead, core, trail in [_WORD.match(token).groups()]
+            for opposite in _opposites(core)
+        ]
+    own = comparison_key(normalize(expected, lang))
+    cleaned = {
+        category: [p for p in dict.fromkeys(phrases) if comparison_key(normalize(p, lang)) != own]
+        for category, phrases in out.items()
+    }
+    return {category: phrases for category, phrases in cleaned.items() if phrases}
+
+
+def all_near_misses(expected: str, language: str, rng: random.Random) -> list[str]:
+    return [
+        p for phrases in near_miss_candidates(expected, language, rng).values() for p in phrases
+    ]
+
+
+def pick_near_misses(
+    expected: str,
+    language: str,
+    count: int,
+    seed: str,
+    exclude: frozenset[str] | set[str] = frozenset(),
+) -> list[str]:
+    """`count` near misses, one category after another (minute, hour, action, ...), seeded."""
+    rng = random.Random(f"{SEED}|{seed}")
+    lang = language.lower()[:2]
+    by_category = [
+        rng.sample(phrases, len(phrases))
+        for phrases in near_miss_candidates(expected, language, rng).values()
+    ]
+    picked: list[str] = []
+    while len(picked) < count and any(by_category):
+        for phrases in by_category:
+            while phrases and len(picked) < count:
+                phrase = phrases.pop()
+                if comparison_key(normalize(phrase, lang)) not in exclude:
+                    picked.append(phrase)
+                    break
+    return picked
+
+
+# --- clips -------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Clip:
+    split: str
+    file: str
+    expected: str
+    language: str
+    label: str
+    kind: str
+    load: Callable[[], np.ndarray] = dataclasses.field(compare=False, repr=False)
+
+
+def decode_file(path: Path) -> np.ndarray:
+    return decode_audio(path.read_bytes(), max_seconds=MAX_SECONDS)
+
+
+def corpus_clips(split: str) -> list[Clip]:
+    return [
+        Clip(
+            split,
+            row["file"],
+            row["expected_speech"],
+            row["language"],
+            row["label"],
+            row["kind"],
+            partial(decode_file, CORPUS / row["file"]),
+        )
+        for row in load_rows(CORPUS)
+        if row["split"] == split
+    ]
+
+
+ASTERISK_PACKAGES = ("asterisk-core-sounds-en-wav", "asterisk-core-sounds-en")
+ASTERISK_CACHE = CACHE / "asterisk"
+ASTERISK_SOUNDS = ASTERISK_CACHE / "usr/share/asterisk/sounds/en_US_f_Allison"
+ASTERISK_TRANSCRIPTS = (
+    ASTERISK_CACHE / "usr/share/doc/asterisk-core-sounds-en/core-sounds-en.txt.gz"
+)
+# Folders of single words and letters: no phrase to validate (digits/ feeds the clock splices).
+ASTERISK_SKIPPED = ("digits/", "letters/", "phonetic/", "silence/")
+REAL_EN_PROMPTS = 40
+REAL_EN_CONFUSABLES = 40
+REAL_EN_SPLICES = 20
+
+
+def fetch_asterisk() -> str | None:
+    """Download and unpack the prompts once into the cache; a reason when that is impossible."""
+    if ASTERISK_SOUNDS.is_dir() and ASTERISK_TRANSCRIPTS.is_file():
+        return None
+    ASTERISK_CACHE.mkdir(parents=True, exist_ok=True)
+    try:
+        subprocess.run(
+            ["apt-get", "download", *ASTERISK_PACKAGES],
+            cwd=ASTERISK_CACHE,
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        for deb in sorted(ASTERISK_CACHE.glob("*.deb")):
+            subprocess.run(
+                ["dpkg", "-x", deb, ASTERISK_CACHE], check=True, capture_output=True, text=True
+            )
+            deb.unlink()
+    except (OSError, subprocess.SubprocessError) as exc:
+        stderr = (getattr(exc, "stderr", None) or "").strip()
+        return (
+            f"real_en: skipped, `apt-get download {' '.join(ASTERISK_PACKAGES)}` failed "
+            f"({stderr.splitlines()[-1] if stderr else exc}); it needs a Debian/Ubuntu apt "
+            "source and network access"
+        )
+    return None
+
+
+def parse_transcripts(text: str) -> dict[str, str]:
+    """`name: Transcript.` lines of core-sounds-en.txt; ';' starts a comment."""
+    transcripts = {}
+    for line in text.splitlines():
+        name, colon, transcript = line.partition(": ")
+        if colon and not line.startswith(";") and transcript.strip():
+            transcripts[name.strip()] = transcript.strip()
+    return transcripts
+
+
+def is_short_prompt(name: str, transcript: str) -> bool:
+    """A whole phrase of at most 6 words: no sound effects ([tones], <beep>), no fragments (...)."""
+    return (
+        not name.startswith(ASTERISK_SKIPPED)
+        and len(transcript.split()) <= 6
+        and not re.search(r"[][<>()\"]|\.\.|…", transcript)
+    )
+
+
+def clock_splice_words(hour: int, minute: int) -> list[str]:
+    """The digits/ prompts that say `hour` (1-12) and `minute` as a time: 9 45 -> 9, 40, 5."""
+    if minute == 0:
+        tail = ["oclock"]
+    elif minute < 10:
+        tail = ["oh", str(minute)]
+    elif minute < 20 or minute % 10 == 0:
+        tail = [str(minute)]
+    else:
+        tail = [str(minute - minute % 10), str(minute % 10)]
+    return [str(hour), *tail]
+
+
+def trim_silence(audio: np.ndarray) -> np.ndarray:
+    frame = SAMPLE_RATE // 100
+    usable = audio[: audio.size // frame * frame].reshape(-1, frame)
+    rms = np.sqrt(np.mean(usable.astype(np.float64) ** 2, axis=1))
+    active = np.flatnonzero(rms >= rms.max() * 10 ** (-35 / 20))
+    return audio[active[0] * frame : (active[-1] + 1) * frame]
+
+
+def splice(paths: list[Path], seed: str) -> np.ndarray:
+    """The words with their own silences trimmed, joined by 50-100 ms gaps, 0.2 s at each end."""
+    rng = seeded_rng(seed)
+    edge = np.zeros(SAMPLE_RATE // 5, np.float32)
+    parts = [edge]
+    for i, path in enumerate(paths):
+        if i:
+            parts.append(np.zeros(int(rng.uniform(0.05, 0.1) * SAMPLE_RATE), np.float32))
+        parts.append(trim_silence(decode_file(path)))
+    return np.concatenate([*parts, edge])
+
+
+def real_en_clips() -> list[Clip]:
+    from fala.core.errors import InvalidExpectedSpeech
+    from fala.core.validation import check_expected_speech
+
+    def usable(text: str) -> bool:
+        try:
+            check_expected_speech(text, max_chars=200)
+        except InvalidExpectedSpeech:
+            return False
+        return True
+
+    transcripts = parse_transcripts(gzip.decompress(ASTERISK_TRANSCRIPTS.read_bytes()).decode())
+    prompts = sorted(
+        (name, text)
+        for name, text in transcripts.items()
+        if is_short_prompt(name, text)
+        and (ASTERISK_SOUNDS / f"{name}.wav").is_file()
+        and usable(text)
+    )
+    rng = random.Random(SEED)
+    clips = []
+
+    def prompt_clip(name: str, expected: str, label: str, kind: str) -> Clip:
+        path = ASTERISK_SOUNDS / f"{name}.wav"
+        return Clip("real_en", name, expected, "en-US", label, kind, partial(decode_file, path))
+
+    for name, text in rng.sample(prompts, min(REAL_EN_PROMPTS, len(prompts))):
+        clips.append(prompt_clip(name, text, "accept", "positive"))
+    confusable = [
+        (name, phrases) for name, text in prompts if (phrases := all_near_misses(text, "en", rng))
+    ]
+    for name, phrases in rng.sample(confusable, min(REAL_EN_CONFUSABLES, len(confusable))):
+        clips.append(prompt_clip(name, rng.choice(phrases), "reject", "confusable"))
+    times = rng.sample([(h, m) for h in range(1, 13) for m in range(60)], REAL_EN_SPLICES)
+    for hour, minute in times:
+        words = clock_splice_words(hour, minute)
+        file = "+".join(f"digits/{w}" for w in words)
+        load = partial(splice, [ASTERISK_SOUNDS / "digits" / f"{w}.wav" for w in words], file)
+        expected = f"{hour} {minute:02d}"
+        clips.append(Clip("real_en", file, expected, "en-US", "accept", "positive", load))
+        wrong = rng.choice(all_near_misses(expected, "en", rng))
+        clips.append(Clip("real_en", file, wrong, "en-US", "reject", "confusable", load))
+    return clips
+
+
+ESPEAK_CACHE = CACHE / "espeak_variants"
+ESPEAK_PER_LANGUAGE = 20
+ESPEAK_SPEEDS = (135, 170)
+ESPEAK_VOICES = {"pt-BR": "pt-br", "en-US": "en-us"}
+# The plain male/female and Klatt variants; the rest (whisper, croak, robots) are effects.
+ESPEAK_VARIANT = re.compile(r"(m|f|klatt)\d*")
+
+
+def espeak_variants() -> list[str]:
+    listing = subprocess.run(
+        ["espeak-ng", "--voices=variant"], check=True, capture_output=True, text=True
+    ).stdout
+    return sorted(n for n in re.findall(r"!v/(\S+)", listing) if ESPEAK_VARIANT.fullmatch(n))
+
+
+def load_espeak(path: Path) -> np.ndarray:
+    return fixture(decode_file(path))
+
+
+def clock_phrase(action: str, hour: int, minute: int, language: str) -> tuple[str, str]:
+    """(what is said, the expected phrase): ("Saída, seis e doze.", "SAIDA 06 12"), ("Check in,
+    nine forty five.", "CHECK IN 9 45"). Portuguese on the 24-hour clock, English on 12 hours."""
+    said_action = ACTIONS[language[:2]][action]
+    if language.startswith("pt"):
+        hour_words = num2words(hour, lang="pt_BR")
+        hour_words = re.sub(r"\bum$", "uma", re.sub(r"\bdois$", "duas", hour_words))
+        minute_words = "em ponto" if minute == 0 else "e " + num2words(minute, lang="pt_BR")
+        return f"{said_action}, {hour_words} {minute_words}.", f"{action} {hour:02d} {minute:02d}"
+    if minute == 0:
+        minute_words = "o'clock"
+    elif minute < 10:
+        minute_words = "oh " + num2words(minute)
+    else:
+        minute_words = num2words(minute).replace("-", " ")
+    return f"{said_action}, {num2words(hour)} {minute_words}.", f"{action} {hour} {minute:02d}"
+
+
+def espeak_clips() -> list[Clip]:
+    variants = espeak_variants()
+    rng = random.Random(SEED)
+    clips = []
+    for language, voice in ESPEAK_VOICES.items():
+        for _ in range(ESPEAK_PER_LANGUAGE):
+            action = rng.choice(sorted(ACTIONS[language[:2]]))
+            hour = rng.randint(6, 22) if language.startswith("pt") else rng.randint(1, 12)
+            said, expected = clock_phrase(action, hour, rng.randrange(60), language)
+            variant, speed = rng.choice(variants), rng.randint(*ESPEAK_SPEEDS)
+            tag = hashlib.sha256(f"{voice}+{variant}|{speed}|{said}".encode()).hexdigest()[:10]
+            path = ESPEAK_CACHE / f"{voice}_{variant}_{speed}_{tag}.wav"
+            if not path.is_file():
+                ESPEAK_CACHE.mkdir(parents=True, exist_ok=True)
+                subprocess.run(
+                    ["espeak-ng", "-v", f"{voice}+{variant}", "-s", str(speed), "-w", path, said],
+                    check=True,
+                    capture_output=True,
+                )
+            load = partial(load_espeak, path)
+            clips.append(
+                Clip("espeak_variants", path.name, expected, language, "accept", "positive", load)
+            )
+    return clips
+
+
+def split_clips(split: str) -> tuple[list[Clip], str | None]:
+    """The split's clips, or none and the reason it is skipped."""
+    if split in CORPUS_SPLITS:
+        return corpus_clips(split), None
+    if split == "real_en":
+        reason = fetch_asterisk()
+        return ([], reason) if reason else (real_en_clips(), None)
+    if shutil.which("espeak-ng") is None:
+        return [], (
+            "espeak_variants: skipped, espeak-ng is not installed (sudo apt-get install espeak-ng)"
+        )
+    return espeak_clips(), None
+
+
+def sample_clips(clips: list[Clip], limit: int | None, seed: str) -> list[Clip]:
+    """At most `limit` clips, half positives where there are enough, in their original order."""
+    if limit is None or len(clips) <= limit:
+        return clips
+    rng = random.Random(f"{SEED}|{seed}")
+    positives = [i for i, c in enumerate(clips) if c.label == "accept"]
+    negatives = [i for i, c in enumerate(clips) if c.label != "accept"]
+    take_positives = min(len(positives), max(math.ceil(limit / 2), limit - len(negatives)))
+    kept = set(rng.sample(positives, take_positives))
+    kept |= set(rng.sample(negatives, limit - take_positives))
+    return [c for i, c in enumerate(clips) if i in kept]
+
+
+# --- the run -----------------------------------------------------------------------------------
+
+
+def evaluations(clip: Clip, near_misses: int, labelled: set[tuple[str, str]]) -> list[tuple]:
+    """(expected, label, kind) to validate the clip's audio against: its own, then near misses."""
+    phrases = [(clip.expected, clip.label, clip.kind)]
+    if clip.label == "accept" and near_misses:
+        lang = clip.language[:2].lower()
+        exclude = {key for file, key in labelled if file == clip.file}
+        exclude.add(comparison_key(normalize(clip.expected, lang)))
+        for phrase in pick_near_misses(
+            clip.expected, clip.language, near_misses, clip.file, exclude
+        ):
+            phrases.append((phrase, "reject", "generated_near_miss"))
+    return phrases
+
+
+def run(
+    clips: list[Clip], render_names: list[str], renders: dict[str, Render], near_misses: int
+) -> Iterator[dict]:
+    from fala.core.validation import shared_validator
+    from fala.model_store import whisper_model_dir
+
+    validator = shared_validator(str(whisper_model_dir()))
+    labelled = {(c.file, comparison_key(normalize(c.expected, c.language[:2]))) for c in clips}
+    plan = [(clip, evaluations(clip, near_misses, labelled)) for clip in clips]
+    total = sum(len(phrases) for _, phrases in plan) * len(render_names)
+    done, started = 0, time.perf_counter()
+    for clip, phrases in plan:
+        base = clip.load()
+        for render in render_names:
+            # Rendered once per clip and render, for its own phrase and its near misses alike.
+            audio = render_audio(renders, render, base, clip.file)
+            for expected, label, kind in phrases:
+                t0 = time.perf_counter()
+                verdict, _ = validator.assess(audio, expected, clip.language)
+                done += 1
+                yield {
+                    "split": clip.split,
+                    "render": render,
+                    "file": clip.file,
+                    "expected": expected,
+                    "language": clip.language,
+                    "label": label,
+                    "kind": kind,
+                    "validated": verdict.validated,
+                    "reason": verdict.reason,
+                    "confidence": verdict.confidence,
+                    "transcript": verdict.spoken_text_in_audio,
+                    "seconds": round(time.perf_counter() - t0, 3),
+                }
+                if done % PROGRESS_EVERY == 0 or done == total:
+                    elapsed = time.perf_counter() - started
+                    eta = elapsed / done * (total - done)
+                    print(
+                        f"[{done}/{total}] {clip.split} {render}  {elapsed:.0f} s, "
+                        f"ETA {eta // 60:.0f} min {eta % 60:02.0f} s",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+
+
+def table_rows(results: list[dict], splits: list[str], render_names: list[str]) -> list[dict]:
+    rows = []
+    for split in [*splits, "all"] if len(splits) > 1 else splits:
+        for render in render_names:
+            inside = [r for r in results if r["render"] == render and split in ("all", r["split"])]
+            if not inside:
+                continue
+            false_accepts = [r for r in inside if r["validated"] and r["label"] != "accept"]
+            summary = summarize(inside)
+            rows.append(
+                {
+                    "split": split,
+                    "render": render,
+                    **{k: summary[k] for k in ("clips", "positives", "negatives", "tar", "far")},
+                    "accepted_positives": summary["accepted_positives"],
+                    "accepted_negatives": summary["accepted_negatives"],
+                    "max_false_accept_confidence": max(
+                        (r["confidence"] for r in false_accepts), default=None
+                    ),
+                    "brier": summary["brier"],
+                    "by_kind": summary["by_kind"],
+                }
+            )
+    return rows
+
+
+def print_table(rows: list[dict]) -> None:
+    def fmt(value: float | None) -> str:
+        return "-" if value is None else f"{value:.3f}"
+
+    print(
+        f"{'split':16} {'render':12} {'evals':>5} {'pos':>4} {'neg':>4} {'TAR':>6} {'FAR':>6} "
+        f"{'FA':>3} {'maxFAconf':>9} {'Brier':>6}"
+    )
+    for row in rows:
+        print(
+            f"{row['split']:16} {row['render']:12} {row['clips']:>5} {row['positives']:>4} "
+            f"{row['negatives']:>4} {fmt(row['tar']):>6} {fmt(row['far']):>6} "
+            f"{row['accepted_negatives']:>3} {fmt(row['max_false_accept_confidence']):>9} "
+            f"{fmt(row['brier']):>6}"
+        )
+
+
+def check_failures(rows: list[dict]) -> list[str]:
+    failures = []
+    for row in rows:
+        if row["split"] == "all":
+            continue  # a slip in "all" is a slip in one of its splits
+        where = f"{row['split']} x {row['render']}"
+        if row["far"] is not None and row["far"] > CHECK_MAX_FAR:
+            failures.append(f"{where}: FAR {row['far']:.4f} > {CHECK_MAX_FAR}")
+        confidence = row["max_false_accept_confidence"]
+        if confidence is not None and confidence > CHECK_MAX_FALSE_ACCEPT_CONFIDENCE:
+            failures.append(
+                f"{where}: a false accept with confidence {confidence:.2f} > "
+                f"{CHECK_MAX_FALSE_ACCEPT_CONFIDENCE}"
+            )
+    return failures
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--splits", default=",".join(SPLITS), help="comma-separated")
+    parser.add_argument("--renders", help=f"comma-separated, of {','.join(RENDER_NAMES)}")
+    parser.add_argument("--max-clips", type=int, help="per split (a seeded sample)")
+    parser.add_argument("--near-misses", type=int, help="generated per positive clip (default 4)")
+    parser.add_argument("--quick", action="store_true", help=f"preset for CI: {QUICK}")
+    parser.add_argument("--json", type=Path, default=OUTPUT, help="where every evaluation goes")
+    parser.add_argument("--check", action="store_true", help="exit 1 on a FAR or confidence slip")
+    parser.add_argument("--show-holdout-errors", action="store_true")
+    args = parser.parse_args(argv)
+    preset = QUICK if args.quick else {"max_clips": None, "renders": None, "near_misses": 4}
+    max_clips = args.max_clips if args.max_clips is not None else preset["max_clips"]
+    near_misses = args.near_misses if args.near_misses is not None else preset["near_misses"]
+    splits = [s for s in args.splits.split(",") if s]
+    unknown = sorted(set(splits) - set(SPLITS))
+    if unknown:
+        parser.error(f"unknown split(s) {', '.join(unknown)}; choose from {', '.join(SPLITS)}")
+
+    renders, notes = available_renders()
+    wanted = (args.renders or preset["renders"] or ",".join(RENDER_NAMES)).split(",")
+    unknown = sorted(set(wanted) - set(RENDER_NAMES))
+    if unknown:
+        parser.error(f"unknown render(s) {', '.join(unknown)}; choose from {RENDER_NAMES}")
+    render_names = [r for r in RENDER_NAMES if r in wanted and r in renders]
+    notes = [n for n in notes if n.split(":")[0] in wanted]
+
+    started = time.perf_counter()
+    clips: list[Clip] = []
+    for split in splits:
+        found, reason = split_clips(split)
+        if reason:
+            notes.append(reason)
+        clips += sample_clips(found, max_clips, split)
+    for note in notes:
+        print(f"note: {note}")
+    results = list(run(clips, render_names, renders, near_misses))
+    rows = table_rows(results, splits, render_names)
+    print_table(rows)
+    for r in results:
+        wrong = r["validated"] != (r["label"] == "accept")
+        if wrong and (r["split"] == "dev" or args.show_holdout_errors):
+            print(
+                f"  WRONG {r['split']} {r['render']} {r['kind']} expected={r['expected']!r} "
+                f"heard={r['transcript']!r} reason={r['reason']} conf={r['confidence']} "
+                f"({r['file']})"
+            )
+    elapsed = time.perf_counter() - started
+    print(f"{len(results)} evaluations of {len(clips)} clips in {elapsed:.1f} s")
+
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    report = {
+        "seconds": round(elapsed, 1),
+        "options": {
+            "splits": splits,
+            "renders": render_names,
+            "max_clips": max_clips,
+            "near_misses": near_misses,
+        },
+        "notes": notes,
+        "table": rows,
+        "evaluations": results,
+    }
+    args.json.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    shown = args.json.relative_to(ROOT) if args.json.is_relative_to(ROOT) else args.json
+    print(f"wrote {shown}")
+    if args.check:
+        failures = check_failures(rows)
+        for failure in failures:
+            print(f"CHECK FAILED {failure}")
+        return 1 if failures else 0
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

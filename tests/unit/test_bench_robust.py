@@ -1,0 +1,241 @@
+"""The robustness benchmark's pure parts: near-miss generation, audio renders, prompt parsing."""
+
+import random
+
+import numpy as np
+import pytest
+
+from tests.benchmarks.bench_robust import (
+    SAMPLE_RATE,
+    available_renders,
+    check_failures,
+    clock_phrase,
+    clock_splice_words,
+    is_short_prompt,
+    near_miss_candidates,
+    parse_transcripts,
+    pick_near_misses,
+    render_audio,
+    speech_rms,
+    table_rows,
+)
+
+RENDERS, _ = available_renders()
+
+
+def flat(candidates: dict[str, list[str]]) -> list[str]:
+    return [phrase for phrases in candidates.values() for phrase in phrases]
+
+
+def test_time_near_misses_change_one_minute_hour_or_action_and_never_give_the_phrase():
+    candidates = near_miss_candidates("ENTRADA 13 40", "pt-BR", random.Random(0))
+    assert set(candidates) == {"minute", "hour", "action"}
+    assert {"ENTRADA 13 41", "ENTRADA 13 39", "ENTRADA 13 45", "ENTRADA 13 35"} <= set(
+        candidates["minute"]
+    )
+    assert {"ENTRADA 14 40", "ENTRADA 12 40"} <= set(candidates["hour"])
+    assert candidates["action"] == ["SAIDA 13 40", "INTERVALO 13 40", "RETORNO 13 40"]
+    assert len(candidates["minute"]) == 5 and len(candidates["hour"]) == 3
+    assert "ENTRADA 13 40" not in flat(candidates)
+
+
+def test_the_random_hour_never_shares_the_hour_on_a_12_hour_clock():
+    for seed in range(50):
+        hours = near_miss_candidates("CHECK IN 1 40", "en-US", random.Random(seed))["hour"]
+        assert all(int(phrase.split()[2]) % 12 != 1 for phrase in hours)
+
+
+def test_english_near_misses_keep_bare_hours_and_swap_the_action():
+    candidates = near_miss_candidates("CHECK IN 9 45", "en-US", random.Random(0))
+    assert "CHECK IN 10 45" in candidates["hour"] and "CHECK IN 8 45" in candidates["hour"]
+    assert candidates["action"] == ["CHECK OUT 9 45", "BREAK 9 45", "BACK 9 45"]
+    padded = near_miss_candidates("ENTRADA 08 30", "pt-BR", random.Random(0))
+    assert "ENTRADA 07 30" in padded["hour"]
+
+
+def test_code_near_misses_are_three_single_digit_substitutions():
+    for phrase, spaced in (("CODIGO 3150", False), ("CODIGO 3 1 5 0", True)):
+        candidates = near_miss_candidates(phrase, "pt-BR", random.Random(0))
+        assert list(candidates) == ["digit"] and len(candidates["digit"]) == 3
+        for miss in candidates["digit"]:
+            digits = "".join(miss.split()[1:])
+            assert len(miss.split()) == len(phrase.split())
+            assert sum(a != b for a, b in zip(digits, "3150", strict=True)) == 1, (miss, spaced)
+
+
+def test_word_near_misses_reverse_the_meaning_and_keep_case_and_punctuation():
+    assert flat(near_miss_candidates("Agent Logged off.", "en-US", random.Random(0))) == [
+        "Agent Logged on.",
+        "Agent Logged in.",  # never "out": logged off and logged out mean the same
+    ]
+    assert flat(near_miss_candidates("AGENT LOGGED IN 9 45", "en-US", random.Random(0)))[-2:] == [
+        "AGENT LOGGED OUT 9 45",
+        "AGENT LOGGED OFF 9 45",
+    ]
+    assert flat(near_miss_candidates("De-activated.", "en-US", random.Random(0))) == ["Activated."]
+    assert flat(near_miss_candidates("Enabled.", "en-US", random.Random(0))) == ["Disabled."]
+    assert "You are now muted" in flat(
+        near_miss_candidates("You are now unmuted", "en-US", random.Random(0))
+    )
+    assert flat(near_miss_candidates("Press 0 for help.", "en-US", random.Random(0))) == [
+        "Press 1 for help."
+    ]
+    assert near_miss_candidates("Hello world.", "en-US", random.Random(0)) == {}
+
+
+def test_picked_near_misses_take_each_category_in_turn_seeded_and_honour_exclusions():
+    picked = pick_near_misses("ENTRADA 13 40", "pt-BR", 3, "clip-a")
+    assert len(picked) == 3
+    assert picked == pick_near_misses("ENTRADA 13 40", "pt-BR", 3, "clip-a")
+    minute, hour, action = picked
+    assert minute.split()[:2] == ["ENTRADA", "13"]
+    assert hour.split()[0::2] == ["ENTRADA", "40"]
+    assert action.split()[1:] == ["13", "40"]
+    assert pick_near_misses("ENTRADA 13 40", "pt-BR", 40, "clip-a").count(minute) == 1
+    assert len(pick_near_misses("ENTRADA 13 40", "pt-BR", 40, "clip-a")) == 11
+    excluded = pick_near_misses("Agent Logged off.", "en-US", 4, "x", exclude={"agentloggedon"})
+    assert excluded == ["Agent Logged in."]
+
+
+def speech_like(seconds: float = 1.5, level: float = 0.1) -> np.ndarray:
+    """Voiced harmonics with a syllable envelope between quiet edges, at about -20 dBFS."""
+    t = np.arange(int(seconds * SAMPLE_RATE)) / SAMPLE_RATE
+    voiced = sum(np.sin(2 * np.pi * 150 * k * t) / k for k in range(1, 30))
+    syllables = 0.5 - 0.5 * np.cos(2 * np.pi * 3 * t)
+    edge = np.zeros(SAMPLE_RATE // 4)
+    return np.concatenate([edge, level * voiced * syllables / 2, edge]).astype(np.float32)
+
+
+@pytest.mark.parametrize("name", list(RENDERS))
+def test_every_render_gives_finite_float32_16k_mono_audio_that_is_reproducible(name):
+    audio = speech_like()
+    rendered = render_audio(RENDERS, name, audio, "clip")
+    assert rendered.dtype == np.float32 and rendered.ndim == 1
+    assert np.isfinite(rendered).all() and np.abs(rendered).max() <= 1.0
+    assert 0.8 * audio.size <= rendered.size <= audio.size + 1.2 * SAMPLE_RATE
+    assert np.array_equal(rendered, render_audio(RENDERS, name, audio, "clip"))
+
+
+@pytest.mark.parametrize(
+    ("name", "factor"),
+    [("fast15", 1.15), ("slow15", 0.85), ("pitch_up2", 1.0), ("pitch_down2", 1.0)],
+)
+def test_tempo_and_pitch_renders_last_as_long_as_their_tempo_says(name, factor):
+    audio = speech_like()
+    expected = audio.size / factor
+    assert abs(render_audio(RENDERS, name, audio, "clip").size - expected) <= 0.2 * expected
+
+
+@pytest.mark.parametrize(("name", "snr_db"), [("noise20", 20), ("noise10", 10)])
+def test_noise_renders_reach_their_signal_to_noise_ratio_within_1_db(name, snr_db):
+    audio = speech_like()
+    noise = render_audio(RENDERS, name, audio, "clip") - audio
+    measured = 20 * np.log10(speech_rms(audio) / np.sqrt(np.mean(noise.astype(np.float64) ** 2)))
+    assert abs(measured - snr_db) <= 1.0
+
+
+def band_power(audio: np.ndarray, low: float, high: float) -> float:
+    spectrum = np.abs(np.fft.rfft(audio.astype(np.float64))) ** 2
+    freqs = np.fft.rfftfreq(audio.size, 1 / SAMPLE_RATE)
+    return float(spectrum[(freqs >= low) & (freqs < high)].sum())
+
+
+def test_phone8k_keeps_the_telephone_band_and_nothing_above_4_khz():
+    noise = (0.1 * np.random.default_rng(0).standard_normal(2 * SAMPLE_RATE)).astype(np.float32)
+    phone = render_audio(RENDERS, "phone8k", noise, "clip")
+    total = band_power(phone, 0, SAMPLE_RATE / 2)
+    assert band_power(phone, 4000, SAMPLE_RATE / 2) < 1e-4 * total
+    assert band_power(phone, 0, 150) < 0.01 * total
+    assert band_power(phone, 300, 3400) > 0.9 * total
+
+
+def test_fixture_pads_0_4_s_and_0_6_s_and_peaks_at_minus_3_dbfs():
+    audio = speech_like()
+    fixture = render_audio(RENDERS, "fixture", audio, "clip")
+    assert fixture.size == audio.size + SAMPLE_RATE
+    assert not fixture[: int(0.4 * SAMPLE_RATE)].any()
+    assert not fixture[-int(0.6 * SAMPLE_RATE) :].any()
+    assert abs(20 * np.log10(np.abs(fixture).max()) + 3) < 0.01
+
+
+TRANSCRIPTS = """; Core Asterisk Sounds in English
+
+agent-loggedoff: Agent Logged off.
+agent-loginok: Agent logged in.
+ascending-2tone: [ascending tones]
+screen-callee-options: You have these options: Dial 1 if you wish.
+confbridge-leave-in: To leave the conference...
+digits/9: nine
+empty:
+"""
+
+
+def test_asterisk_transcripts_parse_to_names_and_whole_transcripts():
+    transcripts = parse_transcripts(TRANSCRIPTS)
+    assert transcripts == {
+        "agent-loggedoff": "Agent Logged off.",
+        "agent-loginok": "Agent logged in.",
+        "ascending-2tone": "[ascending tones]",
+        "screen-callee-options": "You have these options: Dial 1 if you wish.",
+        "confbridge-leave-in": "To leave the conference...",
+        "digits/9": "nine",
+    }
+    short = [name for name, text in transcripts.items() if is_short_prompt(name, text)]
+    assert short == ["agent-loggedoff", "agent-loginok"]
+
+
+def test_clock_splices_say_the_time_the_way_people_do():
+    assert clock_splice_words(9, 45) == ["9", "40", "5"]
+    assert clock_splice_words(9, 5) == ["9", "oh", "5"]
+    assert clock_splice_words(9, 0) == ["9", "oclock"]
+    assert clock_splice_words(12, 13) == ["12", "13"]
+    assert clock_splice_words(3, 30) == ["3", "30"]
+
+
+def test_clock_phrases_for_the_synthetic_voices():
+    assert clock_phrase("SAIDA", 6, 12, "pt-BR") == ("Saída, seis e doze.", "SAIDA 06 12")
+    assert clock_phrase("ENTRADA", 21, 0, "pt-BR") == (
+        "Entrada, vinte e uma em ponto.",
+        "ENTRADA 21 00",
+    )
+    assert clock_phrase("CHECK IN", 9, 45, "en-US") == (
+        "Check in, nine forty five.",
+        "CHECK IN 9 45",
+    )
+    assert clock_phrase("BREAK", 8, 5, "en-US") == ("Break, eight oh five.", "BREAK 8 05")
+
+
+def evaluation(split: str, label: str, validated: bool, confidence: float) -> dict:
+    return {
+        "split": split,
+        "render": "clean",
+        "label": label,
+        "kind": "positive" if label == "accept" else "generated_near_miss",
+        "validated": validated,
+        "reason": "match" if validated else "mismatch",
+        "confidence": confidence,
+        "seconds": 0.1,
+    }
+
+
+def split_results(split: str, false_accept_confidences: list[float]) -> list[dict]:
+    """One accepted positive, nine rejected negatives, and the false accepts given."""
+    results = [evaluation(split, "accept", True, 0.9)]
+    results += [evaluation(split, "reject", False, 0.1)] * 9
+    return results + [evaluation(split, "reject", True, c) for c in false_accept_confidences]
+
+
+def test_check_fails_on_far_above_half_a_percent_or_a_confident_false_accept():
+    results = split_results("dev", []) + split_results("holdout", [0.4])
+    rows = table_rows(results, ["dev", "holdout"], ["clean"])
+    assert [(r["split"], r["far"], r["max_false_accept_confidence"]) for r in rows] == [
+        ("dev", 0.0, None),
+        ("holdout", 0.1, 0.4),
+        ("all", 0.0526, 0.4),
+    ]
+    assert check_failures(rows) == ["holdout x clean: FAR 0.1000 > 0.005"]
+    assert check_failures(table_rows(split_results("dev", [0.9]), ["dev"], ["clean"])) == [
+        "dev x clean: FAR 0.1000 > 0.005",
+        "dev x clean: a false accept with confidence 0.90 > 0.5",
+    ]
+    assert check_failures(table_rows(split_results("dev", []), ["dev"], ["clean"])) == []
