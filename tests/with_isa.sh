@@ -5,9 +5,10 @@
 # depends on the CPU: CTranslate2's own (CT2_FORCE_CPU_ISA), oneDNN's GEMMs on AMD
 # (ONEDNN_MAX_CPU_ISA), MKL's on Intel (CT2_USE_MKL, MKL_ENABLE_INSTRUCTIONS); numpy dispatches
 # too (NPY_DISABLE_CPU_FEATURES). Each switch can only lower what the hardware has.
-# Measured on an AVX-512 AMD EPYC (tests/fixtures/audio/checkin_9_45_en.wav, Whisper base int8):
-# avx512-core hears "Check in line for the 5", the others "Check in 945"; avx2 hears the demo clip
-# as "Entrada, treze e guarda a interessa.", the others as "Entrada, treze e quarenta."
+# Measured on an AVX-512 AMD EPYC (Whisper base int8, tests/fixtures/audio): with oneDNN limited
+# to AVX512_CORE, checkin_9_45_en.wav is "Check in line for the 5" (else "Check in 945"); with it
+# limited to AVX2, entrada_13_40_pt.wav is "Entrada, treze e guarda a interessa."; with the whole
+# avx2 or generic profile (numpy's features too) checkin is misheard again and entrada is not.
 set -euo pipefail
 
 has() { grep -qw "$1" /proc/cpuinfo; }

@@ -52,6 +52,7 @@ from fala.core.verbalize import (
     heard_instead,
     near_misses,
     spoken_forms,
+    with_values,
 )
 from fala.core.whisper_tokenizer import with_all_merges
 
@@ -310,30 +311,12 @@ class SpeechValidator:
         numbers (any hour, minute or digit, not only the listed near misses: "oito e quinze"
         checked as ENTRADA 8 16 meets ENTRADA 8 15), each said the way the phrase is; the best
         becomes the near miss to beat when it fits better than the listed ones."""
-        words = expected.split()
-        slots = [i for i, w in enumerate(words) if w.isdecimal()]
-        if len(slots) != len(rival_values):  # a code tokenized in pieces: its digits are listed
-            return ev
-        phrases = [
-            " ".join([*words[:i], value, *words[i + 1 :]])
-            for i, values in zip(slots, rival_values, strict=True)
-            for value in values
-            if value.isdecimal() and int(value) != int(words[i])
-        ]
-        forms = [
-            form_like(spelled_as_heard(p, heard, lang), lang, ev.expected_form) for p in phrases
-        ]
-        forms = list(dict.fromkeys(f for f in forms if f != ev.expected_form))
+        forms = _said_like(with_values(expected, rival_values), heard, lang, ev.expected_form)
         if not forms:
             return ev
         tokenizer = state[2]
-        scores = [
-            float(s.mean()) for s in self._score(state, [tokenizer.encode(" " + f) for f in forms])
-        ]
-        best = max(range(len(forms)), key=scores.__getitem__)
-        if scores[best] <= ev.contrast_logprob:
-            return ev
-        return dataclasses.replace(ev, contrast_logprob=scores[best], contrast_form=forms[best])
+        scores = self._score(state, [tokenizer.encode(" " + f) for f in forms])
+        return _with_best_near_miss(ev, forms, scores)
 
     def _contrast(
         self, state, ev: Evidence, own: np.ndarray, expected: str, heard: str, lang: str
@@ -344,11 +327,7 @@ class SpeechValidator:
         in (fala.core.verbalize.heard_instead). `own` is the phrase's per-token score from the
         first pass (a candidate's score does not depend on its batch: they agree to 1e-6)."""
         tokenizer = state[2]
-        forms = [
-            form_like(spelled_as_heard(p, heard, lang), lang, ev.expected_form)
-            for p in near_misses(expected)
-        ]
-        forms = list(dict.fromkeys(f for f in forms if f != ev.expected_form))
+        forms = _said_like(near_misses(expected), heard, lang, ev.expected_form)
         instead = heard_instead(ev.expected_form, heard, lang)
         heard_forms = {f for f, _ in instead}
         confusables = [
@@ -370,23 +349,15 @@ class SpeechValidator:
             heard_word_leads=tuple(leads[: len(instead)]),
             confusable_leads=tuple(leads[len(instead) :]),
         )
-        if not near:
-            return ev
-        best = max(range(len(near)), key=lambda i: float(near[i].mean()))
-        return dataclasses.replace(
-            ev, contrast_logprob=float(near[best].mean()), contrast_form=forms[best]
-        )
-
-    def _numerals(self, state, form: list[int]) -> tuple[tuple[float, float], ...]:
-        """(log P of each numeral token of `form`, log P of its likeliest rival of the same length)
-        at its place, from the vocabulary distribution of one teacher-forced pass."""
-        return self._read_numerals(state, form)[0]
+        return _with_best_near_miss(ev, forms, near)
 
     def _read_numerals(
         self, state, form: list[int]
     ) -> tuple[tuple[tuple[float, float], ...], tuple[tuple[str, ...], ...]]:
-        """`_numerals`, and at each numeral the values of its likeliest rivals (digits, best
-        first, RIVAL_VALUES of them): the readings the whole phrase is then scored against."""
+        """(log P of each numeral token of `form`, log P of its likeliest rival of the same length)
+        at its place, from the vocabulary distribution of one teacher-forced pass; and at each
+        numeral the values of its likeliest rivals (digits, best first, RIVAL_VALUES of them): the
+        readings the whole phrase is then scored against."""
         import ctranslate2
 
         memory, _, tokenizer = state
@@ -494,6 +465,24 @@ class SpeechValidator:
             reason=reason,
         )
         return validation, evidence
+
+
+def _said_like(phrases: list[str], heard: str, lang: str, like: str) -> list[str]:
+    """Each rival phrase rendered as the expected phrase's form `like` is said (and spelled as
+    the transcript spells its words), without repeats or `like` itself."""
+    forms = [form_like(spelled_as_heard(p, heard, lang), lang, like) for p in phrases]
+    return list(dict.fromkeys(f for f in forms if f != like))
+
+
+def _with_best_near_miss(ev: Evidence, forms: list[str], scores: list[np.ndarray]) -> Evidence:
+    """`ev` with the likeliest of the scored rival `forms` as its near miss, if it fits better."""
+    if not forms:
+        return ev
+    means = [float(s.mean()) for s in scores]
+    best = max(range(len(forms)), key=means.__getitem__)
+    if means[best] <= ev.contrast_logprob:
+        return ev
+    return dataclasses.replace(ev, contrast_logprob=means[best], contrast_form=forms[best])
 
 
 def _compression_ratio(text: str) -> float:

@@ -118,6 +118,22 @@ def near_misses(expected: str) -> list[str]:
     return list(dict.fromkeys(o for o in out if o != expected))
 
 
+def with_values(expected: str, values: tuple[tuple[str, ...], ...]) -> list[str]:
+    """`expected` with one of its numbers replaced by each of its `values` (digits, one tuple per
+    number of the phrase, in order): the readings the audio itself suggests, whatever they are.
+    Nothing when its numbers and `values` do not pair up (a code tokenized in pieces)."""
+    words = expected.split()
+    slots = [i for i, w in enumerate(words) if w.isdecimal()]
+    if len(slots) != len(values):
+        return []
+    return [
+        " ".join([*words[:i], value, *words[i + 1 :]])
+        for i, options in zip(slots, values, strict=True)
+        for value in options
+        if value.isdecimal() and int(value) != int(words[i])
+    ]
+
+
 def heard_instead(form: str, heard: str, lang: str) -> list[tuple[str, str]]:
     """(`form` with one span of its words replaced by the words the transcript has in their
     place, the expected words replaced) for each span where they differ in words, not numbers:

@@ -45,10 +45,10 @@ import av
 import av.filter
 import numpy as np
 import soxr
-from num2words import num2words
 
 from fala.core.audio import SAMPLE_RATE, decode_audio
 from fala.core.normalize import comparison_key, normalize
+from fala.core.verbalize import number_words
 from tests.benchmarks.bench_accuracy import CORPUS, ROOT, load_rows, summarize
 from tests.benchmarks.bench_accuracy import SPLITS as CORPUS_SPLITS
 
@@ -630,17 +630,17 @@ def clock_phrase(action: str, hour: int, minute: int, language: str) -> tuple[st
     nine forty five.", "CHECK IN 9 45"). Portuguese on the 24-hour clock, English on 12 hours."""
     said_action = ACTIONS[language[:2]][action]
     if language.startswith("pt"):
-        hour_words = num2words(hour, lang="pt_BR")
-        hour_words = re.sub(r"\bum$", "uma", re.sub(r"\bdois$", "duas", hour_words))
-        minute_words = "em ponto" if minute == 0 else "e " + num2words(minute, lang="pt_BR")
+        hour_words = number_words(hour, "pt", feminine=True)  # "uma", "duas": hours are feminine
+        minute_words = "em ponto" if minute == 0 else "e " + number_words(minute, "pt")
         return f"{said_action}, {hour_words} {minute_words}.", f"{action} {hour:02d} {minute:02d}"
     if minute == 0:
         minute_words = "o'clock"
     elif minute < 10:
-        minute_words = "oh " + num2words(minute)
+        minute_words = "oh " + number_words(minute, "en")
     else:
-        minute_words = num2words(minute).replace("-", " ")
-    return f"{said_action}, {num2words(hour)} {minute_words}.", f"{action} {hour} {minute:02d}"
+        minute_words = number_words(minute, "en").replace("-", " ")
+    hour_words = number_words(hour, "en")
+    return f"{said_action}, {hour_words} {minute_words}.", f"{action} {hour} {minute:02d}"
 
 
 def espeak_clips() -> list[Clip]:

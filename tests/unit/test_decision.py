@@ -299,3 +299,14 @@ def test_confusable_words_swap_the_word_a_phrase_turns_on(form, lang, rivals):
     from fala.core.verbalize import confusable_words
 
     assert [rival for rival, _ in confusable_words(form, lang)] == rivals
+
+
+def test_with_values_puts_each_suggested_value_in_place_of_its_number():
+    from fala.core.verbalize import with_values
+
+    assert with_values("ENTRADA 8 16", (("08", "9"), ("15", "16", "18"))) == [
+        "ENTRADA 9 16",
+        "ENTRADA 8 15",
+        "ENTRADA 8 18",
+    ]
+    assert with_values("CODIGO 3150", (("31",), ("50",))) == []  # a code read in two pieces

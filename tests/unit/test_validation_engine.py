@@ -57,7 +57,7 @@ def test_one_pass_weighs_each_numeral_against_every_other(speech_validator, said
     from fala.core.decision import Evidence
 
     _, state = speech_validator._transcribe(clip("checkin_9_45_en.wav"), "en")
-    numerals = speech_validator._numerals(state, state[2].encode(said_as))
+    numerals, _ = speech_validator._read_numerals(state, state[2].encode(said_as))
 
     assert len(numerals) == 2  # " 9" and "45"; the words and punctuation are not numerals
     evidence = Evidence(False, False, numerals=numerals)
