@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+from enum import IntEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -14,8 +15,24 @@ from rich.panel import Panel
 
 from fala import runs, trace
 
+
+class ExitCode(IntEnum):
+    """What `fala run` exits with, so that scripts can gate on the verdict."""
+
+    OK = 0  # validated (or, without a phrase to validate, the run succeeded)
+    NOT_VALIDATED = 1  # the audio does not say the phrase, or cannot tell ("uncertain")
+    USAGE = 2  # the command or its input is wrong: options, file, audio, phrase
+    FAILED = 3  # the pipeline failed; redrive or run again
+
+
+EXIT_CODES_HELP = (
+    "Exit status: 0 validated (or succeeded), 1 not validated or uncertain, "
+    "2 usage error or input refused (options, file, audio, phrase), 3 pipeline failure."
+)
+
 app = typer.Typer(
-    help="Fala speech pipeline: local emulation of the deployed app, or a deployed stack.",
+    help="Fala speech pipeline: local emulation of the deployed app, or a deployed stack.\n\n"
+    + EXIT_CODES_HELP,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
@@ -53,7 +70,10 @@ def synth(
     console.print(f"Synthesized into {out}")
 
 
-@app.command()
+@app.command(
+    help="Upload FILE with metadata, wait for the pipeline and print the outcome and its trace."
+    "\n\n" + EXIT_CODES_HELP
+)
 def run(
     file: Annotated[
         Path,
@@ -96,7 +116,20 @@ def run(
         sys.stdout.write(json.dumps(outcome["result"], indent=2, ensure_ascii=False) + "\n")
     else:
         _show(outcome)
-    raise typer.Exit(0 if outcome["status"] == "SUCCEEDED" else 1)
+    raise typer.Exit(exit_code(outcome))
+
+
+def exit_code(outcome: dict[str, Any]) -> ExitCode:
+    """The run's verdict as an exit status (ExitCode)."""
+    result = outcome.get("result") or {}
+    error = result.get("error")
+    if outcome["status"] != "SUCCEEDED" or error:
+        # A refused input (retryable false) must change before another try: the caller's error.
+        return ExitCode.USAGE if error and not error.get("retryable", True) else ExitCode.FAILED
+    validation = result.get("validation")
+    if validation is not None and not validation["validated"]:
+        return ExitCode.NOT_VALIDATED
+    return ExitCode.OK
 
 
 def _run_local(audio: bytes, *, key: str, metadata: dict[str, str], quiet: bool) -> dict[str, Any]:

@@ -8,8 +8,8 @@ render) and validated against its own label; each positive is also validated aga
 near misses of its expected phrase (another minute, hour, action word, digit: kind
 `generated_near_miss`, all negatives). Prints, per split x render: TAR, FAR, the highest
 `confidence` of any false accept, and the Brier score of `confidence`. Writes every evaluation to
-.fala/bench/robust.json (`--json`). `gsm` needs a GSM 06.10 or AMR-NB encoder in PyAV's FFmpeg and
-is skipped, with a note, without one.
+.fala/bench/robust.json (`--json`). `gsm` needs a GSM 06.10 or AMR-NB encoder in PyAV's FFmpeg or
+sox (`apt-get install sox`), and is skipped, with a note, without both.
 
 Options: --splits, --renders, --max-clips N (a seeded sample per split), --near-misses N (per
 positive, default 4), --quick (the CI preset, QUICK), --check (exit 1 when a split x render has
@@ -130,6 +130,28 @@ def encode_decode(
     return decode_audio(buffer.getvalue(), max_seconds=MAX_SECONDS)
 
 
+def sox_gsm(audio: np.ndarray, rng: np.random.Generator | None = None) -> np.ndarray:
+    """A GSM 06.10 round trip through sox's own libgsm, for FFmpeg builds without an encoder
+    (no dither, a fixed seed: the same clip renders the same)."""
+
+    def sox(data: bytes, source: list[str], target: list[str]) -> bytes:
+        command = ["sox", "-V1", "-D", "-R", *source, "-", *target, "-"]
+        return subprocess.run(command, input=data, capture_output=True, check=True).stdout
+
+    raw = np.ascontiguousarray(audio, "<f4").tobytes()
+    gsm = sox(raw, ["-t", "f32", "-r", str(SAMPLE_RATE), "-c", "1"], ["-t", "gsm", "-r", "8000"])
+    back = sox(gsm, ["-t", "gsm", "-r", "8000", "-c", "1"], ["-t", "f32", "-r", str(SAMPLE_RATE)])
+    return np.frombuffer(back, "<f4").copy()
+
+
+def sox_has_gsm() -> bool:
+    if shutil.which("sox") is None:
+        return False
+    listing = subprocess.run(["sox", "-h"], capture_output=True, text=True).stdout
+    formats = next((line for line in listing.splitlines() if "AUDIO FILE FORMATS" in line), "")
+    return " gsm " in f"{formats} "
+
+
 def has_encoder(name: str) -> bool:
     # codecs_available lists decoders too: FFmpeg's native "gsm" decodes but cannot encode.
     if name not in av.codecs_available:
@@ -218,10 +240,13 @@ def available_renders() -> tuple[dict[str, Render], list[str]]:
     renders: dict[str, Render] = {"clean": lambda audio, rng: audio, "fixture": fixture}
     renders["phone8k"] = phone8k
     narrowband = narrowband_codec()
-    if narrowband is None:
+    if narrowband is None and sox_has_gsm():
+        notes.append("gsm: no GSM 06.10 encoder in this PyAV build, encoded with sox's libgsm")
+        renders["gsm"] = sox_gsm
+    elif narrowband is None:
         notes.append(
-            "gsm: skipped, this PyAV build has no GSM 06.10 (libgsm) or AMR-NB "
-            "(libopencore_amrnb) encoder"
+            "gsm: skipped, neither this PyAV build nor sox (apt-get install sox) "
+            "has a GSM 06.10 or AMR-NB encoder"
         )
     else:
         if narrowband["codec"] == "libopencore_amrnb":

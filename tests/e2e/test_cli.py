@@ -33,11 +33,27 @@ def test_run_json_prints_the_result_document_then_trace_shows_the_run(stack):
         assert state in traced.stdout
 
 
-def test_run_exits_non_zero_and_explains_a_rejected_upload(stack, tmp_path):
+def test_run_exits_1_when_the_audio_does_not_say_the_phrase(stack):
+    done = fala("run", str(AUDIO / "entrada_13_40_pt.wav"), "--expect", "SAIDA 9 45", "--json")
+
+    assert done.returncode == 1, done.stderr
+    document = json.loads(done.stdout)
+    assert document["status"] == "SUCCEEDED"
+    assert document["validation"]["validated"] is False
+
+
+def test_run_exits_2_and_explains_a_rejected_upload(stack, tmp_path):
     notes = tmp_path / "notes.wav"
     notes.write_text("not audio at all")
 
     done = fala("run", str(notes), "--expect", "ENTRADA 13 40")
 
-    assert done.returncode == 1
+    assert done.returncode == 2
     assert "upload_rejected" in done.stdout
+
+
+def test_run_exits_2_on_a_usage_error_before_running_anything(tmp_path):
+    done = fala("run", str(tmp_path / "missing.wav"), "--expect", "ENTRADA 13 40")
+
+    assert done.returncode == 2
+    assert "does not exist" in done.stderr

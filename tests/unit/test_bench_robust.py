@@ -149,6 +149,19 @@ def test_phone8k_keeps_the_telephone_band_and_nothing_above_4_khz():
     assert band_power(phone, 300, 3400) > 0.9 * total
 
 
+@pytest.mark.skipif("gsm" not in RENDERS, reason="no GSM encoder in PyAV or sox here")
+def test_gsm_is_a_lossy_narrow_band_round_trip_of_the_same_length():
+    audio = speech_like()
+    gsm = render_audio(RENDERS, "gsm", audio, "clip")
+    assert abs(gsm.size - audio.size) <= 0.05 * SAMPLE_RATE
+    total = band_power(gsm, 0, SAMPLE_RATE / 2)
+    assert band_power(gsm, 4000, SAMPLE_RATE / 2) < 0.01 * total  # sampled at 8 kHz
+    # a 13 kbit/s codec: the speech survives, changed
+    kept = gsm[: audio.size].astype(np.float64)
+    correlation = np.corrcoef(kept, audio[: kept.size])[0, 1]
+    assert 0.5 < correlation < 0.999
+
+
 def test_fixture_pads_0_4_s_and_0_6_s_and_peaks_at_minus_3_dbfs():
     audio = speech_like()
     fixture = render_audio(RENDERS, "fixture", audio, "clip")

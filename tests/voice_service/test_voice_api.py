@@ -8,7 +8,7 @@ import wave
 
 import httpx
 import pytest
-from voice_testkit import AUTH, TOKEN, fixture_audio, metric
+from voice_testkit import AUTH, TOKEN, fixture_audio, metric, refusal
 
 
 def wav_info(data: bytes) -> tuple[int, float]:
@@ -149,7 +149,7 @@ def test_openai_speech(client):
     mp3 = client.post(
         "/v1/audio/speech", json={"input": "x", "response_format": "mp3"}, headers=AUTH
     )
-    assert mp3.status_code == 400 and "wav" in mp3.json()["message"]
+    assert mp3.status_code == 400 and "wav" in refusal(mp3.json(), "/v1/audio/speech")[1]
 
 
 def test_openai_transcriptions(client):
@@ -174,7 +174,7 @@ def test_transcription_of_non_audio_is_422(client):
     files = {"file": ("x.txt", fixture_audio("not_audio.txt"), "text/plain")}
     response = client.post("/v1/audio/transcriptions", files=files, headers=AUTH)
     assert response.status_code == 422
-    assert response.json()["error"] == "invalid_audio"
+    assert refusal(response.json(), "/v1/audio/transcriptions")[0] == "invalid_audio"
 
 
 def test_metrics_exposes_stages_errors_cache_and_sessions(client):

@@ -21,6 +21,16 @@ TOKEN = "test-token-0123456789"
 AUTH = {"authorization": f"Bearer {TOKEN}"}
 
 
+def refusal(body: dict, path: str) -> tuple[str, str]:
+    """(code, message) of a refusal, asserting the shape its route answers with: OpenAI's
+    `{"error": {"message", "type", "param", "code"}}` on /v1/*, else `{"error", "message"}`."""
+    if path.startswith("/v1/"):
+        assert set(body) == {"error"} and set(body["error"]) == {"message", "type", "param", "code"}
+        return body["error"]["code"], body["error"]["message"]
+    assert set(body) == {"error", "message"}, body
+    return body["error"], body["message"]
+
+
 def fixture_audio(name: str) -> bytes:
     return (AUDIO / name).read_bytes()
 

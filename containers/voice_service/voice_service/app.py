@@ -46,12 +46,14 @@ from voice_service.errors import (
     NothingToSpeak,
     PayloadTooLarge,
     RouteNotFound,
+    error_body,
 )
 from voice_service.limits import BodyGuard
 from voice_service.metrics import CONTENT_TYPE_LATEST, Metrics
 from voice_service.openapi import (
     AUTHED,
     GENERATE_VOICE_BODY,
+    OPENAI_SYNTH_ERRORS,
     SYNTH_ERRORS,
     TRANSCRIPTION_BODY,
     TRANSCRIPTION_RESPONSES,
@@ -166,9 +168,13 @@ def create_app(
         route = request.scope.get("route")
         return getattr(route, "path", request.url.path)
 
+    def refusal(code: str, message: str, status: int, path: str, headers=None) -> JSONResponse:
+        body = error_body(code, message, status, path)
+        return JSONResponse(body, status_code=status, headers=headers)
+
     def fail(error: FalaError, route: str) -> JSONResponse:
         metrics.error(error.code, route)
-        return JSONResponse(error.to_dict(), status_code=error.status)
+        return refusal(error.code, error.message, error.status, route)
 
     @app.exception_handler(FalaError)
     async def fala_error(request: Request, exc: FalaError) -> JSONResponse:
@@ -189,9 +195,7 @@ def create_app(
             message = f"{request.method} is not allowed on {request.url.path}"
             message += f"; use {allowed}." if allowed else "."
         metrics.error(code, route_of(request))
-        return JSONResponse(
-            {"error": code, "message": message}, exc.status_code, headers=exc.headers
-        )
+        return refusal(code, message, exc.status_code, request.url.path, headers=exc.headers)
 
     @app.exception_handler(ClientDisconnect)
     async def client_gone(request: Request, exc: ClientDisconnect) -> Response:
@@ -207,9 +211,7 @@ def create_app(
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         logger.exception("Unhandled error on %s", request.url.path)
         metrics.error("internal_error", route_of(request))
-        return JSONResponse(
-            {"error": "internal_error", "message": "The service failed; see its logs."}, 500
-        )
+        return refusal("internal_error", "The service failed; see its logs.", 500, request.url.path)
 
     @app.middleware("http")
     async def authenticate(request: Request, call_next):
@@ -369,7 +371,7 @@ def create_app(
     @app.post(
         "/v1/audio/speech",
         response_class=Response,
-        responses={**audio(WAV, "audio/pcm"), **SYNTH_ERRORS},
+        responses={**audio(WAV, "audio/pcm"), **OPENAI_SYNTH_ERRORS},
     )
     async def openai_speech(body: OpenAISpeech) -> Response:
         speech = await run_in_threadpool(

@@ -1,4 +1,6 @@
-"""The service's typed errors (same `{"error","message"}` shape as fala.core.errors).
+"""The service's typed errors (same `{"error","message"}` shape as fala.core.errors; on the
+OpenAI-compatible routes, /v1/*, OpenAI's `{"error": {"message", "type", "param", "code"}}`, so
+that its SDKs show the message and code: `error_body`).
 
 User errors answer 4xx; backend outages answer 503 (never a bare 500 with a stack trace).
 
@@ -24,6 +26,7 @@ from fala.core.errors import (
 )
 
 __all__ = [
+    "OPENAI_PREFIX",
     "BackendUnavailable",
     "FalaError",
     "Forbidden",
@@ -39,7 +42,24 @@ __all__ = [
     "Unauthorized",
     "VoiceCloningUnavailable",
     "VoiceServiceError",
+    "error_body",
 ]
+
+OPENAI_PREFIX = "/v1/"
+# OpenAI's error `type` by HTTP status (its API reference); any other 4xx is the caller's request.
+_OPENAI_TYPES = {
+    401: "authentication_error",
+    403: "permission_error",
+    429: "rate_limit_error",
+}
+
+
+def error_body(code: str, message: str, status: int, path: str) -> dict:
+    """The JSON body of a refusal on `path`: Fala's flat shape, or OpenAI's on /v1/*."""
+    if not path.startswith(OPENAI_PREFIX):
+        return {"error": code, "message": message}
+    kind = "server_error" if status >= 500 else _OPENAI_TYPES.get(status, "invalid_request_error")
+    return {"error": {"message": message, "type": kind, "param": None, "code": code}}
 
 
 class Unauthorized(FalaError):

@@ -19,7 +19,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from voice_service.errors import FalaError, PayloadTooLarge, RequestTimeout
+from voice_service.errors import FalaError, PayloadTooLarge, RequestTimeout, error_body
 
 Scope = dict[str, Any]
 Message = dict[str, Any]
@@ -48,7 +48,7 @@ class BodyGuard:
     async def reject(self, send: Callable, error: FalaError, path: str, count: bool = True) -> None:
         if count and self.on_reject is not None:
             self.on_reject(error, path)
-        body = json.dumps(error.to_dict()).encode()
+        body = json.dumps(error_body(error.code, error.message, error.status, path)).encode()
         await send(
             {
                 "type": "http.response.start",

@@ -21,6 +21,19 @@ class ErrorBody(BaseModel):
     message: str  # what went wrong and what to change
 
 
+class OpenAIError(BaseModel):
+    message: str
+    type: str  # invalid_request_error, authentication_error, permission_error, server_error
+    param: str | None
+    code: str  # the same stable code as ErrorBody.error
+
+
+class OpenAIErrorBody(BaseModel):
+    """Refusals on /v1/*: OpenAI's error shape, which its SDKs read."""
+
+    error: OpenAIError
+
+
 class Health(BaseModel):
     status: str
     stt: str
@@ -64,12 +77,17 @@ _STATUS = {
 }
 
 
-def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    return {s: {"model": ErrorBody, "description": _STATUS[s]} for s in statuses}
+def errors(*statuses: int, model: type[BaseModel] = ErrorBody) -> dict[int | str, dict[str, Any]]:
+    return {s: {"model": model, "description": _STATUS[s]} for s in statuses}
+
+
+def openai_errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    return errors(*statuses, model=OpenAIErrorBody)
 
 
 AUTHED = (401, 403, 408, 413)
 SYNTH_ERRORS = errors(400, *AUTHED, 422, 503)
+OPENAI_SYNTH_ERRORS = openai_errors(400, *AUTHED, 422, 503)
 
 
 def audio(*media_types: str) -> dict[int | str, dict[str, Any]]:
@@ -144,7 +162,7 @@ TRANSCRIPTION_RESPONSES: dict[int | str, dict[str, Any]] = {
             "text/plain": {"schema": {"type": "string"}},
         },
     },
-    **errors(400, *AUTHED, 422, 503),
+    **openai_errors(400, *AUTHED, 422, 503),
 }
 
 
