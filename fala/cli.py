@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console
 from rich.panel import Panel
 
@@ -103,19 +104,23 @@ def run(
         metadata["voice"] = voice
     key = f"uploads/{file.name}"
     audio = file.read_bytes()
-    if stack:
-        from fala.deployed import DeployedStack
+    try:
+        if stack:
+            from fala.deployed import DeployedStack
 
-        outcome = DeployedStack(stack).run(audio, key=key, metadata=metadata)
-    else:
-        outcome = _run_local(audio, key=key, metadata=metadata, quiet=as_json)
-        # What `fala redrive` needs to run it again.
-        outcome["source"] = {"file": str(file.resolve()), "key": key, "metadata": metadata}
-        outcome["saved_to"] = str(runs.save(outcome))
+            outcome = DeployedStack(stack).run(audio, key=key, metadata=metadata)
+        else:
+            outcome = _run_local(audio, key=key, metadata=metadata, quiet=as_json)
+            # What `fala redrive` needs to run it again.
+            outcome["source"] = {"file": str(file.resolve()), "key": key, "metadata": metadata}
+            outcome["saved_to"] = str(runs.save(outcome))
+    except (RuntimeError, TimeoutError, BotoCoreError, ClientError) as exc:
+        # the pipeline could not run (synth, AWS, a deployed run that never ended): no verdict
+        _fail(str(exc), ExitCode.FAILED)
     if as_json:
         sys.stdout.write(json.dumps(outcome["result"], indent=2, ensure_ascii=False) + "\n")
     else:
-        _show(outcome)
+        _show(outcome, local=not stack)
     raise typer.Exit(exit_code(outcome))
 
 
@@ -155,7 +160,7 @@ class _Null:
         return None
 
 
-def _show(outcome: dict[str, Any]) -> None:
+def _show(outcome: dict[str, Any], *, local: bool) -> None:
     result = outcome.get("result") or {}
     lines = []
     if validation := result.get("validation"):
@@ -171,6 +176,20 @@ def _show(outcome: dict[str, Any]) -> None:
             f"Confidence: {validation['confidence']:.2f}  "
             f"({validation['reason']}, language {validation['language']})",
         ]
+    if conversation := result.get("conversation"):
+        voice = f", voice {conversation['voice']}" if conversation.get("voice") else ""
+        lines += [
+            "[bold green]ANSWERED[/]",
+            f"You said:   {conversation['user_text']!r}",
+            f"Reply:      {conversation['assistant_text']!r}",
+            f"Answered by {conversation['backend']} ({conversation['model']}{voice}, "
+            f"language {conversation['language']})",
+        ]
+    if cost := result.get("cost"):
+        basis = "from this machine's run times" if local else "from the billed durations"
+        lines.append(
+            f"Cost:       ${cost['total_usd']:.6f} (estimated at AWS list prices, {basis})"
+        )
     if error := result.get("error"):
         lines += [
             f"[bold red]FAILED[/] {error['code']}: {error['message']}",

@@ -127,6 +127,14 @@ class SonicModelNotFound(ConversationError):
     status = 502
 
 
+class SonicNotConfigured(ConversationError):
+    """No Nova Sonic endpoint to call: the local emulation, which never reaches AWS, unless it is
+    pointed at a fake (AWS_ENDPOINT_URL_BEDROCK_RUNTIME). Not retried; the voice service answers."""
+
+    code = "sonic_not_configured"
+    status = 503
+
+
 class SonicTimeout(ConversationError):
     """A time-boxed step (invoke, first output, next event, close) ran out of time."""
 

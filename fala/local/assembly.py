@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import subprocess
@@ -39,6 +40,15 @@ def synth(
     """`cdk synth` into cdk.out unless it is newer than every input. Needs no AWS and no Docker.
     `context` adds `-c fala:<name>=<value>` settings (tests synthesize variants into their own
     `out_dir`, e.g. the shortest heartbeat the config allows)."""
+    # One synth at a time per output folder: the CDK CLI refuses a second one into the same
+    # folder (`fala serve` and `fala run` started together); the later one then finds it current.
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    with (out_dir.parent / f".{out_dir.name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _synth(force=force, out_dir=out_dir, context=context)
+
+
+def _synth(*, force: bool, out_dir: Path, context: Mapping[str, str] | None) -> Path:
     wanted = {**LOCAL_CONTEXT, **(context or {})}
     marker = out_dir / _CONTEXT_MARKER
     same_context = marker.is_file() and json.loads(marker.read_text()) == wanted

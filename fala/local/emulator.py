@@ -23,6 +23,7 @@ from fala.core.models import (
     RESULTS_PREFIX,
     result_key,
 )
+from fala.core.sonic.settings import SONIC_OFF_VARIABLE
 from fala.local.assembly import LOCAL_REGION, Resolver, Stack, load_stack
 from fala.local.atomic_moto import make_moto_writes_atomic
 from fala.local.lambdas import LocalFunction, LocalLambdaRuntime
@@ -65,6 +66,11 @@ class LocalPipeline:
         self.stack = stack or load_stack()
         self.resolver = Resolver(self.stack)
         self.work_dir = work_dir
+        endpoint = "AWS_ENDPOINT_URL_BEDROCK_RUNTIME"
+        if not (env_overrides.get(endpoint) or os.environ.get(endpoint)):
+            # Never a real AWS endpoint: with no Bedrock fake configured, Nova Sonic is off and
+            # the conversation falls back to the voice service at once.
+            env_overrides = {SONIC_OFF_VARIABLE: "off", **env_overrides}
         self._overrides = env_overrides
         self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
         self._saved_env: dict[str, str | None] = {}

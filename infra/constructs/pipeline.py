@@ -43,9 +43,11 @@ TRANSIENT_LAMBDA_ERRORS = [
 ]
 # Nova Sonic failures worth another try, and those that send the job to the GPU voice service.
 SONIC_RETRYABLE_ERRORS = ["SonicThrottled", "SonicUnavailable", "SonicStreamError", "SonicTimeout"]
+# Another try cannot help (a model not enabled, no endpoint here): straight to the fallback.
+SONIC_FINAL_ERRORS = ["SonicModelNotFound", "SonicNotConfigured"]
 SONIC_FALLBACK_ERRORS = [
     *SONIC_RETRYABLE_ERRORS,
-    "SonicModelNotFound",
+    *SONIC_FINAL_ERRORS,
     "States.Timeout",  # the function itself timed out
     *TRANSIENT_LAMBDA_ERRORS,
 ]
@@ -168,7 +170,7 @@ class Converse(Construct):
             "conversation",
             in_branch=in_branch,
         )
-        _retry_unless_final(sonic, [*USER_ERRORS, "SonicModelNotFound"])
+        _retry_unless_final(sonic, [*USER_ERRORS, *SONIC_FINAL_ERRORS])
         ends: list[sfn.INextable] = [sonic]
         if self.voice_jobs is not None:
             gpu = self.voice_jobs.state(

@@ -152,3 +152,18 @@ def test_converse_path_falls_back_to_the_gpu_voice_service(sonic, monkeypatch):
     with wave.open(io.BytesIO(reply)) as wav:
         assert wav.getnframes() > 0
     assert fake.violations == []
+
+
+def test_without_a_bedrock_fake_the_emulation_never_calls_aws_and_falls_back_at_once(pipeline):
+    # GIVEN the plain local emulation (no AWS_ENDPOINT_URL_BEDROCK_RUNTIME), as `fala run` uses it
+    run = pipeline.run(DEMO, key="uploads/offline.wav", metadata={"mode": "converse"})
+
+    # THEN Nova Sonic failed once, before any client was made, final and named (no retries), and
+    # the voice service answered
+    assert run.status == "SUCCEEDED", run.result
+    failed = [e for e in run.history if e["type"] == "LambdaFunctionFailed"]
+    assert [e["lambdaFunctionFailedEventDetails"]["error"] for e in failed] == [
+        "SonicNotConfigured"
+    ]
+    assert "never calls AWS" in failed[0]["lambdaFunctionFailedEventDetails"]["cause"]
+    assert run.result["conversation"]["backend"] == "gpu-service"

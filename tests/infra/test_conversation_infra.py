@@ -42,7 +42,10 @@ def test_sonic_is_retried_with_jitter_then_explained_when_no_fallback_exists(
     sonic = states["Converse with Nova Sonic"]
     assert sonic["InputPath"] == "$.job" and sonic["ResultPath"] == "$.conversation"
     final, retry = sonic["Retry"]
-    assert final == {"ErrorEquals": [*USER_ERRORS, "SonicModelNotFound"], "MaxAttempts": 0}
+    assert final == {
+        "ErrorEquals": [*USER_ERRORS, "SonicModelNotFound", "SonicNotConfigured"],
+        "MaxAttempts": 0,
+    }
     assert retry["ErrorEquals"] == ["States.ALL"]
     assert retry["JitterStrategy"] == "FULL" and retry["MaxAttempts"] == 3
     fallback, rest = sonic["Catch"]

@@ -22,6 +22,7 @@ from typing import Any, Literal
 from fala.core.errors import (
     AudioTooLong,
     ConversationError,
+    SonicNotConfigured,
     SonicStreamError,
     SonicTimeout,
     SonicUnavailable,
@@ -40,7 +41,7 @@ from fala.core.sonic.audio import (
 )
 from fala.core.sonic.errors import Phase, map_exception
 from fala.core.sonic.protocol import OutputEvent, TokenTotals
-from fala.core.sonic.settings import SonicSettings
+from fala.core.sonic.settings import SONIC_OFF_VARIABLE, SonicSettings
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +58,12 @@ async def bedrock_client(settings: SonicSettings, credentials: Credentials = "en
     from aws_sdk_bedrock_runtime.config import AsyncBedrockRuntimeConfig
     from smithy_http.aio.crt import AWSCRTHTTPClient
 
+    if os.environ.get(SONIC_OFF_VARIABLE) == "off":
+        raise SonicNotConfigured(
+            "Nova Sonic is off here: the local emulation never calls AWS "
+            f"({SONIC_OFF_VARIABLE}=off); the voice service answers instead. Point "
+            "AWS_ENDPOINT_URL_BEDROCK_RUNTIME at a Bedrock fake to converse with one."
+        )
     if credentials == "environment" and not (
         os.environ.get("AWS_ACCESS_KEY_ID") and os.environ.get("AWS_SECRET_ACCESS_KEY")
     ):

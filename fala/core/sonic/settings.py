@@ -12,6 +12,8 @@ from fala.core.sonic.audio import END_OF_TURN_SILENCE_SECONDS, LEADING_SILENCE_S
 from fala.core.sonic.protocol import ALLOWED_VOICES, VOICES
 
 DEFAULT_MODEL_ID = "amazon.nova-2-sonic-v1:0"
+# "off": no endpoint to call (the local emulation sets it unless a Bedrock fake is configured).
+SONIC_OFF_VARIABLE = "FALA_SONIC"
 SESSION_LIMIT_SECONDS = 480.0  # Bedrock closes a bidirectional stream after 8 minutes
 DEFAULT_SYSTEM_PROMPT = (
     "You are a friendly assistant. The user and you will engage in a spoken dialog exchanging "
