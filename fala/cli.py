@@ -93,6 +93,10 @@ def run(
     stack: Annotated[
         str | None, typer.Option(help="A deployed stack's name; local emulation without it")
     ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Save the reply audio (WAV) here when the run converses", dir_okay=False),
+    ] = None,
 ) -> None:
     """Upload FILE with metadata, wait for the pipeline and print the outcome and its trace."""
     metadata = {"mode": mode}
@@ -108,9 +112,11 @@ def run(
         if stack:
             from fala.deployed import DeployedStack
 
-            outcome = DeployedStack(stack).run(audio, key=key, metadata=metadata)
+            deployed = DeployedStack(stack)
+            outcome = deployed.run(audio, key=key, metadata=metadata)
+            _save_reply(deployed.s3, outcome, out)
         else:
-            outcome = _run_local(audio, key=key, metadata=metadata, quiet=as_json)
+            outcome = _run_local(audio, key=key, metadata=metadata, quiet=as_json, reply_to=out)
             # What `fala redrive` needs to run it again.
             outcome["source"] = {"file": str(file.resolve()), "key": key, "metadata": metadata}
             outcome["saved_to"] = str(runs.save(outcome))
@@ -137,7 +143,24 @@ def exit_code(outcome: dict[str, Any]) -> ExitCode:
     return ExitCode.OK
 
 
-def _run_local(audio: bytes, *, key: str, metadata: dict[str, str], quiet: bool) -> dict[str, Any]:
+def _save_reply(s3: Any, outcome: dict[str, Any], out: Path | None) -> None:
+    """Write the run's reply audio to `out` (the emulation's S3 is gone once its run ends)."""
+    reply = ((outcome.get("result") or {}).get("conversation") or {}).get("reply_audio")
+    if out is None or not reply:
+        return
+    body = s3.get_object(Bucket=reply["bucket"], Key=reply["key"])["Body"].read()
+    out.write_bytes(body)
+    outcome["reply_saved_to"] = str(out)
+
+
+def _run_local(
+    audio: bytes,
+    *,
+    key: str,
+    metadata: dict[str, str],
+    quiet: bool,
+    reply_to: Path | None = None,
+) -> dict[str, Any]:
     from fala.local.assembly import REPO_ROOT
     from fala.local.assembly import synth as run_synth
     from fala.local.emulator import LocalPipeline
@@ -149,7 +172,9 @@ def _run_local(audio: bytes, *, key: str, metadata: dict[str, str], quiet: bool)
         err.status("Running the pipeline locally…") if not quiet else _Null(),
         LocalPipeline(work_dir=REPO_ROOT / ".fala", env_overrides=_local_overrides()) as pipeline,
     ):
-        return pipeline.run(audio, key=key, metadata=metadata).to_json()
+        outcome = pipeline.run(audio, key=key, metadata=metadata).to_json()
+        _save_reply(pipeline.s3, outcome, reply_to)
+        return outcome
 
 
 class _Null:
@@ -185,6 +210,10 @@ def _show(outcome: dict[str, Any], *, local: bool) -> None:
             f"Answered by {conversation['backend']} ({conversation['model']}{voice}, "
             f"language {conversation['language']})",
         ]
+        if note := _voice_language_note(conversation):
+            lines.append(note)
+        if saved_reply := outcome.get("reply_saved_to"):
+            lines.append(f"Reply audio: {saved_reply}")
     if cost := result.get("cost"):
         basis = "from this machine's run times" if local else "from the billed durations"
         lines.append(
@@ -211,6 +240,19 @@ def _show(outcome: dict[str, Any], *, local: bool) -> None:
     console.print(f"[dim]{timing}[/]")
     if saved := outcome.get("saved_to"):
         console.print(f"[dim]Saved: {saved} (fala trace {outcome['execution_name']})[/]")
+
+
+def _voice_language_note(conversation: dict[str, Any]) -> str | None:
+    """A plain word when the reply was read by a voice of another language (Piper's voices are
+    named by locale, en_US-joe-medium; the local service has no Portuguese one)."""
+    voice = re.match(r"([a-z]{2,3})_[A-Z]{2}-", conversation.get("voice") or "")
+    wanted = conversation["language"].replace("_", "-").split("-")[0].lower()
+    if voice is None or voice.group(1) == wanted:
+        return None
+    return (
+        f"[yellow]Note:[/] the voice {conversation['voice']} speaks {voice.group(1)} only; the "
+        f"{conversation['language']} reply is read with it (no voice for it is installed here)."
+    )
 
 
 def _readable(logical_id: str) -> str:

@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+import wave
 from pathlib import Path
 
 import pytest
@@ -57,3 +58,19 @@ def test_run_exits_2_on_a_usage_error_before_running_anything(tmp_path):
 
     assert done.returncode == 2
     assert "does not exist" in done.stderr
+
+
+def test_converse_shows_the_conversation_and_saves_the_reply_audio(stack, tmp_path):
+    reply = tmp_path / "reply.wav"
+    done = fala(
+        "run", str(AUDIO / "entrada_13_40_pt.wav"), "--mode", "converse", "--out", str(reply)
+    )
+
+    assert done.returncode == 0, done.stderr
+    panel = " ".join(done.stdout.split())  # rich wraps the panel's lines
+    assert "ANSWERED" in panel and "You said: 'Entrada, treze e quarenta.'" in panel
+    assert "Answered by gpu-service" in panel and "Cost:" in panel
+    # the local voice is Piper's English one: said plainly, not hidden
+    assert "speaks en only" in panel
+    with wave.open(str(reply)) as audio:
+        assert audio.getnframes() > audio.getframerate() // 4

@@ -372,3 +372,36 @@ def test_settings_from_environment(monkeypatch):
     monkeypatch.setenv("DEVICE", "tpu")
     with pytest.raises(ValueError):
         VoiceSettings()
+
+
+class RecordingLLM:
+    """Notes the chat each turn sends (OpenAIChatLLM's interface) and answers plainly."""
+
+    name = model = "recording"
+
+    def __init__(self) -> None:
+        self.chats: list[list[dict[str, str]]] = []
+
+    def chat(self, messages):
+        from voice_service.backends.llm import ChatReply
+
+        self.chats.append(messages)
+        return ChatReply("Certo.")
+
+
+@pytest.mark.parametrize(
+    ("clip", "asked", "told"),
+    [
+        ("entrada_13_40_pt.wav", "pt-BR", "Answer in Brazilian Portuguese."),
+        ("checkin_9_45_en_piper.wav", "en", "Answer in English."),
+        ("checkin_9_45_en_piper.wav", "auto", "Answer in English."),  # as Whisper heard it
+    ],
+)
+def test_the_model_is_told_the_language_of_the_reply(stt, piper, llm_url, clip, asked, told):
+    from voice_service.engine import VoiceEngine
+
+    llm = RecordingLLM()
+    engine = VoiceEngine(make_settings(llm_url), Backends(stt=stt, llm=llm, tts=piper))
+    engine.turn(fixture_audio(clip), asked)
+    system = llm.chats[0][0]
+    assert system["role"] == "system" and system["content"].endswith(told)

@@ -591,7 +591,7 @@ def create_app(
                 return  # a fragment of punctuation or symbols only: nothing to say aloud
 
         with metrics.stage("llm", llm.name):
-            deltas: Iterator[str] = llm.stream(engine.messages(heard.text))
+            deltas: Iterator[str] = llm.stream(engine.messages(heard.text, reply_language))
             for delta in deltas:
                 full += delta
                 pending += delta

@@ -34,6 +34,9 @@ from voice_service.settings import VoiceSettings
 # A reply sentence is synthesized as soon as it is complete (streaming turns).
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
 
+# How the system prompt names a reply language (by base language; others are left unsaid).
+LANGUAGE_NAMES = {"pt": "Brazilian Portuguese", "en": "English", "es": "Spanish"}
+
 
 def speakable(text: str) -> str:
     """A model's reply made safe to speak: the control characters and unpaired surrogates that
@@ -90,16 +93,19 @@ class VoiceEngine:
         with self.metrics.stage("stt", stt.name):
             return stt.transcribe(samples, base_language(self.language(language)))
 
-    def messages(self, user_text: str) -> list[dict[str, str]]:
-        return [
-            {"role": "system", "content": self.settings.llm_system_prompt},
-            {"role": "user", "content": user_text},
-        ]
+    def messages(self, user_text: str, language: str | None = None) -> list[dict[str, str]]:
+        """The chat for one turn: the system prompt, told which language to answer in (small
+        local models otherwise drift into another one), then what the user said."""
+        system = self.settings.llm_system_prompt
+        name = LANGUAGE_NAMES.get(base_language(language) or "")
+        if name:
+            system = f"{system} Answer in {name}."
+        return [{"role": "system", "content": system}, {"role": "user", "content": user_text}]
 
-    def reply(self, user_text: str) -> ChatReply:
+    def reply(self, user_text: str, language: str | None = None) -> ChatReply:
         llm = self.backends.llm
         with self.metrics.stage("llm", llm.name):
-            return llm.chat(self.messages(user_text))
+            return llm.chat(self.messages(user_text, language))
 
     def check_text(self, text: str) -> str:
         text = (text or "").strip()
@@ -226,8 +232,8 @@ class VoiceEngine:
             raise InvalidAudio(
                 "No speech was heard in the audio (silence or noise); record the question again."
             )
-        answer = self.reply(heard.text)
         reply_language = self.reply_language(language, heard)
+        answer = self.reply(heard.text, reply_language)
         try:
             speech = self.synthesize(
                 speakable(answer.text) or "…", language=reply_language, voice=voice

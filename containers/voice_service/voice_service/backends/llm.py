@@ -62,6 +62,8 @@ class OpenAIChatLLM:
             "messages": messages,
             "max_tokens": self.max_tokens,
             "temperature": 0.3,
+            # small models go on to write the next turns of the dialogue themselves
+            "stop": ["\nUser:", "\nAssistant:"],
             "stream": stream,
         }
 
