@@ -50,6 +50,7 @@ EXAMPLES = int(os.environ.get("VOICE_OPENAPI_EXAMPLES", "50"))
 OPERATIONS = [
     ("GET", "/health"),
     ("GET", "/metrics"),
+    ("GET", "/v1/models"),
     ("POST", "/generate-voice"),
     ("POST", "/generate-voice/batch"),
     ("POST", "/v1/audio/speech"),

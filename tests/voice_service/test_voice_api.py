@@ -10,6 +10,8 @@ import httpx
 import pytest
 from voice_testkit import AUTH, TOKEN, fixture_audio, metric, refusal
 
+from fala.core.audio import decode_audio
+
 
 def wav_info(data: bytes) -> tuple[int, float]:
     with wave.open(io.BytesIO(data), "rb") as wav:
@@ -131,25 +133,45 @@ def test_batch_rejects_any_bad_item_before_synthesizing(client):
     assert client.post("/generate-voice/batch", json={"items": []}, headers=AUTH).status_code == 400
 
 
-def test_openai_speech(client):
-    response = client.post(
-        "/v1/audio/speech",
-        json={"model": "tts-1", "input": "Testing one two three.", "voice": "alloy"},
-        headers=AUTH,
-    )
-    assert response.status_code == 200, response.text
-    assert wav_info(response.content)[1] > 0.5
-    pcm = client.post(
-        "/v1/audio/speech",
-        json={"input": "Testing one two three.", "voice": "alloy", "response_format": "pcm"},
-        headers=AUTH,
-    )
+def test_openai_speech_in_every_format_openai_offers(client):
+    def speech(**fields):
+        body = {"model": "tts-1", "input": "Testing one two three.", "voice": "alloy", **fields}
+        return client.post("/v1/audio/speech", json=body, headers=AUTH)
+
+    wav = speech(response_format="wav")
+    assert wav.status_code == 200, wav.text
+    seconds = wav_info(wav.content)[1]
+    assert seconds > 0.5
+    pcm = speech(response_format="pcm")
     assert pcm.headers["content-type"] == "audio/pcm"
-    assert len(pcm.content) == len(response.content) - 44
-    mp3 = client.post(
-        "/v1/audio/speech", json={"input": "x", "response_format": "mp3"}, headers=AUTH
-    )
-    assert mp3.status_code == 400 and "wav" in refusal(mp3.json(), "/v1/audio/speech")[1]
+    assert len(pcm.content) == len(wav.content) - 44
+    default = speech()  # OpenAI's default is mp3
+    assert default.headers["content-type"] == "audio/mpeg"
+    for fmt, media_type, magic in [
+        ("mp3", "audio/mpeg", (b"ID3", b"\xff\xfb", b"\xff\xf3")),
+        ("opus", "audio/ogg", (b"OggS",)),
+        ("aac", "audio/aac", (b"\xff\xf1", b"\xff\xf9")),
+        ("flac", "audio/flac", (b"fLaC",)),
+    ]:
+        encoded = speech(response_format=fmt)
+        assert encoded.status_code == 200, (fmt, encoded.text)
+        assert encoded.headers["content-type"] == media_type
+        assert encoded.content.startswith(magic), (fmt, encoded.content[:8])
+        # the same speech, decoded as any upload is
+        assert abs(decode_audio(encoded.content, max_seconds=60).size / 16_000 - seconds) < 0.15
+    ogg = speech(response_format="ogg")
+    assert ogg.status_code == 400 and "mp3" in refusal(ogg.json(), "/v1/audio/speech")[1]
+    unknown = speech(model="dall-e-3")
+    assert unknown.status_code == 400
+    assert "/v1/models" in refusal(unknown.json(), "/v1/audio/speech")[1]
+
+
+def test_openai_models_lists_what_is_served(client):
+    listed = client.get("/v1/models", headers=AUTH)
+    assert listed.status_code == 200
+    ids = [m["id"] for m in listed.json()["data"]]
+    assert {"whisper-1", "tts-1"} <= set(ids)
+    assert client.get("/v1/models").status_code == 401
 
 
 def test_openai_transcriptions(client):

@@ -385,11 +385,11 @@ CASES = [
         "unsupported_language",
     ),
     Case(
-        "response_format srt",
-        transcribe(("file", "x.wav", SILENCE), ("response_format", None, b"srt")),
+        "response_format docx",
+        transcribe(("file", "x.wav", SILENCE), ("response_format", None, b"docx")),
         400,
         "invalid_request",
-        ("srt",),
+        ("docx", "srt, vtt"),
     ),
     # --- OpenAI speech and batches ----------------------------------------------------------------
     Case(

@@ -29,13 +29,13 @@ from typing import Annotated, Any, Literal
 
 from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 
-from voice_service.audio import pcm_frames
+from voice_service.audio import ENCODED_FORMATS, encode_wav, pcm_frames
 from voice_service.auth import TokenChecker, resolve_token
 from voice_service.backends import Backends
 from voice_service.cache import Cache, build_cache
@@ -50,6 +50,13 @@ from voice_service.errors import (
 )
 from voice_service.limits import BodyGuard
 from voice_service.metrics import CONTENT_TYPE_LATEST, Metrics
+from voice_service.openai_compat import (
+    SPEECH_MODEL_ALIASES,
+    check_model,
+    model_list,
+    transcription_request,
+    transcription_response,
+)
 from voice_service.openapi import (
     AUTHED,
     GENERATE_VOICE_BODY,
@@ -59,8 +66,10 @@ from voice_service.openapi import (
     TRANSCRIPTION_RESPONSES,
     BatchResult,
     Health,
+    ModelList,
     audio,
     errors,
+    openai_errors,
 )
 from voice_service.openapi import install as install_openapi
 from voice_service.settings import VoiceSettings
@@ -100,7 +109,7 @@ class OpenAISpeech(BaseModel):
     model: str | None = None
     voice: str | None = None
     speed: Speed = 1.0
-    response_format: Literal["wav", "pcm"] = "wav"
+    response_format: Literal["mp3", "opus", "aac", "flac", "wav", "pcm"] = "mp3"  # OpenAI's default
     language: str | None = None  # an extension: OpenAI infers it from the text
 
 
@@ -368,12 +377,20 @@ def create_app(
 
         return {"items": await run_in_threadpool(work)}
 
+    @app.get("/v1/models", response_model=ModelList, responses=openai_errors(*AUTHED))
+    async def openai_models() -> dict[str, Any]:
+        return model_list(backends.stt.model, backends.tts.model)
+
     @app.post(
         "/v1/audio/speech",
         response_class=Response,
-        responses={**audio(WAV, "audio/pcm"), **OPENAI_SYNTH_ERRORS},
+        responses={
+            **audio(WAV, "audio/pcm", *(f[3] for f in ENCODED_FORMATS.values())),
+            **OPENAI_SYNTH_ERRORS,
+        },
     )
     async def openai_speech(body: OpenAISpeech) -> Response:
+        check_model(body.model, SPEECH_MODEL_ALIASES, backends.tts.model)
         speech = await run_in_threadpool(
             engine.synthesize,
             body.input,
@@ -381,11 +398,14 @@ def create_app(
             voice=body.voice,
             speed=body.speed,
         )
+        headers = _speech_headers(speech)
         if body.response_format == "pcm":  # 16-bit little-endian mono, as OpenAI's "pcm"
-            return Response(
-                pcm_frames(speech.wav), media_type="audio/pcm", headers=_speech_headers(speech)
-            )
-        return Response(speech.wav, media_type=WAV, headers=_speech_headers(speech))
+            return Response(pcm_frames(speech.wav), media_type="audio/pcm", headers=headers)
+        if body.response_format == "wav":
+            return Response(speech.wav, media_type=WAV, headers=headers)
+        encoded = await run_in_threadpool(encode_wav, speech.wav, body.response_format)
+        media_type = ENCODED_FORMATS[body.response_format][3]
+        return Response(encoded, media_type=media_type, headers=headers)
 
     @app.post(
         "/v1/audio/transcriptions",
@@ -401,25 +421,13 @@ def create_app(
         if upload is None or isinstance(upload, str):
             raise InvalidRequest("The audio must be sent in a multipart `file` field.")
         audio = await upload.read()
-        language = form.get("language")
-        fmt = form.get("response_format") or "json"
-        if fmt not in ("json", "text", "verbose_json"):
-            raise InvalidRequest(
-                f"response_format {fmt!r} is not supported; use json, text or verbose_json."
-            )
+        asked = transcription_request(form, backends.stt.model)
         heard = await run_in_threadpool(
-            engine.transcribe, audio, language if isinstance(language, str) else None
+            functools.partial(engine.transcribe, timestamps=asked.timestamps, words=asked.words),
+            audio,
+            asked.language,
         )
-        if fmt == "text":
-            return PlainTextResponse(heard.text)
-        body: dict[str, Any] = {"text": heard.text}
-        if fmt == "verbose_json":
-            body |= {
-                "task": "transcribe",
-                "language": heard.language,
-                "duration": round(heard.audio_seconds, 3),
-            }
-        return JSONResponse(body)
+        return transcription_response(heard, asked.response_format, words=asked.words)
 
     # --- WebSockets -----------------------------------------------------------------------
 

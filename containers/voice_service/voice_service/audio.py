@@ -65,3 +65,36 @@ def join_wavs(wavs: list[bytes]) -> bytes:
         wav.setframerate(params.framerate)
         wav.writeframes(b"".join(frames))
     return out.getvalue()
+
+
+# OpenAI's speech formats besides wav and pcm: (codec, container, sample rate or None to keep the
+# voice's, media type). Opus runs at 48 kHz; MP3 and AAC take Piper's and XTTS's rates as they are.
+ENCODED_FORMATS = {
+    "mp3": ("libmp3lame", "mp3", None, "audio/mpeg"),
+    "opus": ("libopus", "ogg", 48_000, "audio/ogg"),
+    "aac": ("aac", "adts", None, "audio/aac"),
+    "flac": ("flac", "flac", None, "audio/flac"),
+}
+
+
+def encode_wav(data: bytes, fmt: str) -> bytes:
+    """A 16-bit mono WAV re-encoded as `fmt` (a key of ENCODED_FORMATS) with PyAV, in memory."""
+    import av
+    import soxr
+
+    codec, container, wanted_rate, _ = ENCODED_FORMATS[fmt]
+    with wave.open(io.BytesIO(data), "rb") as wav:
+        rate = wav.getframerate()
+        samples = np.frombuffer(wav.readframes(wav.getnframes()), "<i2").astype(np.float32) / 32768
+    if wanted_rate and wanted_rate != rate:
+        samples = soxr.resample(samples, rate, wanted_rate).astype(np.float32)
+        rate = wanted_rate
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format=container) as output:
+        stream = output.add_stream(codec, rate=rate, layout="mono")
+        frame = av.AudioFrame.from_ndarray(samples[None, :], format="flt", layout="mono")
+        frame.sample_rate = rate
+        # PyAV re-frames to the encoder's frame size and converts the sample format itself.
+        for packet in [*stream.encode(frame), *stream.encode(None)]:
+            output.mux(packet)
+    return buffer.getvalue()

@@ -87,11 +87,22 @@ class VoiceEngine:
         """The request's tag, the default when none was sent; None means "detect"."""
         return self.settings.default_language if tag is None else tag
 
-    def transcribe(self, audio: bytes, language: str | None) -> Transcription:
+    def transcribe(
+        self, audio: bytes, language: str | None, *, timestamps: bool = False, words: bool = False
+    ) -> Transcription:
+        """`language` None: the default language; "auto": detected among STT_LANGUAGES (the
+        first of them when Whisper is unsure)."""
         samples = decode_audio(audio, max_seconds=self.settings.max_audio_seconds)
         stt = self.backends.stt
+        detect_among = tuple(c.strip() for c in self.settings.stt_languages.split(",") if c.strip())
         with self.metrics.stage("stt", stt.name):
-            return stt.transcribe(samples, base_language(self.language(language)))
+            return stt.transcribe(
+                samples,
+                base_language(self.language(language)),
+                detect_among=detect_among,
+                timestamps=timestamps,
+                words=words,
+            )
 
     def messages(self, user_text: str, language: str | None = None) -> list[dict[str, str]]:
         """The chat for one turn: the system prompt, told which language to answer in (small

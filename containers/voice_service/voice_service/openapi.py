@@ -56,11 +56,44 @@ class BatchResult(BaseModel):
     items: list[BatchItem]
 
 
+class TranscriptionSegment(BaseModel):
+    id: int
+    seek: int
+    start: float
+    end: float
+    text: str
+    tokens: list[int]
+    temperature: float
+    avg_logprob: float
+    compression_ratio: float
+    no_speech_prob: float
+
+
+class TranscriptionWord(BaseModel):
+    word: str
+    start: float
+    end: float
+
+
 class Transcription(BaseModel):
     text: str
-    task: str | None = None  # verbose_json only
+    task: str | None = None  # verbose_json only, like the rest
     language: str | None = None
     duration: float | None = None
+    segments: list[TranscriptionSegment] | None = None
+    words: list[TranscriptionWord] | None = None  # with timestamp_granularities[]=word
+
+
+class ModelCard(BaseModel):
+    id: str
+    object: str
+    created: int
+    owned_by: str
+
+
+class ModelList(BaseModel):
+    object: str
+    data: list[ModelCard]
 
 
 _STATUS = {
@@ -144,7 +177,11 @@ TRANSCRIPTION_BODY = {
                         "language": {"type": "string"},
                         "response_format": {
                             "type": "string",
-                            "enum": ["json", "text", "verbose_json"],
+                            "enum": ["json", "text", "verbose_json", "srt", "vtt"],
+                        },
+                        "timestamp_granularities[]": {
+                            "type": "array",
+                            "items": {"type": "string", "enum": ["segment", "word"]},
                         },
                     },
                     "required": ["file"],
@@ -156,7 +193,7 @@ TRANSCRIPTION_BODY = {
 
 TRANSCRIPTION_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
-        "description": "What was heard (JSON, or plain text with response_format=text)",
+        "description": "What was heard (JSON; plain text with response_format text, srt or vtt)",
         "content": {
             "application/json": {"schema": Transcription.model_json_schema()},
             "text/plain": {"schema": {"type": "string"}},

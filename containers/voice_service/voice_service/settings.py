@@ -47,6 +47,10 @@ class VoiceSettings(BaseSettings):
 
     # Limits and defaults.
     default_language: str = "pt-BR"
+    # What Whisper may detect when a request asks for "auto" (or, on /v1, names no language):
+    # Whisper codes, comma-separated, the first taken when Whisper is unsure (probability < 0.5).
+    # Unrestricted, it takes Brazilian Portuguese for Spanish, and espeak-ng's for English.
+    stt_languages: str = "pt,en"
     max_audio_seconds: float = Field(default=30.0, gt=0, le=600)
     max_text_chars: int = Field(default=2000, gt=0, le=20_000)
     max_batch_items: int = Field(default=16, gt=0, le=256)
