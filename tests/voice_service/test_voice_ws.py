@@ -29,9 +29,11 @@ def test_ws_turn_seed_contract(live):
             await ws.send(fixture_audio("checkin_9_45_en_piper.wav"))
             text = json.loads(await ws.recv())
             audio = await ws.recv()
-            return text, audio
+            end = json.loads(await ws.recv())  # the turn is over: no waiting on a silence
+            return text, audio, end
 
-    text, audio = run(turn())
+    text, audio, end = run(turn())
+    assert end == {"event": "end"}
     assert set(text) == {"transcription", "llama"}
     assert "9" in text["transcription"] or "nine" in text["transcription"].lower()
     assert text["llama"].strip()

@@ -3,7 +3,8 @@
 Routes (all but /health need `Authorization: Bearer <token>`):
   GET  /health                     liveness and the backends in use
   GET  /metrics                    Prometheus text format
-  WS   /ws                      a binary WAV in → {"transcription","llama"} text, then WAV bytes
+  WS   /ws                         a binary WAV in → {"transcription","llama"}, the reply WAV,
+                                   then {"event":"end"}; ?language=pt-BR|en|auto&voice=<id>
   WS   /ws/stream                  same turn, streamed: events and one WAV per sentence
   WS   /ws/tts                     {"text","language"} in → WAV chunks, then {"event":"end"}
   POST /generate-voice             JSON {text,language,speed,voice} → WAV; multipart + `sample`
@@ -11,7 +12,9 @@ Routes (all but /health need `Authorization: Bearer <token>`):
   POST /generate-voice/batch       {"items":[...]} → JSON with one base64 WAV per item
   POST /v1/audio/transcriptions    OpenAI-compatible (multipart `file`)
   POST /v1/audio/speech            OpenAI-compatible (JSON `input`, `voice`, `speed`)
-Errors are JSON `{"error": code, "message": text}` with a 4xx for anything the caller can fix.
+  GET  /v1/models                  OpenAI-compatible: the model names accepted
+Errors are JSON `{"error": code, "message": text}` with a 4xx for anything the caller can fix
+(OpenAI's `{"error": {"message", "type", "param", "code"}}` on /v1/*).
 """
 
 from __future__ import annotations
@@ -499,6 +502,8 @@ def create_app(
                 )
             )
             await websocket.send_bytes(result.wav)
+            # the turn is over: the client may send the next question or close
+            await websocket.send_text(json.dumps({"event": "end"}))
             elapsed = time.perf_counter() - started
             metrics.first_audio_seconds.labels(route).observe(elapsed)
             metrics.turn_seconds.labels(route).observe(elapsed)
