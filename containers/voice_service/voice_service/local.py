@@ -9,16 +9,18 @@ its dependency llama-cpp-python compiles from source for minutes.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import importlib.util
 import logging
 import os
 import secrets
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -83,7 +85,9 @@ def local_llm_server(
         "--ctx-size",
         "2048",
     ]
-    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
+    process = subprocess.Popen(  # noqa: S603
+        command, stdout=log, stderr=subprocess.STDOUT, preexec_fn=_dies_with_parent()
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + ready_timeout
@@ -114,6 +118,33 @@ def local_llm_server(
         log.close()
 
 
+def _dies_with_parent() -> Callable[[], None] | None:
+    """On Linux, a child set-up that has the kernel send the child SIGTERM when this process
+    dies, however it dies (SIGKILL, a crash): no LLM server is left behind. The C function is
+    looked up here, in the parent, so the child only calls it between fork and exec."""
+    if not sys.platform.startswith("linux"):
+        return None
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    pr_set_pdeathsig = 1
+
+    def set_parent_death_signal() -> None:
+        prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+    return set_parent_death_signal
+
+
+def _exit_on_termination_signals() -> None:
+    """SIGTERM and SIGHUP (a closed terminal) exit like Ctrl-C, through every `finally`, so the
+    LLM server is stopped also while the service is still starting (uvicorn handles them itself
+    once it serves)."""
+
+    def stop(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, stop)
+
+
 def local_settings(llm_base_url: str, token: str, **overrides: object) -> VoiceSettings:
     from fala.model_store import whisper_model_dir
 
@@ -140,6 +171,7 @@ def serve(host: str = "127.0.0.1", port: int = 8765, token: str | None = None) -
     from voice_service.service import build_app
 
     token = token or os.environ.get("VOICE_API_TOKEN") or secrets.token_urlsafe(24)
+    _exit_on_termination_signals()
     with local_llm_server() as llm_url:
         settings = local_settings(llm_url, token, redis_url=os.environ.get("REDIS_URL") or None)
         app = build_app(settings)
