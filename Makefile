@@ -44,7 +44,16 @@ node_modules/.bin/cdk: package.json package-lock.json
 	@touch $@
 
 setup: $(BIN)/fala node_modules/.bin/cdk $(CHECKOV)  ## Create .venv (and .venv-checkov), install the pinned CDK CLI and the Whisper model
+	@node -e "$$NODE_CHECK"
 	$(BIN)/fala setup
+
+# aws-cdk-lib's jsii runtime supports Node 22 and 24 (the pinned CLI itself runs on 18+); on an
+# older Node every synth prints an end-of-life banner. Say so once, at set-up; still a warning.
+define NODE_CHECK
+const major = Number(process.versions.node.split(".")[0]);
+if (major < 22) console.error(`warning: Node.js $${process.version} is past its end of life: aws-cdk-lib's jsii runtime supports Node 22 and 24 and prints a banner on every synth. Install Node 22 or 24 (nodejs.org, or nvm).`);
+endef
+export NODE_CHECK
 
 synth: setup  ## Synthesize the CDK app into cdk.out/ (no AWS credentials, Docker or network needed)
 	$(BIN)/fala synth
