@@ -115,7 +115,7 @@ clean:
 
 .PHONY: bench-accuracy
 bench-accuracy: setup  ## Accuracy (TAR/FAR per split) of the real engine on tests/fixtures/corpus
-	$(BIN)/python -m tests.benchmarks.bench_accuracy
+	$(BIN)/python -m tests.benchmarks.bench_accuracy $(ARGS)
 
 .PHONY: bench-robust
 bench-robust: setup  ## Robustness: every split x render (phone band, codecs, noise, reverb, tempo, pitch) x generated near misses, real human speech; --quick preset with ARGS=--quick

@@ -1,6 +1,7 @@
 """Accuracy of the real validation engine on the labelled corpus (tests/fixtures/corpus/).
 
     make bench-accuracy        # = .venv/bin/python -m tests.benchmarks.bench_accuracy
+    make bench-accuracy ARGS="--split dev --check"   # exit 1 when a split misses the target
 
 Runs SpeechValidator (Whisper base int8, the production settings) over every clip and reports,
 per split: TAR (accepted positives / positives), FAR (accepted negatives / negatives), counts,
@@ -24,6 +25,9 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
+
+from rich.console import Console
+from rich.progress import track
 
 ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT / "tests" / "fixtures" / "corpus"
@@ -125,6 +129,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, default=OUTPUT)
     parser.add_argument("--split", choices=SPLITS, help="only this split")
     parser.add_argument("--show-holdout-errors", action="store_true")
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help=f"exit 1 when a split misses the target (TAR >= {TARGET_TAR}, FAR <= {TARGET_FAR})",
+    )
     args = parser.parse_args(argv)
 
     from fala.core.audio import decode_audio
@@ -137,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.split:
         rows = [r for r in rows if r["split"] == args.split]
     results: list[dict] = []
-    for row in rows:
+    for row in track(rows, description="validating", console=Console(stderr=True), transient=True):
         audio = decode_audio((args.corpus / row["file"]).read_bytes(), max_seconds=30)
         t0 = time.perf_counter()
         v, ev = validator.assess(audio, row["expected_speech"], row["language"])
@@ -219,7 +228,21 @@ def main(argv: list[str] | None = None) -> int:
     args.output.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     shown = args.output.relative_to(ROOT) if args.output.is_relative_to(ROOT) else args.output
     print(f"wrote {shown}")
-    return 0
+    missed = missed_targets(splits)
+    for line in missed:
+        print(f"MISSED {line}")
+    return 1 if args.check and missed else 0
+
+
+def missed_targets(splits: dict[str, dict]) -> list[str]:
+    """Each split that misses the target, said plainly (what --check fails on)."""
+    missed = []
+    for name, s in splits.items():
+        if s["tar"] is not None and s["tar"] < TARGET_TAR:
+            missed.append(f"{name}: TAR {s['tar']:.3f} < {TARGET_TAR}")
+        if s["far"] is not None and s["far"] > TARGET_FAR:
+            missed.append(f"{name}: FAR {s['far']:.3f} > {TARGET_FAR}")
+    return missed
 
 
 if __name__ == "__main__":

@@ -52,6 +52,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from rich.console import Console
+from rich.progress import Progress, TextColumn
+
 ROOT = Path(__file__).resolve().parents[2]
 AUDIO = ROOT / "tests" / "fixtures" / "audio"
 OUTPUT = ROOT / ".fala" / "bench" / "load.json"
@@ -450,14 +453,26 @@ def measure(
             f"or {args.seconds:.0f} s…",
             file=sys.stderr,
         )
-        samples, wall = drive(
-            base_url,
-            make_request,
-            clients=args.clients,
-            requests=args.requests,
-            seconds=args.seconds,
-            progress=record_rss,
-        )
+        with Progress(
+            *Progress.get_default_columns(),
+            TextColumn("{task.completed}/{task.total} requests"),
+            console=Console(stderr=True),
+            transient=True,
+        ) as bar:
+            task = bar.add_task("load", total=args.requests)
+
+            def on_answer(done: int) -> None:
+                record_rss(done)
+                bar.update(task, completed=done)
+
+            samples, wall = drive(
+                base_url,
+                make_request,
+                clients=args.clients,
+                requests=args.requests,
+                seconds=args.seconds,
+                progress=on_answer,
+            )
         rss_after = rss_mb(process.pid)
         alive = send(base_url, make_request(random.Random(2))).error is None
     finally:
@@ -559,7 +574,17 @@ def print_report(report: dict[str, Any], output: Path) -> None:
     print(f"  written to      {output}")
 
 
-def main(argv: list[str] | None = None) -> None:
+def failures(report: dict[str, Any]) -> list[str]:
+    """What --check fails on: the load must be served whole, and the server live after it."""
+    out = []
+    if report["errors"]:
+        out.append(f"{report['errors']} errors ({report['error_examples'][:1]})")
+    if not report["server_alive_after"]:
+        out.append("the server did not answer after the load")
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--service", choices=["validation", "voice"], default="validation", help="what to load"
@@ -581,18 +606,29 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--serve-voice", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="exit 1 on any error, 5xx or lost connection, or a server dead after the load",
+    )
     args = parser.parse_args(argv)
     if args.serve:
-        return serve(args.port, args.cdk_out)
+        serve(args.port, args.cdk_out)
+        return 0
     if args.serve_voice:
-        return serve_voice(args.port)
+        serve_voice(args.port)
+        return 0
 
     report = load_voice(args) if args.service == "voice" else load_validation(args)
     output = args.output or (OUTPUT_VOICE if args.service == "voice" else OUTPUT)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(report, indent=2) + "\n")
     print_report(report, output)
+    missed = failures(report)
+    for line in missed:
+        print(f"FAILED {line}")
+    return 1 if args.check and missed else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -38,3 +38,17 @@ def test_calibration_fit_is_the_smoothed_share_of_positives_per_outcome_group():
         "uncertain": {"clips": 2, "positives": 1, "confidence": 0.5},  # 2 / 4
         "mismatch": {"clips": 8, "positives": 0, "confidence": 0.1},  # 1 / 10
     }
+
+
+def test_missed_targets_name_each_split_below_the_tar_or_above_the_far_target():
+    from tests.benchmarks.bench_accuracy import TARGET_FAR, TARGET_TAR, missed_targets
+
+    splits = {
+        "dev": {"tar": TARGET_TAR, "far": 0.0},
+        "holdout": {"tar": 0.86, "far": TARGET_FAR + 0.01},
+        "empty": {"tar": None, "far": None},
+    }
+    assert missed_targets(splits) == [
+        f"holdout: TAR 0.860 < {TARGET_TAR}",
+        f"holdout: FAR 0.030 > {TARGET_FAR}",
+    ]
