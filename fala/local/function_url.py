@@ -10,6 +10,7 @@ import uuid
 from datetime import UTC, datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -21,6 +22,15 @@ MAX_REQUEST_BYTES = 6 * 1024 * 1024  # Function URL (synchronous invoke) request
 SOCKET_TIMEOUT_SECONDS = 30
 _DRAIN_LIMIT = 64 * 1024 * 1024
 _TEXT_TYPES = ("text/", "json", "xml", "javascript", "x-www-form-urlencoded")
+# The page a browser gets at GET /: record or pick a clip, POST it to this same server.
+TRY_PAGE = Path(__file__).with_name("static") / "try.html"
+PAGE_HEADERS = {
+    "content-type": "text/html; charset=utf-8",
+    # its own inline script and style, and requests to this server only
+    "content-security-policy": "default-src 'none'; script-src 'unsafe-inline'; "
+    "style-src 'unsafe-inline'; media-src blob:; connect-src 'self'; form-action 'self'",
+    "cache-control": "no-store",
+}
 
 
 def url_function(stack: Stack, runtime: LocalLambdaRuntime, resolver: Resolver) -> LocalFunction:
@@ -118,6 +128,8 @@ def make_server(function: LocalFunction, host: str, port: int) -> ThreadingHTTPS
             )
 
         def _handle(self) -> None:
+            if self._wants_page():
+                return self._send(HTTPStatus.OK, PAGE_HEADERS, TRY_PAGE.read_bytes())
             started = time.perf_counter()
             length = self.headers.get("content-length")
             if length is None and self.command in ("POST", "PUT", "PATCH"):
@@ -171,6 +183,13 @@ def make_server(function: LocalFunction, host: str, port: int) -> ThreadingHTTPS
             )
 
         do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _handle
+
+        def _wants_page(self) -> bool:
+            """A browser opening the server (GET / asking for HTML) gets the try-it page; API
+            clients keep the Function URL's answers (405 for GET)."""
+            root = urlsplit(self.path).path == "/"
+            accepts_html = "text/html" in self.headers.get("accept", "")
+            return self.command in ("GET", "HEAD") and root and accepts_html
 
         def _discard(self, size: int) -> None:
             remaining = min(size, _DRAIN_LIMIT)

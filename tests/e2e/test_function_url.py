@@ -76,3 +76,17 @@ def test_only_post_is_accepted(server):
     status, body = request(server, "GET")
     assert status == 405
     assert body["error"]
+
+
+def test_a_browser_gets_the_try_page_and_api_clients_keep_the_405(server):
+    connection = http.client.HTTPConnection("127.0.0.1", server, timeout=30)
+    connection.request("GET", "/", headers={"accept": "text/html,application/xhtml+xml,*/*"})
+    response = connection.getresponse()
+    page = response.read().decode()
+    connection.close()
+    assert response.status == 200
+    assert response.getheader("content-type") == "text/html; charset=utf-8"
+    assert "connect-src 'self'" in response.getheader("content-security-policy")
+    assert 'id="record"' in page and 'fetch("/"' in page
+    status, body = request(server, "GET", headers={"accept": "application/json"})
+    assert status == 405 and body["error"] == "method_not_allowed"
