@@ -83,7 +83,7 @@ test-isa: setup  ## The model-dependent tests again as on other CPUs (generic x8
 	done
 
 bench: setup  ## Speed benchmark of speech validation (table + .fala/bench/speed.json; < 3 min)
-	$(BIN)/python -m tests.benchmarks.bench_speed
+	$(BIN)/python -m tests.benchmarks.bench_speed $(ARGS)
 
 bench-voice: setup  ## Voice service latency: time to first audio, turn, Piper RTF, concurrent WebSockets
 	$(BIN)/python -m tests.benchmarks.bench_voice

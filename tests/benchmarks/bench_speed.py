@@ -713,6 +713,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer repetitions (CI smoke run)")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="JSON report path")
+    parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     args = parser.parse_args(argv)
     reps = QUICK if args.quick else FULL
     started = time.perf_counter()
@@ -768,7 +769,10 @@ def main(argv: list[str] | None = None) -> int:
         )
     shown = args.output.relative_to(ROOT) if args.output.is_relative_to(ROOT) else args.output
     console.print(f"Wrote {shown} in {report['bench_seconds']:.0f} s ({report['mode']} run).")
-    return 0
+    missed = [t["name"] for t in report["targets"] if not t["met"]]
+    for name in missed:
+        console.print(f"[red]MISSED[/red] {name}")
+    return 1 if args.check and missed else 0
 
 
 if __name__ == "__main__":
