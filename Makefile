@@ -40,15 +40,15 @@ $(CHECKOV): .ci/requirements-checkov.txt
 	@touch $@
 
 node_modules/.bin/cdk: package.json package-lock.json
+	@node -e "$$NODE_CHECK"
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
 setup: $(BIN)/fala node_modules/.bin/cdk $(CHECKOV)  ## Create .venv (and .venv-checkov), install the pinned CDK CLI and the Whisper model
-	@node -e "$$NODE_CHECK"
 	$(BIN)/fala setup
 
 # aws-cdk-lib's jsii runtime supports Node 22 and 24 (the pinned CLI itself runs on 18+); on an
-# older Node every synth prints an end-of-life banner. Say so once, at set-up; still a warning.
+# older Node every synth prints an end-of-life banner. Say so when the CLI is installed (a warning).
 define NODE_CHECK
 const major = Number(process.versions.node.split(".")[0]);
 if (major < 22) console.error(`warning: Node.js $${process.version} is past its end of life: aws-cdk-lib's jsii runtime supports Node 22 and 24 and prints a banner on every synth. Install Node 22 or 24 (nodejs.org, or nvm).`);

@@ -39,7 +39,9 @@ def wait_for(condition, timeout: float) -> bool:
 
 
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads children from /proc (Linux)")
-@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGHUP, signal.SIGKILL], ids=lambda s: s.name)
+@pytest.mark.parametrize(
+    "stop", [signal.SIGTERM, signal.SIGHUP, signal.SIGKILL], ids=lambda s: s.name
+)
 def test_stopping_fala_voice_while_it_starts_stops_its_llm_server(stop):
     env = {**os.environ, "VOICE_API_TOKEN": "local-test-token"}
     service = subprocess.Popen(
