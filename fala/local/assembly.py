@@ -51,8 +51,7 @@ def synth(
 def _synth(*, force: bool, out_dir: Path, context: Mapping[str, str] | None) -> Path:
     wanted = {**LOCAL_CONTEXT, **(context or {})}
     marker = out_dir / _CONTEXT_MARKER
-    same_context = marker.is_file() and json.loads(marker.read_text()) == wanted
-    if not force and same_context and not _is_stale(out_dir):
+    if not force and _synthesized_here(marker) == wanted and not _is_stale(out_dir):
         return out_dir
     cdk = REPO_ROOT / "node_modules" / ".bin" / "cdk"
     if not cdk.exists():
@@ -75,8 +74,23 @@ def _synth(*, force: bool, out_dir: Path, context: Mapping[str, str] | None) -> 
     )
     if proc.returncode != 0:
         raise SynthError(f"cdk synth failed:\n{proc.stdout}\n{proc.stderr}")
-    marker.write_text(json.dumps(wanted))
+    manifest_mtime = (out_dir / "manifest.json").stat().st_mtime_ns
+    marker.write_text(json.dumps({"context": wanted, "manifest_mtime_ns": manifest_mtime}))
     return out_dir
+
+
+def _synthesized_here(marker: Path) -> dict[str, str] | None:
+    """The context of the assembly this module synthesized in the marker's folder, or None when
+    another synth has written it since (`npx cdk synth` or `cdk deploy` into cdk.out, without
+    the local context): the emulation must not run that one."""
+    try:
+        recorded = json.loads(marker.read_text())
+        manifest_mtime = (marker.parent / "manifest.json").stat().st_mtime_ns
+    except (OSError, ValueError):
+        return None
+    if not isinstance(recorded, dict) or recorded.get("manifest_mtime_ns") != manifest_mtime:
+        return None
+    return recorded.get("context")
 
 
 def _is_stale(out_dir: Path) -> bool:
