@@ -62,9 +62,14 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def local_llm_server(
-    gguf: Path | None = None, *, port: int | None = None, ready_timeout: float = 120.0
+    gguf: Path | None = None,
+    *,
+    port: int | None = None,
+    ready_timeout: float = 120.0,
+    dies_with_parent: bool = False,
 ) -> Iterator[str]:
-    """Start `python -m cyllama.llama.server` on a free port; yields its OpenAI base URL."""
+    """Start `python -m cyllama.llama.server` on a free port; yields its OpenAI base URL.
+    `dies_with_parent`: see _dies_with_parent (only from a process's main thread)."""
     if importlib.util.find_spec("cyllama") is None:
         raise LocalModeUnavailable("The local LLM server needs `cyllama` (pip install cyllama).")
     gguf = gguf or smollm2_gguf()
@@ -86,7 +91,10 @@ def local_llm_server(
         "2048",
     ]
     process = subprocess.Popen(  # noqa: S603
-        command, stdout=log, stderr=subprocess.STDOUT, preexec_fn=_dies_with_parent()
+        command,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        preexec_fn=_dies_with_parent() if dies_with_parent else None,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -121,7 +129,9 @@ def local_llm_server(
 def _dies_with_parent() -> Callable[[], None] | None:
     """On Linux, a child set-up that has the kernel send the child SIGTERM when this process
     dies, however it dies (SIGKILL, a crash): no LLM server is left behind. The C function is
-    looked up here, in the parent, so the child only calls it between fork and exec."""
+    looked up here, in the parent, so the child only calls it between fork and exec. The kernel
+    sends it when the *thread* that started the child ends: only for a process's main thread
+    (`fala voice`), never for a worker thread that may stop while the server is still needed."""
     if not sys.platform.startswith("linux"):
         return None
     prctl = ctypes.CDLL(None, use_errno=True).prctl
@@ -172,7 +182,7 @@ def serve(host: str = "127.0.0.1", port: int = 8765, token: str | None = None) -
 
     token = token or os.environ.get("VOICE_API_TOKEN") or secrets.token_urlsafe(24)
     _exit_on_termination_signals()
-    with local_llm_server() as llm_url:
+    with local_llm_server(dies_with_parent=True) as llm_url:
         settings = local_settings(llm_url, token, redis_url=os.environ.get("REDIS_URL") or None)
         app = build_app(settings)
         print(f"Fala voice service on http://{host}:{port}  (LLM {LOCAL_LLM_MODEL} at {llm_url})")
