@@ -3,8 +3,10 @@
 One code path for every entry point (Function URL, state machine task, local emulation).
 
 The engine gathers the evidence and fala.core.decision turns it into a verdict. The free greedy
-transcript (one 30 s window, one encoder pass, no prompt) is the primary evidence. When it does
-not normalize to the expected text (fala.core.normalize: case, accents, punctuation, number
+transcript (one encoder pass, no prompt) is the primary evidence: first over a window fitted to
+the clip (at least 15 s; 4-5x cheaper than Whisper's 30 s), which settles the commonest case, a
+transcript equal to the phrase; otherwise over the 30 s window the decision was set on. When it
+does not normalize to the expected text (fala.core.normalize: case, accents, punctuation, number
 words, time formats and hesitations do not matter), the expected phrase, in each way it is said
 (fala.core.verbalize), is *scored* under the model with the audio: teacher-forced passes over
 the cached encoder output (CTranslate2 `align`), never generated, so the model is never asked
@@ -69,11 +71,22 @@ SILENCE_RMS = 1e-3
 # The expected text is at most a few hundred characters; a transcript far longer than that is a
 # mismatch anyway, and the cap stops a hallucination loop from decoding 448 tokens (≈2.5 s).
 MAX_NEW_TOKENS = 160
+# …and so does the clip's length: speech says at most about this many tokens a second (fast
+# Portuguese ≈ 8), so a transcript longer than that is the decoder repeating itself.
+TOKENS_PER_SECOND = 15
+MIN_NEW_TOKENS = 24
 # Whisper's own no-speech rule (faster-whisper defaults): a segment whose no-speech probability
 # is high *and* whose text is improbable is silence the decoder filled with words.
 NO_SPEECH_THRESHOLD = 0.6
 LOG_PROB_THRESHOLD = -1.0
 N_FRAMES = 3000  # one 30 s Whisper window of mel frames
+# The first pass encodes a window fitted to the clip, not Whisper's fixed 30 s: the clip plus
+# WINDOW_MARGIN_FRAMES of silence, at least WINDOW_FLOOR_FRAMES (100 frames a second), at most
+# N_FRAMES. CTranslate2 encodes a shorter mel input (15 s: ~4x faster, 10 s: ~7x); too short a
+# window makes the decoder repeat itself or mishear (whisper.cpp users keep audio_ctx at about
+# 10 s): on dev, judged wholly on a fitted window, TAR was 0.863 at 15 s and 0.838 at 10 s.
+WINDOW_FLOOR_FRAMES = 1500
+WINDOW_MARGIN_FRAMES = 200
 # Scoring cross-attends only to the encoder positions that hold the clip plus this much of the
 # padding after it (one position per 20 ms: 100 = 2 s), not to all 1,500 of the 30 s window: the
 # decoder's cross-attention keys and values are computed per candidate, so this makes a scoring
@@ -137,6 +150,17 @@ class Transcript:
     no_speech_prob: float = 0.0
 
 
+def max_new_tokens(seconds: float) -> int:
+    return min(MAX_NEW_TOKENS, MIN_NEW_TOKENS + math.ceil(TOKENS_PER_SECOND * seconds))
+
+
+def encoder_window(frames: int) -> int:
+    """Mel frames the encoder sees for a clip of `frames`: the clip and a margin, floored and
+    capped (WINDOW_*), even (the encoder halves it)."""
+    window = min(N_FRAMES, max(WINDOW_FLOOR_FRAMES, frames + WINDOW_MARGIN_FRAMES))
+    return window + window % 2
+
+
 def numbers_in(normalized: str) -> str:
     return "".join(t for t in normalized.split() if t.isdecimal())
 
@@ -184,8 +208,9 @@ class SpeechValidator:
         transcript, _ = self._transcribe(audio, whisper_language)
         return transcript
 
-    def _transcribe(self, audio: np.ndarray, whisper_language: str | None):
-        """Free greedy transcript and the encoder output (reused by `_score`)."""
+    def _transcribe(self, audio: np.ndarray, whisper_language: str | None, *, fitted: bool = False):
+        """Free greedy transcript and the encoder output (reused by `_score`): over Whisper's
+        30 s window, or with `fitted` over a window fitted to the clip (encoder_window)."""
         if audio.size == 0:
             raise InvalidAudio("The audio has no samples.")
         if float(np.sqrt(np.mean(np.square(audio, dtype=np.float64)))) < SILENCE_RMS:
@@ -193,11 +218,12 @@ class SpeechValidator:
         from faster_whisper.audio import pad_or_trim
         from faster_whisper.tokenizer import Tokenizer
 
-        # One 30 s window, one encoder pass, greedy, no timestamps, no temperature fallback:
-        # the floor is one encoder pass plus a few decoder steps.
+        # One encoder pass, greedy, no timestamps, no temperature fallback: the floor is one
+        # encoder pass plus a few decoder steps.
         features = self.model.feature_extractor(audio[: 30 * SAMPLE_RATE])
         frames = min(features.shape[-1], N_FRAMES)
-        encoded = self.model.encode(pad_or_trim(features[:, :N_FRAMES]))
+        window = encoder_window(frames) if fitted else N_FRAMES
+        encoded = self.model.encode(pad_or_trim(features[:, :window], length=window))
         language = whisper_language or self._detect_language(encoded)
         tokenizer = Tokenizer(self.model.hf_tokenizer, True, task="transcribe", language=language)
         prompt = [*tokenizer.sot_sequence, tokenizer.no_timestamps]
@@ -205,7 +231,7 @@ class SpeechValidator:
             encoded,
             [prompt],
             beam_size=self.beam_size,
-            max_length=len(prompt) + MAX_NEW_TOKENS,
+            max_length=len(prompt) + max_new_tokens(audio.size / SAMPLE_RATE),
             return_scores=True,
             return_no_speech_prob=True,
             suppress_blank=True,
@@ -231,7 +257,7 @@ class SpeechValidator:
             no_speech_prob=float(result.no_speech_prob),
         )
         # Scoring sees the clip and a little padding (SCORE_TAIL_POSITIONS), not the whole window.
-        positions = min(N_FRAMES // 2, frames // 2 + SCORE_TAIL_POSITIONS)
+        positions = min(window // 2, frames // 2 + SCORE_TAIL_POSITIONS)
         memory = np.ascontiguousarray(np.asarray(encoded)[:, :positions])
         return transcript, (memory, frames, tokenizer)
 
@@ -261,7 +287,18 @@ class SpeechValidator:
     def gather_evidence(
         self, audio: np.ndarray, expected: str, whisper_language: str | None
     ) -> tuple[Transcript, Evidence, str, str]:
-        transcript, state = self._transcribe(audio, whisper_language)
+        # A first pass over a window fitted to the clip (4-5x cheaper to encode) settles the
+        # commonest case, a transcript equal to the phrase. Anything else is judged as before,
+        # on the 30 s window every threshold and score of the decision was set on: on a fitted
+        # window dev TAR fell from 0.900 to 0.863 (15 s) and 0.838 (10 s), FAR 0 in each.
+        quick, _ = self._transcribe(audio, whisper_language, fitted=True)
+        lang = quick.language or whisper_language
+        normalized_expected = normalize(expected, lang)
+        expected_key = comparison_key(normalized_expected)
+        normalized_quick = normalize(quick.text, lang)
+        if not quick.no_speech and comparison_key(normalized_quick) == expected_key:
+            return quick, Evidence(True, False), normalized_quick, normalized_expected
+        transcript, state = self._transcribe(audio, whisper_language or quick.language or None)
         lang = transcript.language or whisper_language
         normalized_spoken = normalize(transcript.text, lang)
         normalized_expected = normalize(expected, lang)

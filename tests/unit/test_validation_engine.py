@@ -9,8 +9,13 @@ import pytest
 from fala.core.audio import decode_audio
 from fala.core.errors import InvalidExpectedSpeech, UnsupportedLanguage
 from fala.core.validation import (
+    MAX_NEW_TOKENS,
+    N_FRAMES,
+    WINDOW_FLOOR_FRAMES,
     available_cpus,
     check_expected_speech,
+    encoder_window,
+    max_new_tokens,
     resolve_language,
 )
 
@@ -35,6 +40,40 @@ def test_the_demo_clip_validates(demo_validation):
     assert demo_validation.language == "pt-BR"
     assert demo_validation.expected_speech == "ENTRADA 13 40"
     assert 0.2 < demo_validation.confidence <= 1.0
+
+
+@pytest.mark.parametrize(
+    ("frames", "window"),
+    [
+        (300, WINDOW_FLOOR_FRAMES),
+        (1400, 1600),
+        (1401, 1602),
+        (2900, N_FRAMES),
+        (N_FRAMES, N_FRAMES),
+    ],
+)
+def test_the_first_pass_window_fits_the_clip_between_the_floor_and_30_s(frames, window):
+    assert encoder_window(frames) == window
+
+
+def test_the_transcript_length_is_bounded_by_the_clips():
+    assert max_new_tokens(2.0) < max_new_tokens(4.0) < MAX_NEW_TOKENS
+    assert max_new_tokens(30.0) == MAX_NEW_TOKENS
+
+
+def test_a_match_is_settled_by_the_fitted_window_alone(speech_validator, monkeypatch):
+    windows = []
+    encode = speech_validator.model.encode
+    monkeypatch.setattr(
+        speech_validator.model, "encode", lambda f: windows.append(f.shape[-1]) or encode(f)
+    )
+    audio = clip("checkin_9_45_en_piper.wav")  # every CPU hears "Check in 945"
+    assert speech_validator.validate(audio, "CHECK IN 9 45", "en").reason == "match"
+    assert windows == [WINDOW_FLOOR_FRAMES]
+    windows.clear()
+    rejected = speech_validator.validate(audio, "CHECK OUT 9 45", "en")
+    assert not rejected.validated
+    assert windows == [WINDOW_FLOOR_FRAMES, N_FRAMES]  # judged on the 30 s window
 
 
 @pytest.mark.parametrize("expected", ["SAIDA 13 40", "ENTRADA 13 45"])
