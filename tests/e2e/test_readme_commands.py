@@ -24,15 +24,33 @@ def checked_blocks() -> list[tuple[str, str]]:
     return BLOCK.findall((REPO / "README.md").read_text(encoding="utf-8"))
 
 
-def run_block(script: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        ["bash", "-euo", "pipefail", "-c", script],
+def untracked() -> set[str]:
+    listed = subprocess.run(
+        ["git", "ls-files", "--others", "--exclude-standard"],
         cwd=REPO,
         capture_output=True,
         text=True,
-        timeout=600,
-        check=False,
+        check=True,
     )
+    return set(listed.stdout.splitlines())
+
+
+def run_block(script: str) -> subprocess.CompletedProcess:
+    """The block in the repository root, as a reader pastes it; files it writes there (ola.wav)
+    are removed afterwards."""
+    before = untracked()
+    try:
+        return subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", script],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+    finally:
+        for name in untracked() - before:
+            (REPO / name).unlink(missing_ok=True)
 
 
 def test_readme_marks_its_runnable_blocks():
