@@ -9,7 +9,7 @@ from email.header import decode_header, make_header
 from typing import Any, get_args
 from urllib.parse import unquote_plus
 
-from fala.core.errors import UploadNotFound, UploadRejected
+from fala.core.errors import PayloadTooLarge, UploadNotFound, UploadRejected
 from fala.core.formats import SNIFF_BYTES, SUPPORTED_FORMATS, sniff_format
 from fala.core.models import (
     METADATA_EXPECTED_SPEECH,
@@ -49,7 +49,7 @@ def describe_upload(event: dict[str, Any], *, s3: Any, limits: UploadLimits) -> 
             "detail.object.key are required)."
         ) from exc
 
-    key, head = _head_object(s3, bucket, event_key)
+    key, head = _head_object(s3, bucket, event_key, detail["object"].get("version-id"))
     size = int(head["ContentLength"])
     if size == 0:
         raise UploadRejected(f"s3://{bucket}/{key} is empty; upload an audio file.")
@@ -59,7 +59,10 @@ def describe_upload(event: dict[str, Any], *, s3: Any, limits: UploadLimits) -> 
             "bytes. Upload a shorter clip or compress it (for example to OGG/Opus)."
         )
 
-    first_bytes = s3.get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{SNIFF_BYTES - 1}")
+    version = {"VersionId": head["VersionId"]} if head.get("VersionId") else {}
+    first_bytes = s3.get_object(
+        Bucket=bucket, Key=key, Range=f"bytes=0-{SNIFF_BYTES - 1}", **version
+    )
     audio_format = sniff_format(first_bytes["Body"].read())
     if audio_format is None:
         raise UploadRejected(
@@ -96,14 +99,53 @@ def describe_upload(event: dict[str, Any], *, s3: Any, limits: UploadLimits) -> 
     )
 
 
-def _head_object(s3: Any, bucket: str, event_key: str) -> tuple[str, dict[str, Any]]:
-    """HeadObject on the key as the event names it, then URL-decoded (S3 events may encode it)."""
+# S3's answers for an object (or version) that is not there.
+MISSING_OBJECT_CODES = frozenset({"404", "NoSuchKey", "NotFound", "NoSuchVersion", "NoSuchBucket"})
+
+
+def read_upload(s3: Any, upload: Upload, *, max_bytes: int | None = None) -> bytes:
+    """The uploaded audio: exactly the version "Describe upload" saw (every path of a run — the
+    validation, the conversation, the GPU worker — reads the same bytes, even if the key is
+    overwritten meanwhile). A missing object or version is UploadNotFound; an object over
+    `max_bytes` is PayloadTooLarge, refused before its body is read."""
+    request = {"Bucket": upload.bucket, "Key": upload.key}
+    if upload.version_id:
+        request["VersionId"] = upload.version_id
+    try:
+        obj = s3.get_object(**request)
+    except Exception as exc:
+        if _s3_error_code(exc) in MISSING_OBJECT_CODES:
+            raise UploadNotFound(
+                f"s3://{upload.bucket}/{upload.key} no longer exists (deleted, or its version "
+                "overwritten and expired, after the upload event); upload it again."
+            ) from exc
+        raise
+    size = int(obj.get("ContentLength", 0))
+    if max_bytes is not None and size > max_bytes:
+        obj["Body"].close()
+        raise PayloadTooLarge(
+            f"The upload has {size:,} bytes; this step reads at most {max_bytes:,}."
+        )
+    return obj["Body"].read()
+
+
+def _s3_error_code(exc: Exception) -> str | None:
+    response = getattr(exc, "response", None)
+    return (response or {}).get("Error", {}).get("Code") if isinstance(response, dict) else None
+
+
+def _head_object(
+    s3: Any, bucket: str, event_key: str, version_id: str | None = None
+) -> tuple[str, dict[str, Any]]:
+    """HeadObject on the key as the event names it, then URL-decoded (S3 events may encode it);
+    on the version the event announced, when it names one."""
     candidates = dict.fromkeys([event_key, unquote_plus(event_key)])
+    version = {"VersionId": version_id} if version_id else {}
     for key in candidates:
         try:
-            return key, s3.head_object(Bucket=bucket, Key=key)
+            return key, s3.head_object(Bucket=bucket, Key=key, **version)
         except s3.exceptions.ClientError as exc:
-            if exc.response["Error"]["Code"] not in ("404", "NoSuchKey", "NotFound"):
+            if exc.response["Error"]["Code"] not in MISSING_OBJECT_CODES:
                 raise
     raise UploadNotFound(
         f"s3://{bucket}/{event_key} no longer exists (deleted after it was uploaded?). "

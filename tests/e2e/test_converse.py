@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import io
 import json
+import threading
 import wave
 from collections.abc import Iterator
+from unittest import mock
 
 import pytest
 from fakes.nova_sonic import FakeNovaSonic, Scenario
@@ -17,6 +19,7 @@ from fala.model_store import whisper_model_dir
 from .conftest import AUDIO, states_entered
 
 DEMO = (AUDIO / "entrada_13_40_pt.wav").read_bytes()
+SAIDA = (AUDIO / "saida_13_40_pt.wav").read_bytes()
 
 
 @pytest.fixture
@@ -167,3 +170,46 @@ def test_without_a_bedrock_fake_the_emulation_never_calls_aws_and_falls_back_at_
     ]
     assert "never calls AWS" in failed[0]["lambdaFunctionFailedEventDetails"]["cause"]
     assert run.result["conversation"]["backend"] == "gpu-service"
+
+
+def test_an_upload_overwritten_mid_run_is_read_in_the_version_the_run_began_with(
+    pipeline, monkeypatch
+):
+    """mode=auto: validation and conversation read the upload in parallel. The key is overwritten
+    right after "Describe upload" first reads it: every later read must still get that version."""
+    from botocore.client import BaseClient
+    from moto.s3.models import S3Backend
+
+    key = "uploads/overwritten.wav"
+    reads: list[str | None] = []  # the VersionId of each GetObject a client sent for the upload
+    overwritten = threading.Event()
+    make_api_call = BaseClient._make_api_call
+    get_object = S3Backend.get_object
+
+    def calling(self, operation, params):  # every client in this process, the Lambdas' too
+        if operation == "GetObject" and params.get("Key") == key:
+            reads.append(params.get("VersionId"))
+        return make_api_call(self, operation, params)
+
+    def serving(self, bucket_name, key_name, *args, **kwargs):
+        found = get_object(self, bucket_name, key_name, *args, **kwargs)
+        if key_name == key and reads and not overwritten.is_set():
+            overwritten.set()  # after the describe step's format sniff, a new upload lands
+            # (its own "Object Created" event would start a second run: not the one tested)
+            with mock.patch("moto.s3.models.notifications.send_event"):
+                self.put_object(bucket_name, key_name, SAIDA)
+        return found
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", calling)
+    monkeypatch.setattr(S3Backend, "get_object", serving)
+    metadata = {"mode": "auto", "expected-speech": "ENTRADA 13 40"}
+    first = pipeline.upload(DEMO, key=key, metadata=metadata)["VersionId"]
+    [delivery] = pipeline.deliver_events()
+    status = pipeline.wait(delivery["response"]["execution_arn"])
+
+    assert status == "SUCCEEDED"
+    assert overwritten.is_set()
+    latest = pipeline.s3.head_object(Bucket=pipeline.upload_bucket, Key=key)["VersionId"]
+    assert latest != first
+    # the sniff, the validation and the conversation (Sonic is off here: the voice worker)
+    assert len(reads) >= 3 and set(reads) == {first}, reads

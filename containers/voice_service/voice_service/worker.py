@@ -46,7 +46,6 @@ from fala.core.errors import (
     BackendUnavailable,
     FalaError,
     InvalidRequest,
-    UploadNotFound,
     registered_type,
 )
 from fala.core.models import (
@@ -56,6 +55,7 @@ from fala.core.models import (
     Usage,
     reply_audio_key,
 )
+from fala.core.uploads import read_upload
 
 logger = logging.getLogger(__name__)
 
@@ -376,22 +376,7 @@ class JobWorker:
         )
 
     def _read_audio(self, job: Job) -> bytes:
-        try:
-            obj = self.s3.get_object(Bucket=job.upload.bucket, Key=job.upload.key)
-        except Exception as exc:
-            if _error_code(exc) in ("NoSuchKey", "404", "NotFound"):
-                raise UploadNotFound(
-                    f"The upload s3://{job.upload.bucket}/{job.upload.key} no longer exists."
-                ) from exc
-            raise
-        if obj.get("ContentLength", 0) > self.max_audio_bytes:
-            from fala.core.errors import PayloadTooLarge
-
-            raise PayloadTooLarge(
-                f"The upload has {obj['ContentLength']} bytes; the voice service reads at most "
-                f"{self.max_audio_bytes}."
-            )
-        return obj["Body"].read()
+        return read_upload(self.s3, job.upload, max_bytes=self.max_audio_bytes)
 
     def _renewal(self, msg: JobMessage) -> Callable[[], None] | None:
         if self.visibility_seconds is None:

@@ -10,12 +10,12 @@ from typing import Any
 import boto3
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from botocore.exceptions import ClientError
 from pydantic import ValidationError
 
+from fala.core import uploads
 from fala.core.audio import decode_audio
 from fala.core.correlation import correlation_id_of
-from fala.core.errors import FalaError, InvalidRequest, UploadNotFound
+from fala.core.errors import FalaError, InvalidRequest
 from fala.core.models import Job, Upload
 from fala.core.validation import check_expected_speech
 from whisper_validation import engine
@@ -24,23 +24,10 @@ logger = Logger(service=engine.SERVICE)
 tracer = Tracer(service=engine.SERVICE)
 s3 = boto3.client("s3")
 
-_MISSING = ("NoSuchKey", "NoSuchVersion", "NoSuchBucket", "404")
-
 
 @tracer.capture_method(capture_response=False)
 def read_upload(upload: Upload) -> bytes:
-    request = {"Bucket": upload.bucket, "Key": upload.key}
-    if upload.version_id:
-        request["VersionId"] = upload.version_id  # exactly the object the event announced
-    try:
-        return s3.get_object(**request)["Body"].read()
-    except ClientError as error:
-        if error.response.get("Error", {}).get("Code") in _MISSING:
-            raise UploadNotFound(
-                f"s3://{upload.bucket}/{upload.key} no longer exists (deleted or overwritten "
-                "after the upload event); upload it again."
-            ) from error
-        raise
+    return uploads.read_upload(s3, upload)
 
 
 @logger.inject_lambda_context

@@ -9,12 +9,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from fala.core.errors import InvalidAudio, InvalidRequest, UploadNotFound
+from fala.core.errors import InvalidAudio, InvalidRequest
 from fala.core.models import Conversation, Job, S3Ref, Usage, reply_audio_key
 from fala.core.sonic.audio import decode_to_pcm16, wav_bytes
 from fala.core.sonic.pricing import cost_usd
 from fala.core.sonic.session import ClientFactory, Turn, converse_pcm, run_sync
 from fala.core.sonic.settings import SonicSettings, resolve_voice, voice_locale
+from fala.core.uploads import read_upload
 
 BACKEND: Final = "nova-sonic"
 
@@ -101,16 +102,7 @@ def converse_job(
     except ValueError as exc:
         raise InvalidRequest(f"The converse step got a malformed job: {exc}") from None
     upload = job.upload
-    try:
-        obj = s3.get_object(Bucket=upload.bucket, Key=upload.key)
-    except Exception as exc:
-        code = getattr(exc, "response", {}).get("Error", {}).get("Code", "")
-        if code in {"NoSuchKey", "404", "NotFound"}:
-            raise UploadNotFound(
-                f"s3://{upload.bucket}/{upload.key} is gone (deleted after it was uploaded?)."
-            ) from None
-        raise
-    data = obj["Body"].read()
+    data = read_upload(s3, upload)
     reply = converse_audio(
         data,
         settings,
