@@ -14,6 +14,8 @@ from aws_cdk import aws_logs as logs
 from constructs import Node
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from fala.core.prompts import DEFAULT_SYSTEM_PROMPT
+
 CONTEXT_PREFIX = "fala:"
 
 # CloudWatch Logs accepts only these retention periods (days → the CDK's enum member).
@@ -46,12 +48,6 @@ _RETENTION: dict[int, logs.RetentionDays] = {
 # Regions that serve Nova 2 Sonic (amazon.nova-2-sonic-v1:0) at the time of writing; widen the
 # list when Bedrock adds one (the model id is checked at run time, this only catches typos).
 SONIC_REGIONS = ("us-east-1", "us-west-2", "ap-northeast-1", "eu-north-1")
-
-DEFAULT_SYSTEM_PROMPT = (
-    "Você é um assistente de voz amigável. Responda em uma ou duas frases curtas, no idioma em "
-    "que o usuário falar. You are a friendly voice assistant: answer in one or two short "
-    "sentences, in the language the user speaks."
-)
 
 
 # "create", or a key ARN (a key alias would hide which key the policies below are about).

@@ -7,11 +7,7 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEFAULT_SYSTEM_PROMPT = (
-    "Você é um assistente de voz amigável. Responda em uma ou duas frases curtas, no idioma em "
-    "que o usuário falar. You are a friendly voice assistant: answer in one or two short "
-    "sentences, in the language the user speaks."
-)
+from fala.core.prompts import DEFAULT_SYSTEM_PROMPT
 
 
 class VoiceSettings(BaseSettings):

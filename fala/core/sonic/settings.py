@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from fala.core.errors import InvalidRequest, UnsupportedLanguage
+from fala.core.prompts import DEFAULT_SYSTEM_PROMPT
 from fala.core.sonic.audio import END_OF_TURN_SILENCE_SECONDS, LEADING_SILENCE_SECONDS
 from fala.core.sonic.protocol import ALLOWED_VOICES, VOICES
 
@@ -15,11 +16,6 @@ DEFAULT_MODEL_ID = "amazon.nova-2-sonic-v1:0"
 # "off": no endpoint to call (the local emulation sets it unless a Bedrock fake is configured).
 SONIC_OFF_VARIABLE = "FALA_SONIC"
 SESSION_LIMIT_SECONDS = 480.0  # Bedrock closes a bidirectional stream after 8 minutes
-DEFAULT_SYSTEM_PROMPT = (
-    "You are a friendly assistant. The user and you will engage in a spoken dialog exchanging "
-    "the transcripts of a natural real-time conversation. Keep your responses short, generally "
-    "one or two sentences. Answer in the language the user speaks."
-)
 
 # Language (or its primary subtag) → locale with voices; the first voice of a locale is its default.
 _LANGUAGE_LOCALES = {
