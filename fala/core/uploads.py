@@ -49,7 +49,13 @@ def describe_upload(event: dict[str, Any], *, s3: Any, limits: UploadLimits) -> 
             "detail.object.key are required)."
         ) from exc
 
-    key, head = _head_object(s3, bucket, event_key, detail["object"].get("version-id"))
+    # The key as it is now: deleted since the event (a delete marker) → UploadNotFound, since
+    # whoever deleted it does not want it processed. Overwritten since → the version the event
+    # announced (the new one has an event and a run of its own).
+    key, head = _head_object(s3, bucket, event_key)
+    announced = detail["object"].get("version-id")
+    if announced and head.get("VersionId") not in (None, announced):
+        key, head = _head_object(s3, bucket, key, announced)
     size = int(head["ContentLength"])
     if size == 0:
         raise UploadRejected(f"s3://{bucket}/{key} is empty; upload an audio file.")

@@ -218,12 +218,12 @@ class FakeS3:
     def __init__(self, head: dict[str, Any] | None, first_bytes: bytes):
         self.head, self.first_bytes = head, first_bytes
 
-    def head_object(self, Bucket, Key):
+    def head_object(self, Bucket, Key, VersionId=None):
         if self.head is None:
             raise ClientError({"Error": {"Code": "404", "Message": "Not Found"}}, "HeadObject")
         return self.head
 
-    def get_object(self, Bucket, Key, Range):
+    def get_object(self, Bucket, Key, Range, VersionId=None):
         class Body:
             def read(_self) -> bytes:
                 return self.first_bytes[:SNIFF_BYTES]

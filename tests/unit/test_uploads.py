@@ -89,3 +89,33 @@ def test_an_object_deleted_before_the_read_is_reported_as_gone(s3):
 def test_an_event_that_is_not_from_s3_is_rejected(s3):
     with pytest.raises(UploadRejected, match="not an S3"):
         describe_upload({"detail": {}}, s3=s3, limits=LIMITS)
+
+
+def versioned(s3) -> None:
+    s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+
+
+def test_an_upload_overwritten_before_the_describe_step_is_described_as_announced(s3):
+    versioned(s3)
+    first = s3.put_object(
+        Bucket=BUCKET, Key="uploads/a.wav", Body=WAV_HEAD, Metadata={"expected-speech": "A 1"}
+    )["VersionId"]
+    put(s3, "uploads/a.wav", b"not audio at all", **{"expected-speech": "B 2"})
+    announced = event("uploads/a.wav")
+    announced["detail"]["object"]["version-id"] = first
+
+    job = describe_upload(announced, s3=s3, limits=LIMITS)
+
+    assert job.upload.version_id == first
+    assert job.expected_speech == "A 1" and job.audio_format == "wav"
+
+
+def test_an_upload_deleted_since_its_event_is_not_found_even_with_its_version_kept(s3):
+    versioned(s3)
+    first = s3.put_object(Bucket=BUCKET, Key="uploads/a.wav", Body=WAV_HEAD)["VersionId"]
+    s3.delete_object(Bucket=BUCKET, Key="uploads/a.wav")  # a delete marker; the version stays
+    announced = event("uploads/a.wav")
+    announced["detail"]["object"]["version-id"] = first
+
+    with pytest.raises(UploadNotFound):
+        describe_upload(announced, s3=s3, limits=LIMITS)
