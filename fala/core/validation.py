@@ -36,6 +36,7 @@ import numpy as np
 from fala.core.audio import SAMPLE_RATE
 from fala.core.decision import (
     CALIBRATED_CONFIDENCE,
+    MATCH_NUMERAL_LEAD,
     REASON_ACOUSTIC_MATCH,
     REASON_MATCH,
     Evidence,
@@ -53,6 +54,7 @@ from fala.core.verbalize import (
     form_like,
     heard_instead,
     near_misses,
+    number_words,
     spoken_forms,
     with_values,
 )
@@ -148,6 +150,7 @@ class Transcript:
     tokens: tuple[int, ...] = ()
     avg_logprob: float = 0.0
     no_speech_prob: float = 0.0
+    numeral_lead: float = math.inf  # Evidence.free_numeral_lead
 
 
 def max_new_tokens(seconds: float) -> int:
@@ -187,6 +190,7 @@ class SpeechValidator:
         self.cpu_threads = cpu_threads or available_cpus()
         self.beam_size = beam_size
         self.max_expected_chars = max_expected_chars
+        self._rivals_by_language: dict[str, dict[int, np.ndarray]] = {}
         started = time.perf_counter()
         self.model = WhisperModel(
             str(model_path),
@@ -234,6 +238,7 @@ class SpeechValidator:
             max_length=len(prompt) + max_new_tokens(audio.size / SAMPLE_RATE),
             return_scores=True,
             return_no_speech_prob=True,
+            return_logits_vocab=True,  # for the numerals' leads; no extra pass
             suppress_blank=True,
             suppress_tokens=[-1],
         )[0]
@@ -255,11 +260,49 @@ class SpeechValidator:
             tokens=tokens,
             avg_logprob=avg_logprob,
             no_speech_prob=float(result.no_speech_prob),
+            numeral_lead=self._numeral_lead(tokens, result.logits[0], language),
         )
         # Scoring sees the clip and a little padding (SCORE_TAIL_POSITIONS), not the whole window.
         positions = min(window // 2, frames // 2 + SCORE_TAIL_POSITIONS)
         memory = np.ascontiguousarray(np.asarray(encoded)[:, :positions])
         return transcript, (memory, frames, tokenizer)
+
+    def _numeral_lead(self, tokens: tuple[int, ...], logits, language: str) -> float:
+        """The smallest lead (nats) of a numeral the decoder wrote (digits, or the first token of a
+        number word) over the likeliest other numeral of its kind at that step; inf if none."""
+        rivals = self._numeral_rivals(language_family(language))
+        places = [(j, t) for j, t in enumerate(tokens) if t in rivals]
+        if not places:
+            return math.inf
+        steps = np.asarray(logits, dtype=np.float64)
+        leads = []
+        for j, token in places:
+            row = steps[j]  # log-softmax is shift-invariant: compare raw logits
+            leads.append(float(row[token] - row[rivals[token]].max()))
+        return min(leads)
+
+    def _numeral_rivals(self, lang: str) -> dict[int, np.ndarray]:
+        """`_numeral_tokens`, plus each number word that is one token (" fifteen", " seis") → the
+        one-token number words of other values."""
+        if lang not in self._rivals_by_language:
+            self._rivals_by_language[lang] = self._build_numeral_rivals(lang)
+        return self._rivals_by_language[lang]
+
+    def _build_numeral_rivals(self, lang: str) -> dict[int, np.ndarray]:
+        # Whole words only: a word's first piece (" tre" of "treze", " o" of "onze") is also the
+        # start of other words, so the lead over it says nothing about the number.
+        value_of: dict[int, int] = {}  # one-token number word → its value (um and uma: 1)
+        for n in range(61):
+            for feminine in (False, True):
+                word = number_words(n, lang, feminine=feminine)
+                for form in {word, word.capitalize()}:
+                    ids = self.model.hf_tokenizer.encode(" " + form, add_special_tokens=False).ids
+                    if len(ids) == 1:
+                        value_of[ids[0]] = n
+        rivals = dict(self._numeral_tokens)
+        for token, n in value_of.items():
+            rivals[token] = np.array([t for t, other in value_of.items() if other != n])
+        return rivals
 
     def _detect_language(self, encoded) -> str:
         """The likeliest language Fala compares, for a phrase whose words do not tell (digits,
@@ -296,8 +339,10 @@ class SpeechValidator:
         normalized_expected = normalize(expected, lang)
         expected_key = comparison_key(normalized_expected)
         normalized_quick = normalize(quick.text, lang)
-        if not quick.no_speech and comparison_key(normalized_quick) == expected_key:
-            return quick, Evidence(True, False), normalized_quick, normalized_expected
+        matches = not quick.no_speech and comparison_key(normalized_quick) == expected_key
+        if matches and quick.numeral_lead >= MATCH_NUMERAL_LEAD:
+            ev = Evidence(True, False, free_numeral_lead=quick.numeral_lead)
+            return quick, ev, normalized_quick, normalized_expected
         transcript, state = self._transcribe(audio, whisper_language or quick.language or None)
         lang = transcript.language or whisper_language
         normalized_spoken = normalize(transcript.text, lang)
@@ -307,7 +352,8 @@ class SpeechValidator:
         spoken_key = comparison_key(normalized_spoken)
         expected_key = comparison_key(normalized_expected)
         if spoken_key == expected_key:
-            return transcript, Evidence(True, False), normalized_spoken, normalized_expected
+            ev = Evidence(True, False, free_numeral_lead=transcript.numeral_lead)
+            return transcript, ev, normalized_spoken, normalized_expected
         tokenizer = state[2]
         family = language_family(lang)
         forms = spoken_forms(spelled_as_heard(expected, transcript.text, family), family)

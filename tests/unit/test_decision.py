@@ -57,6 +57,10 @@ def scored(
     [
         (Evidence(False, True), REASON_NO_SPEECH),
         (Evidence(True, False), REASON_MATCH),
+        # the transcript is the phrase, and the decoder chose each numeral clearly: a match…
+        (Evidence(True, False, free_numeral_lead=2.5), REASON_MATCH),
+        # …but a numeral taken by a hair ("750" barely over "715") cannot vouch for the phrase
+        (Evidence(True, False, free_numeral_lead=0.4), REASON_UNCERTAIN),
         # the expected phrase is as likely as what the recognizer wrote: accept
         (scored(0.1), REASON_ACOUSTIC_MATCH),
         # less likely than a garbled transcript, but far more likely than every near miss

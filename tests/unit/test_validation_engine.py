@@ -253,3 +253,29 @@ def test_a_garbled_clip_accepts_no_other_minute_or_action(speech_validator, expe
 
     assert not result.validated
     assert result.confidence < 0.5
+
+
+def test_each_numeral_the_decoder_writes_is_weighed_against_the_other_numerals(speech_validator):
+    tokenizer = speech_validator.model.hf_tokenizer
+
+    def token(text: str) -> int:
+        (only,) = tokenizer.encode(text, add_special_tokens=False).ids
+        return only
+
+    en, pt = speech_validator._numeral_rivals("en"), speech_validator._numeral_rivals("pt")
+    assert token(" fifty") in en[token(" fifteen")]
+    assert token(" 15") in en[token(" 50")]
+    assert token(" dois") in pt[token(" seis")]
+    # "uma" is "um", not a rival; a word's first piece (" tre" of "treze") is not weighed
+    assert token(" uma") not in pt[token(" um")]
+    assert token(" tre") not in pt
+    heard = speech_validator.transcribe(clip("checkin_9_45_en_piper.wav"), "en")
+    assert heard.numeral_lead > 1.0  # " 945" was the decoder's clear choice
+
+
+def test_a_match_on_a_numeral_taken_by_a_hair_is_uncertain(speech_validator, monkeypatch):
+    monkeypatch.setattr(type(speech_validator), "_numeral_lead", lambda *_: 0.3)
+    audio = clip("checkin_9_45_en_piper.wav")  # every CPU hears "Check in 945"
+    validation = speech_validator.validate(audio, "CHECK IN 9 45", "en")
+    assert (validation.validated, validation.reason) == (False, "uncertain")
+    assert validation.spoken_text_in_audio == "Check in 945"  # the phrase, heard unsure
