@@ -358,9 +358,11 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port")] = 9000,
 ) -> None:
-    """Serve the validation Function URL locally: POST / {"expected_speech", "audio": <base64>}."""
+    """Serve the validation Function URL locally: POST / {"expected_speech", "audio": <base64>},
+    POST /challenge."""
     from fala.local.assembly import REPO_ROOT, Resolver, load_stack
     from fala.local.assembly import synth as run_synth
+    from fala.local.emulator import local_tables
     from fala.local.function_url import make_server, url_function
     from fala.local.lambdas import LocalLambdaRuntime
 
@@ -380,7 +382,8 @@ def serve(
         " — Ctrl+C stops"
     )
     try:
-        server.serve_forever()
+        with local_tables(stack, resolver):  # the challenge table, in memory
+            server.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:

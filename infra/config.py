@@ -87,6 +87,9 @@ class FalaConfig(BaseModel):
     max_audio_seconds: int = Field(30, ge=1, le=600)
     max_expected_speech_chars: int = Field(200, ge=1, le=10_000)
     default_language: str = Field("pt-BR", pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+    # Challenge phrases (POST /challenge): a token's life, and the clock's UTC offset (Brasília).
+    challenge_ttl_seconds: int = Field(60, ge=10, le=3600)
+    challenge_utc_offset_minutes: int = Field(-180, ge=-720, le=840)
 
     # Conversation through Nova Sonic (mode=converse / auto).
     sonic_model_id: str = Field("amazon.nova-2-sonic-v1:0", pattern=r"^[a-z0-9.:-]+$")

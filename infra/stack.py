@@ -44,7 +44,7 @@ class FalaStack(Stack):
             archive_retention_days=config.log_retention_days,
             encryption=encryption,
         )
-        validation = SpeechValidation(self, "Validation", config=config)
+        validation = SpeechValidation(self, "Validation", config=config, encryption=encryption)
         conversation = SonicConversation(
             self, "Conversation", config=config, results_bucket_name=storage.bucket.bucket_name
         )

@@ -51,6 +51,7 @@ def url_server(stack, whisper_model_path, tmp_path_factory):
     import threading
 
     from fala.local.assembly import Resolver
+    from fala.local.emulator import local_tables
     from fala.local.function_url import make_server, url_function
     from fala.local.lambdas import LocalLambdaRuntime
 
@@ -62,7 +63,8 @@ def url_server(stack, whisper_model_path, tmp_path_factory):
         overrides={"WHISPER_MODEL_DIR": whisper_model_path},
     )
     httpd = make_server(url_function(stack, runtime, resolver), "127.0.0.1", 0)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield httpd
-    httpd.shutdown()
-    httpd.server_close()
+    with local_tables(stack, resolver):
+        threading.Thread(target=httpd.serve_forever, daemon=True).start()
+        yield httpd
+        httpd.shutdown()
+        httpd.server_close()

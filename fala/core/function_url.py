@@ -1,6 +1,8 @@
 """The validation API over a Lambda Function URL (payload format 2.0).
 
-`POST /` with JSON `{"expected_speech": str, "audio": "<base64>", "language"?: str}`.
+`POST /` with JSON `{"expected_speech": str, "audio": "<base64>", "language"?: str}`, or with
+`"challenge_token"` from `POST /challenge` (`{"action"?: str, "language"?: str}`: a phrase to say
+and its single-use token, fala.core.challenge) in place of `expected_speech`.
 Parsing is strict and every problem is a FalaError naming the field, so callers get a 4xx that
 says what to fix; `handle_validation_request` turns any FalaError into its JSON response.
 """
@@ -18,12 +20,15 @@ from typing import Any
 import numpy as np
 
 from fala.core.audio import decode_audio
+from fala.core.challenge import ChallengesDisabled, issue_challenge, redeem_challenge
 from fala.core.errors import FalaError, InvalidRequest, MethodNotAllowed, RouteNotFound
 from fala.core.models import Validation
 from fala.core.settings import ValidationSettings
 from fala.core.validation import check_expected_speech, resolve_language
 
-FIELDS = ("expected_speech", "audio", "language")
+FIELDS = ("expected_speech", "audio", "language", "challenge_token")
+CHALLENGE_FIELDS = ("action", "language")
+ROUTES = ("/", "/challenge")
 _DATA_URL = re.compile(r"^data:[\w.+-]+/[\w.+-]+(?:;[\w.+-]+=[\w.+-]+)*;base64,", re.IGNORECASE)
 _WHITESPACE = re.compile(r"\s+")
 JSON_HEADERS = {"content-type": "application/json"}
@@ -31,13 +36,20 @@ JSON_HEADERS = {"content-type": "application/json"}
 
 @dataclass(frozen=True)
 class ValidationRequest:
-    expected_speech: str
+    expected_speech: str | None  # None: the challenge's phrase
     audio: bytes
     language: str | None  # the caller's tag, or None to detect
+    challenge_token: str | None = None
 
 
-def parse_request(event: Mapping[str, Any], settings: ValidationSettings) -> ValidationRequest:
-    """The request in a Function URL event; raises a FalaError on anything malformed."""
+@dataclass(frozen=True)
+class ChallengeRequest:
+    action: str | None
+    language: str
+
+
+def route_of(event: Mapping[str, Any]) -> str:
+    """The route ("/" or "/challenge") of a POST; a FalaError for any other method or path."""
     http = (event.get("requestContext") or {}).get("http") or {}
     method = str(http.get("method") or "").upper()
     if method != "POST":
@@ -45,26 +57,63 @@ def parse_request(event: Mapping[str, Any], settings: ValidationSettings) -> Val
             f"Method {method or '(none)'} is not allowed; send POST / with a JSON body."
         )
     path = event.get("rawPath") or http.get("path") or "/"
-    if path != "/":
-        raise RouteNotFound(f"No route {path!r}; send POST / with a JSON body.")
+    if path not in ROUTES:
+        raise RouteNotFound(
+            f"No route {path!r}; send POST / (validate) or POST /challenge with a JSON body."
+        )
+    return path
 
+
+def parse_request(event: Mapping[str, Any], settings: ValidationSettings) -> ValidationRequest:
+    """The validation request in a Function URL event; a FalaError on anything malformed."""
+    route_of(event)
     body = _json_body(event)
-    unknown = sorted(set(body) - set(FIELDS))
+    _refuse_unknown(body, FIELDS)
+    token = body.get("challenge_token")
+    if token is not None and not isinstance(token, str):
+        raise InvalidRequest(f'Field "challenge_token" must be a string, got {_json_type(token)}.')
+    expected = None
+    if token is None or "expected_speech" in body:
+        expected = _string_field(body, "expected_speech")
+        check_expected_speech(expected, max_chars=settings.max_expected_speech_chars)
+    audio = _audio_field(_string_field(body, "audio"))
+    default = None if token is not None else settings.default_language  # the challenge's
+    language = _language_field(body, default)
+    return ValidationRequest(expected, audio, language, token)
+
+
+def parse_challenge_request(
+    event: Mapping[str, Any], settings: ValidationSettings
+) -> ChallengeRequest:
+    """`POST /challenge` with an optional JSON body `{"action"?, "language"?}`."""
+    body = _json_body(event) if event.get("body") else {}
+    _refuse_unknown(body, CHALLENGE_FIELDS)
+    action = body.get("action")
+    if action is not None and not isinstance(action, str):
+        raise InvalidRequest(f'Field "action" must be a string, got {_json_type(action)}.')
+    language = _language_field(body, settings.default_language)
+    if language is None or resolve_language(language) is None:
+        raise InvalidRequest('A challenge needs a language ("pt-BR" or "en"), not "auto".')
+    return ChallengeRequest(action, language)
+
+
+def _refuse_unknown(body: Mapping[str, Any], fields: tuple[str, ...]) -> None:
+    unknown = sorted(set(body) - set(fields))
     if unknown:
         raise InvalidRequest(
             f"Unknown field(s) {', '.join(map(repr, unknown))}; accepted fields are "
-            f"{', '.join(FIELDS)}."
+            f"{', '.join(fields)}."
         )
-    expected = _string_field(body, "expected_speech")
-    audio = _audio_field(_string_field(body, "audio"))
-    language = body.get("language", settings.default_language)
+
+
+def _language_field(body: Mapping[str, Any], default: str | None) -> str | None:
+    language = body.get("language", default)
     if language is not None and not isinstance(language, str):
         raise InvalidRequest(
             f'Field "language" must be a string such as "pt-BR", got {_json_type(language)}.'
         )
     resolve_language(language)  # fail before decoding audio
-    check_expected_speech(expected, max_chars=settings.max_expected_speech_chars)
-    return ValidationRequest(expected_speech=expected, audio=audio, language=language)
+    return language
 
 
 def _json_body(event: Mapping[str, Any]) -> dict[str, Any]:
@@ -141,20 +190,61 @@ def error_response(error: FalaError) -> dict[str, Any]:
     return response(error.status, error.to_dict())
 
 
-def success_response(validation: Validation) -> dict[str, Any]:
-    return response(200, validation.model_dump(mode="json"))
+def success_response(validation: Validation, **extra: Any) -> dict[str, Any]:
+    return response(200, {**validation.model_dump(mode="json"), **extra})
 
 
 Validate = Callable[[np.ndarray, str, str | None], Validation]
 
 
 def handle_validation_request(
-    event: Mapping[str, Any], validate: Validate, settings: ValidationSettings
+    event: Mapping[str, Any],
+    validate: Validate,
+    settings: ValidationSettings,
+    challenges: Any = None,
 ) -> dict[str, Any]:
-    """Parse, decode, validate, answer: the whole Function URL request in one place."""
+    """Parse, decode, validate, answer: the whole Function URL request in one place.
+
+    `challenges` is the challenge table (a boto3 DynamoDB Table), None where there is none."""
     try:
+        if route_of(event) == "/challenge":
+            wanted = parse_challenge_request(event, settings)
+            challenge = issue_challenge(
+                _enabled(challenges),
+                action=wanted.action,
+                language=wanted.language,
+                ttl_seconds=settings.challenge_ttl_seconds,
+                utc_offset_minutes=settings.challenge_utc_offset_minutes,
+            )
+            return response(201, challenge.to_dict())
         request = parse_request(event, settings)
+        # Decoded before the token is spent: unreadable audio must not burn the challenge.
         audio = decode_audio(request.audio, max_seconds=settings.max_audio_seconds)
-        return success_response(validate(audio, request.expected_speech, request.language))
+        if request.challenge_token is None:
+            assert request.expected_speech is not None  # parse_request requires one
+            return success_response(validate(audio, request.expected_speech, request.language))
+        redeemed = redeem_challenge(_enabled(challenges), request.challenge_token)
+        if request.expected_speech is not None and _differ(
+            request.expected_speech, redeemed.expected_speech
+        ):
+            raise InvalidRequest(
+                f"expected_speech {request.expected_speech!r} is not the challenge's phrase "
+                f"({redeemed.expected_speech!r}); send the token without expected_speech."
+            )
+        language = request.language or redeemed.language
+        validation = validate(audio, redeemed.expected_speech, language)
+        return success_response(validation, challenge={"verified": True})
     except FalaError as error:
         return error_response(error)
+
+
+def _enabled(challenges: Any) -> Any:
+    if challenges is None:
+        raise ChallengesDisabled(
+            "Challenge phrases are not enabled in this deployment (no challenge table)."
+        )
+    return challenges
+
+
+def _differ(a: str, b: str) -> bool:
+    return " ".join(a.upper().split()) != " ".join(b.upper().split())

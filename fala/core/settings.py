@@ -14,10 +14,15 @@ class ValidationSettings(BaseModel):
     max_audio_seconds: float = Field(default=30.0, gt=0, le=600)
     max_expected_speech_chars: int = Field(default=200, gt=0, le=10_000)
     default_language: str = "pt-BR"
+    # Challenge phrases (fala.core.challenge): how long a token lasts, and the clock's time zone
+    # as a UTC offset (Brasília: -180, no daylight saving since 2019).
+    challenge_ttl_seconds: int = Field(default=60, ge=10, le=3600)
+    challenge_utc_offset_minutes: int = Field(default=-180, ge=-720, le=840)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ValidationSettings:
-        """Settings from MAX_AUDIO_SECONDS, MAX_EXPECTED_SPEECH_CHARS and DEFAULT_LANGUAGE.
+        """Settings from MAX_AUDIO_SECONDS, MAX_EXPECTED_SPEECH_CHARS, DEFAULT_LANGUAGE and
+        CHALLENGE_TTL_SECONDS, CHALLENGE_UTC_OFFSET_MINUTES.
 
         A bad value raises pydantic's ValidationError at import time: a deployment mistake,
         not a user error, so it should fail the cold start loudly.
@@ -27,5 +32,7 @@ class ValidationSettings(BaseModel):
             "max_audio_seconds": "MAX_AUDIO_SECONDS",
             "max_expected_speech_chars": "MAX_EXPECTED_SPEECH_CHARS",
             "default_language": "DEFAULT_LANGUAGE",
+            "challenge_ttl_seconds": "CHALLENGE_TTL_SECONDS",
+            "challenge_utc_offset_minutes": "CHALLENGE_UTC_OFFSET_MINUTES",
         }
         return cls.model_validate({f: env[v] for f, v in names.items() if env.get(v, "").strip()})

@@ -3,10 +3,12 @@ machine executed by moto's interpreter, its Lambda handlers in-process (shared/D
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.header import Header
 from pathlib import Path
@@ -57,6 +59,48 @@ class RunResult:
         }
 
 
+# Never real credentials: whatever the emulation calls is answered by moto.
+FAKE_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "local",
+    "AWS_SECRET_ACCESS_KEY": "local",
+    "AWS_SESSION_TOKEN": "local",
+    "AWS_DEFAULT_REGION": LOCAL_REGION,
+    "AWS_REGION": LOCAL_REGION,
+}
+
+
+def create_tables(stack: Stack, resolver: Resolver) -> None:
+    """The stack's DynamoDB tables, in moto."""
+    dynamodb = boto3.client("dynamodb")
+    for lid, res in stack.of_type("AWS::DynamoDB::GlobalTable").items():
+        props = res["Properties"]
+        dynamodb.create_table(
+            TableName=resolver.physical_name(lid),
+            KeySchema=props["KeySchema"],
+            AttributeDefinitions=props["AttributeDefinitions"],
+            BillingMode="PAY_PER_REQUEST",
+        )
+
+
+@contextlib.contextmanager
+def local_tables(stack: Stack, resolver: Resolver) -> Iterator[None]:
+    """The stack's tables in moto, with fake credentials, for the Function URL alone (`fala
+    serve`): its challenges (fala.core.challenge) live in one."""
+    saved = {k: os.environ.get(k) for k in FAKE_CREDENTIALS}
+    os.environ.update(FAKE_CREDENTIALS)
+    make_moto_writes_atomic()
+    try:
+        with mock_aws():
+            create_tables(stack, resolver)
+            yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
 class LocalPipeline:
     """`with LocalPipeline() as pipeline: pipeline.run(path, expected_speech=…)`."""
 
@@ -77,15 +121,8 @@ class LocalPipeline:
 
     # -- lifecycle ---------------------------------------------------------------------------
     def __enter__(self) -> LocalPipeline:
-        fake = {
-            "AWS_ACCESS_KEY_ID": "local",
-            "AWS_SECRET_ACCESS_KEY": "local",
-            "AWS_SESSION_TOKEN": "local",
-            "AWS_DEFAULT_REGION": LOCAL_REGION,
-            "AWS_REGION": LOCAL_REGION,
-        }
-        self._saved_env = {k: os.environ.get(k) for k in fake}
-        os.environ.update(fake)
+        self._saved_env = {k: os.environ.get(k) for k in FAKE_CREDENTIALS}
+        os.environ.update(FAKE_CREDENTIALS)
         make_moto_writes_atomic()
         self._mock.start()
         # moto logs every caught task failure as an error; the trace reports them instead.
@@ -159,15 +196,7 @@ class LocalPipeline:
             )
         for lid in self.stack.of_type("AWS::Events::EventBus"):
             self.events.create_event_bus(Name=r.physical_name(lid))
-        dynamodb = boto3.client("dynamodb")
-        for lid, res in self.stack.of_type("AWS::DynamoDB::GlobalTable").items():
-            props = res["Properties"]
-            dynamodb.create_table(
-                TableName=r.physical_name(lid),
-                KeySchema=props["KeySchema"],
-                AttributeDefinitions=props["AttributeDefinitions"],
-                BillingMode="PAY_PER_REQUEST",
-            )
+        create_tables(self.stack, r)
         self.state_machines: dict[str, str] = {}
         for lid, res in self.stack.of_type("AWS::StepFunctions::StateMachine").items():
             props = res["Properties"]

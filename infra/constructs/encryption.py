@@ -42,6 +42,7 @@ from aws_cdk import (
     RemovalPolicy,
     Stack,
 )
+from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -101,6 +102,19 @@ class Encryption(Construct):
             conditions={
                 "StringEquals": {"kms:ViaService": f"{service}.{Aws.REGION}.amazonaws.com"}
             },
+        )
+
+    def encrypt_table(self, table: dynamodb.TableV2) -> None:
+        """Put the table under the key at the CloudFormation level: TableV2's own option cannot
+        render a replica's key in an env-agnostic stack. The one replica is the stack's region."""
+        if self.key is None:
+            return
+        resource: dynamodb.CfnGlobalTable = table.node.default_child  # type: ignore[assignment]
+        resource.sse_specification = dynamodb.CfnGlobalTable.SSESpecificationProperty(
+            sse_enabled=True, sse_type="KMS"
+        )
+        resource.add_property_override(
+            "Replicas.0.SSESpecification.KMSMasterKeyId", self.key.key_arn
         )
 
     def encrypt_queue(self, queue: sqs.Queue) -> None:

@@ -260,16 +260,7 @@ class PublishOutcome(Construct):
             ),
             removal_policy=RemovalPolicy.DESTROY,
         )
-        if encryption.key is not None:
-            # At the CloudFormation level: TableV2's own option cannot render a replica's key in
-            # an env-agnostic stack. The one replica is the stack's region.
-            table: dynamodb.CfnGlobalTable = self.idempotency_table.node.default_child  # type: ignore[assignment]
-            table.sse_specification = dynamodb.CfnGlobalTable.SSESpecificationProperty(
-                sse_enabled=True, sse_type="KMS"
-            )
-            table.add_property_override(
-                "Replicas.0.SSESpecification.KMSMasterKeyId", encryption.key.key_arn
-            )
+        encryption.encrypt_table(self.idempotency_table)
         self.function = zip_function(
             self,
             "PublishOutcomeFn",

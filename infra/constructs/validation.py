@@ -11,12 +11,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import Duration, IgnoreMode
+from aws_cdk import Duration, IgnoreMode, RemovalPolicy
+from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from infra.config import FalaConfig
+from infra.constructs.encryption import Encryption
 from infra.constructs.lambda_defaults import image_function
 from infra.nag import skip_checkov
 
@@ -41,7 +43,9 @@ BUILD_CONTEXT_EXCLUDE = [
 
 
 class SpeechValidation(Construct):
-    def __init__(self, scope: Construct, id: str, *, config: FalaConfig) -> None:
+    def __init__(
+        self, scope: Construct, id: str, *, config: FalaConfig, encryption: Encryption
+    ) -> None:
         super().__init__(scope, id)
 
         def image(cmd: list[str]) -> lambda_.DockerImageCode:
@@ -55,10 +59,25 @@ class SpeechValidation(Construct):
                 cmd=cmd,
             )
 
+        # Challenge phrases (fala.core.challenge): one item per issued challenge, kept a day past
+        # its expiry (TTL) so a late replay still reads "used"; no audio, no personal data.
+        self.challenge_table = dynamodb.TableV2(
+            self,
+            "Challenges",
+            partition_key=dynamodb.Attribute(name="id", type=dynamodb.AttributeType.STRING),
+            time_to_live_attribute="expiration",
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        encryption.encrypt_table(self.challenge_table)
         environment = {
             "MAX_AUDIO_SECONDS": str(config.max_audio_seconds),
             "MAX_EXPECTED_SPEECH_CHARS": str(config.max_expected_speech_chars),
             "DEFAULT_LANGUAGE": config.default_language,
+            "CHALLENGE_TTL_SECONDS": str(config.challenge_ttl_seconds),
+            "CHALLENGE_UTC_OFFSET_MINUTES": str(config.challenge_utc_offset_minutes),
         }
         common = {
             "service": "fala-validation",
@@ -93,6 +112,21 @@ class SpeechValidation(Construct):
                 "by default); it is then throttled by reserved concurrency "
                 f"({config.public_url_reserved_concurrency}).",
             )
+
+        # Issue (put) and redeem (conditional update; a read only when the condition fails):
+        # the API alone, and nothing more.
+        self.challenge_table.grant(
+            self.api_function, "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem"
+        )
+        self.api_function.add_environment("CHALLENGE_TABLE", self.challenge_table.table_name)
+        encryption.grant_via(
+            self.api_function,
+            "dynamodb",
+            "kms:Decrypt",
+            "kms:Encrypt",
+            "kms:GenerateDataKey",
+            "kms:DescribeKey",
+        )
 
         self.task_function = image_function(
             self,

@@ -16,10 +16,12 @@ def server(url_server) -> int:
     return url_server.server_port
 
 
-def request(port: int, method: str, body: bytes = b"", headers: dict | None = None):
+def request(
+    port: int, method: str, body: bytes = b"", headers: dict | None = None, path: str = "/"
+):
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
     connection.request(
-        method, "/", body=body, headers={"content-type": "application/json", **(headers or {})}
+        method, path, body=body, headers={"content-type": "application/json", **(headers or {})}
     )
     response = connection.getresponse()
     payload = response.read()
@@ -37,6 +39,23 @@ def test_seed_contract_validates_the_demo_clip(server):
     assert body["validated"] is True
     assert body["spoken_text_in_audio"]
     assert body["normalized_spoken"] == body["normalized_expected"] == "entrada 13 40"
+
+
+def test_a_challenge_is_judged_once_and_an_old_recording_does_not_pass_it(server):
+    status, challenge = request(server, "POST", b"", path="/challenge")
+    assert status == 201
+    assert challenge["expected_speech"].startswith("ENTRADA ")
+    assert " CODIGO " in challenge["expected_speech"]
+    # yesterday's "Entrada, treze e quarenta", replayed against today's challenge
+    audio = base64.b64encode((AUDIO / "entrada_13_40_pt.wav").read_bytes()).decode()
+    punch = json.dumps({"audio": audio, "challenge_token": challenge["challenge_token"]}).encode()
+    status, body = request(server, "POST", punch)
+    assert status == 200
+    assert body["expected_speech"] == challenge["expected_speech"]
+    assert body["challenge"] == {"verified": True}
+    assert body["validated"] is False
+    status, body = request(server, "POST", punch)
+    assert (status, body["error"]) == (409, "challenge_used")
 
 
 @pytest.mark.parametrize(

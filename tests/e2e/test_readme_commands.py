@@ -95,4 +95,12 @@ def fala_serve(stack):
 def test_a_checked_block_runs_against_fala_serve(fala_serve, script):
     done = run_block(script)
     assert done.returncode == 0, done.stderr
-    assert '"validated": true' in done.stdout  # what the block's comment says it prints
+    # what the block's comments say it prints: each verdict, error code and status
+    promised = PROMISE.findall(script)
+    assert promised, "a served block shows what it answers"
+    for words in promised:
+        assert words in done.stdout, (words, done.stdout[-2000:])
+
+
+# In a block's `# {…}` comments: "validated": true|false, "error": "<code>", HTTP <status>.
+PROMISE = re.compile(r'"validated": (?:true|false)|"error": "\w+"|HTTP \d{3}')

@@ -76,6 +76,11 @@ def only(resources: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     return next(iter(resources.items()))
 
 
+def named(resources: dict[str, Any], part: str) -> tuple[str, dict[str, Any]]:
+    """The one resource whose logical id contains `part` ("Challenges", "Published")."""
+    return only({lid: r for lid, r in resources.items() if part in lid})
+
+
 def synthesize(tmp_dir: Path, **overrides: Any) -> Synth:
     context = {
         **cdk_json_context(),

@@ -7,7 +7,7 @@ import json
 
 import pytest
 from aws_cdk.assertions import Match
-from cdk_synth import Synth, only
+from cdk_synth import Synth, named, only
 
 from infra.constructs.pipeline import SONIC_FALLBACK_ERRORS, USER_ERRORS
 from infra.constructs.voice_jobs import JobTimings
@@ -224,7 +224,7 @@ def test_voice_service_outputs(voice_synth: Synth) -> None:
 
 
 def test_publish_records_each_execution_in_an_idempotency_table(default_synth: Synth) -> None:
-    table_id, table = only(default_synth.of_type("AWS::DynamoDB::GlobalTable"))
+    table_id, table = named(default_synth.of_type("AWS::DynamoDB::GlobalTable"), "Published")
     assert table["Properties"]["TimeToLiveSpecification"] == {
         "AttributeName": "expiration",
         "Enabled": True,

@@ -108,8 +108,8 @@ def test_without_a_key_every_store_keeps_its_default_encryption(default_synth: S
             assert not resource["Properties"].get(prop), cfn_type
     for function in default_synth.of_type("AWS::Lambda::Function").values():
         assert "KmsKeyArn" not in function["Properties"]
-    _, table = only(default_synth.of_type("AWS::DynamoDB::GlobalTable"))
-    assert "SSESpecification" not in table["Properties"]
+    for table in default_synth.of_type("AWS::DynamoDB::GlobalTable").values():
+        assert "SSESpecification" not in table["Properties"]
     _, machine = only(default_synth.of_type("AWS::StepFunctions::StateMachine"))
     assert "EncryptionConfiguration" not in machine["Properties"]
     assert "StateMachineName" not in machine["Properties"]
@@ -156,10 +156,12 @@ def test_every_store_uses_the_created_key(voice_kms_synth: Synth) -> None:
     # 6 function log groups, the execution log group, the voice service's and the flow logs'
     assert len(voice_kms_synth.of_type("AWS::Logs::LogGroup")) == 9
     assert stores == 3 + 1 + 9 + 1 + 2  # ... and the outcome bus and its archive
-    _, table = only(voice_kms_synth.of_type("AWS::DynamoDB::GlobalTable"))
-    assert table["Properties"]["SSESpecification"] == {"SSEEnabled": True, "SSEType": "KMS"}
-    (replica,) = table["Properties"]["Replicas"]
-    assert replica["SSESpecification"] == {"KMSMasterKeyId": key}
+    tables = voice_kms_synth.of_type("AWS::DynamoDB::GlobalTable").values()
+    assert len(tables) == 2  # the idempotency records and the challenges
+    for table in tables:
+        assert table["Properties"]["SSESpecification"] == {"SSEEnabled": True, "SSEType": "KMS"}
+        (replica,) = table["Properties"]["Replicas"]
+        assert replica["SSESpecification"] == {"KMSMasterKeyId": key}
     _, machine = only(voice_kms_synth.of_type("AWS::StepFunctions::StateMachine"))
     assert machine["Properties"]["EncryptionConfiguration"] == {
         "Type": "CUSTOMER_MANAGED_KMS_KEY",
@@ -276,7 +278,11 @@ def test_each_principal_gets_only_the_key_actions_it_needs(voice_kms_synth: Synt
         "s3": {"kms:Decrypt"},
         **environment,
     }
-    assert _grants_of(synth, _function_role(synth, "Fala speech validation API")) == environment
+    # The API records and redeems challenges in its (encrypted) table.
+    assert _grants_of(synth, _function_role(synth, "Fala speech validation API")) == {
+        "dynamodb": {"kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"},
+        **environment,
+    }
     # Publish writes the result, records the execution, and reads the execution's history;
     # putting the outcome on the (encrypted) bus needs no key grant: EventBridge encrypts.
     assert _grants_of(synth, _function_role(synth, "Fala pipeline: write")) == {

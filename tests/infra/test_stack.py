@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from aws_cdk.assertions import Match, Template
-from cdk_synth import Synth, only
+from cdk_synth import Synth, named, only
 
 from infra.constructs.validation import API_CMD, TASK_CMD
 
@@ -389,6 +389,36 @@ def test_public_function_url_only_when_configured_and_then_throttled(
     assert url["Properties"]["AuthType"] == "NONE"
     assert "Cors" not in url["Properties"]
     assert api["Properties"]["ReservedConcurrentExecutions"] == 5
+
+
+def test_challenges_live_in_a_table_only_the_api_reaches(default_synth: Synth) -> None:
+    table_id, table = named(default_synth.of_type("AWS::DynamoDB::GlobalTable"), "Challenges")
+    assert table["Properties"]["TimeToLiveSpecification"] == {
+        "AttributeName": "expiration",
+        "Enabled": True,
+    }
+    api_id, api = default_synth.function(description_starts="Fala speech validation API")
+    env = api["Properties"]["Environment"]["Variables"]
+    assert env["CHALLENGE_TABLE"] == {"Ref": table_id}
+    assert (env["CHALLENGE_TTL_SECONDS"], env["CHALLENGE_UTC_OFFSET_MINUTES"]) == ("60", "-180")
+    table_arn = {"Fn::GetAtt": [table_id, "Arn"]}
+    granted = {
+        action
+        for statement in default_synth.statements_of_function(api)
+        if table_arn in _as_list(statement["Resource"])
+        for action in _as_list(statement["Action"])
+    }
+    # issue (put), redeem (conditional update), and read back a refused token's state
+    assert granted == {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem"}
+    for function_id, function in default_synth.of_type("AWS::Lambda::Function").items():
+        if function_id == api_id:
+            continue
+        for statement in default_synth.statements_of_function(function):
+            assert table_arn not in _as_list(statement["Resource"]), function_id
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
 
 
 # --- least privilege ------------------------------------------------------------------------

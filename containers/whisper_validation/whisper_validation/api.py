@@ -1,4 +1,5 @@
-"""Function URL handler: POST / {"expected_speech", "audio" (base64), "language"?}."""
+"""Function URL handler: POST / {"expected_speech", "audio" (base64), "language"?,
+"challenge_token"?} and POST /challenge {"action"?, "language"?}."""
 
 from __future__ import annotations
 
@@ -38,12 +39,14 @@ def _validate(audio: np.ndarray, expected_speech: str, language: str | None) -> 
 @engine.metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     try:
-        answer = handle_validation_request(event, _validate, engine.settings)
+        answer = handle_validation_request(
+            event, _validate, engine.settings, engine.challenge_table()
+        )
     except Exception:
         # A Function URL turns an unhandled error into a bare 502; answer JSON instead.
         logger.exception("Validation request failed")
         answer = error_response(FalaError("The validation failed unexpectedly; try again later."))
-    if answer["statusCode"] != 200:
+    if answer["statusCode"] >= 400:
         error = json.loads(answer["body"])
         logger.info(
             "Request refused",

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import functools
 import os
+from typing import Any
 
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit
@@ -25,6 +27,17 @@ MODEL_DIR = os.environ.get("WHISPER_MODEL_DIR") or DEFAULT_MODEL_DIR
 
 def validator() -> SpeechValidator:
     return shared_validator(MODEL_DIR)
+
+
+@functools.cache
+def challenge_table() -> Any:
+    """The challenge table (fala.core.challenge), None when the stack has none."""
+    name = os.environ.get("CHALLENGE_TABLE")
+    if not name:
+        return None
+    import boto3
+
+    return boto3.resource("dynamodb").Table(name)
 
 
 def record(validation: Validation) -> None:

@@ -1,0 +1,187 @@
+"""Challenge phrases: replay resistance for the time clock.
+
+`POST /challenge` hands out a phrase to say — the action, the current time and a short random
+code ("ENTRADA 13 40 CODIGO 472") — with a single-use token valid for a short time. A validation
+request carrying the token is judged against that phrase, and only once: a recording of
+yesterday's punch says yesterday's time and code, and a captured request cannot be sent again.
+
+The token is 128 random bits; the table keeps only its SHA-256 (a leaked table grants nothing),
+with the phrase and the expiry. Genuine means the record exists, fresh that its expiry is ahead,
+unused that the one conditional write that marks it used succeeds: DynamoDB evaluates the
+condition and the write atomically, so of two concurrent requests with one token exactly one
+gets through. (A signed token would still need this record to be single-use, and a key to keep.)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+from fala.core.errors import FalaError, InvalidRequest
+from fala.core.verbalize import digit_by_digit, time_forms
+
+ACTIONS = {
+    "pt": ("ENTRADA", "SAIDA", "INTERVALO", "RETORNO"),
+    "en": ("CHECK IN", "CHECK OUT", "BREAK", "BACK"),
+}
+CODE_WORD = {"pt": "CODIGO", "en": "CODE"}
+SPOKEN_ACTION = {
+    "ENTRADA": "Entrada",
+    "SAIDA": "Saída",
+    "INTERVALO": "Intervalo",
+    "RETORNO": "Retorno",
+    "CHECK IN": "Check in",
+    "CHECK OUT": "Check out",
+    "BREAK": "Break",
+    "BACK": "Back",
+}
+CODE_DIGITS = 3
+TOKEN_BYTES = 16
+_TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
+# DynamoDB deletes expired items within days, not seconds: freshness is the condition's job,
+# the TTL only keeps the table small. Kept a day past expiry so a late replay still reads "used".
+TTL_GRACE = timedelta(days=1)
+
+
+class ChallengeNotFound(FalaError):
+    """No challenge was issued with this token (mistyped, forged, or long expired)."""
+
+    code = "challenge_not_found"
+    status = 404
+
+
+class ChallengeExpired(FalaError):
+    code = "challenge_expired"
+    status = 410
+
+
+class ChallengeUsed(FalaError):
+    """The token was already used: a replay, or a second request with one token."""
+
+    code = "challenge_used"
+    status = 409
+
+
+class ChallengesDisabled(FalaError):
+    code = "challenges_disabled"
+    status = 404
+
+
+@dataclass(frozen=True)
+class Challenge:
+    token: str
+    expected_speech: str  # what the validation compares with ("ENTRADA 13 40 CODIGO 472")
+    say: str  # as a person reads it ("Entrada, treze e quarenta, código quatro, sete, dois.")
+    language: str
+    expires_at: datetime
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "challenge_token": self.token,
+            "expected_speech": self.expected_speech,
+            "say": self.say,
+            "language": self.language,
+            "expires_at": self.expires_at.isoformat(timespec="seconds"),
+        }
+
+
+@dataclass(frozen=True)
+class RedeemedChallenge:
+    expected_speech: str
+    language: str
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def challenge_phrase(action: str | None, language: str, at: datetime, code: str) -> tuple[str, str]:
+    """(expected_speech, how it is said) for `action` at the local time `at` with `code`."""
+    lang = "en" if language.lower().startswith("en") else "pt"
+    actions = ACTIONS[lang]
+    chosen = (action or actions[0]).strip().upper().replace("SAÍDA", "SAIDA")
+    if chosen not in actions:
+        raise InvalidRequest(
+            f"Action {action!r} is not one of {', '.join(actions)} (language {language})."
+        )
+    expected = f"{chosen} {at.hour} {at.minute:02d} {CODE_WORD[lang]} {code}"
+    forms = time_forms(at.hour, at.minute, lang)
+    said_time = next((f for f in forms if not any(c.isdigit() for c in f)), forms[0])
+    said_code = digit_by_digit(code, lang)
+    code_word = "código" if lang == "pt" else "code"
+    return expected, f"{SPOKEN_ACTION[chosen]}, {said_time}, {code_word} {said_code}."
+
+
+def issue_challenge(
+    table: Any,
+    *,
+    action: str | None,
+    language: str,
+    ttl_seconds: int,
+    utc_offset_minutes: int,
+    now: datetime | None = None,
+) -> Challenge:
+    """A new challenge, recorded in `table` (a boto3 DynamoDB Table)."""
+    now = now or datetime.now(UTC)
+    local = now.astimezone(timezone(timedelta(minutes=utc_offset_minutes)))
+    code = "".join(secrets.choice("0123456789") for _ in range(CODE_DIGITS))
+    expected, say = challenge_phrase(action, language, local, code)
+    token = secrets.token_urlsafe(TOKEN_BYTES)
+    expires_at = now + timedelta(seconds=ttl_seconds)
+    table.put_item(
+        Item={
+            "id": token_digest(token),
+            "expected_speech": expected,
+            "language": language,
+            "expires_at": int(expires_at.timestamp()),
+            "expiration": int((expires_at + TTL_GRACE).timestamp()),
+        },
+        ConditionExpression="attribute_not_exists(id)",
+    )
+    return Challenge(token, expected, say, language, expires_at.replace(microsecond=0))
+
+
+def redeem_challenge(table: Any, token: str, *, now: datetime | None = None) -> RedeemedChallenge:
+    """The challenge of `token`, marked used; ChallengeNotFound/Expired/Used otherwise."""
+    if not isinstance(token, str) or not _TOKEN.match(token):
+        raise InvalidRequest(
+            'Field "challenge_token" is not a token POST /challenge returned; ask for a new one.'
+        )
+    now = now or datetime.now(UTC)
+    from botocore.exceptions import ClientError
+
+    try:
+        item = table.update_item(
+            Key={"id": token_digest(token)},
+            UpdateExpression="SET used_at = :now",
+            ConditionExpression="attribute_exists(id) AND attribute_not_exists(used_at) "
+            "AND expires_at > :now",
+            ExpressionAttributeValues={":now": int(now.timestamp())},
+            ReturnValues="ALL_NEW",
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )["Attributes"]
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            raise
+        old = error.response.get("Item")
+        if old is None:
+            # Without ReturnValuesOnConditionCheckFailure support, read it (strongly).
+            old = table.get_item(Key={"id": token_digest(token)}, ConsistentRead=True).get("Item")
+        if not old:
+            raise ChallengeNotFound(
+                "No challenge was issued with this token; ask POST /challenge for one."
+            ) from None
+        if "used_at" in old:
+            raise ChallengeUsed(
+                "This challenge was already used; each one is good for one validation. "
+                "Ask POST /challenge for a new phrase."
+            ) from None
+        raise ChallengeExpired(
+            "This challenge has expired; say the phrase within its time. "
+            "Ask POST /challenge for a new one."
+        ) from None
+    return RedeemedChallenge(str(item["expected_speech"]), str(item["language"]))

@@ -1,0 +1,226 @@
+"""Challenge phrases (fala.core.challenge) and their routes on the Function URL, against moto's
+DynamoDB: genuine, fresh and unused, or a clear 4xx. The validate step is a stand-in here; the
+real engine on a challenge phrase is in tests/e2e/test_function_url.py."""
+
+import base64
+import json
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from fala.core.challenge import (
+    ChallengeExpired,
+    ChallengeNotFound,
+    ChallengeUsed,
+    challenge_phrase,
+    issue_challenge,
+    redeem_challenge,
+    token_digest,
+)
+from fala.core.errors import InvalidRequest
+from fala.core.function_url import handle_validation_request
+from fala.core.models import Validation
+from fala.core.settings import ValidationSettings
+
+WAV = (
+    Path(__file__).resolve().parents[1] / "fixtures" / "audio" / "entrada_13_40_pt.wav"
+).read_bytes()
+SETTINGS = ValidationSettings()
+NOON_UTC = datetime(2026, 12, 4, 15, 7, tzinfo=UTC)  # 12:07 in Brasília
+
+
+@pytest.fixture
+def table():
+    with mock_aws():
+        dynamodb = boto3.resource("dynamodb", region_name="us-east-1")
+        yield dynamodb.create_table(
+            TableName="challenges",
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+
+
+def issue(table, *, now=NOON_UTC, language="pt-BR", action=None, ttl=60):
+    return issue_challenge(
+        table, action=action, language=language, ttl_seconds=ttl, utc_offset_minutes=-180, now=now
+    )
+
+
+def test_a_challenge_is_the_local_time_and_a_code_said_in_the_language(table):
+    challenge = issue(table)
+    action, hour, minute, word, code = challenge.expected_speech.split()
+    assert (action, hour, minute, word) == ("ENTRADA", "12", "07", "CODIGO")
+    assert len(code) == 3 and code.isdigit()
+    assert challenge.say.startswith("Entrada, meio-dia e sete, código ")
+    assert challenge.expires_at == NOON_UTC + timedelta(seconds=60)
+    english = issue(table, language="en", action="check out")
+    assert english.expected_speech.startswith("CHECK OUT 12 07 CODE ")
+    assert english.say.startswith("Check out, twelve oh seven, code ")
+
+
+def test_the_table_keeps_a_digest_of_the_token_never_the_token(table):
+    challenge = issue(table)
+    [item] = table.scan()["Items"]
+    assert item["id"] == token_digest(challenge.token) != challenge.token
+    assert challenge.token not in json.dumps(item, default=str)
+    assert item["expiration"] > item["expires_at"]  # TTL: kept past expiry to read "used"
+
+
+def test_a_challenge_is_redeemed_once(table):
+    challenge = issue(table)
+    redeemed = redeem_challenge(table, challenge.token, now=NOON_UTC + timedelta(seconds=5))
+    assert (redeemed.expected_speech, redeemed.language) == (challenge.expected_speech, "pt-BR")
+    with pytest.raises(ChallengeUsed, match="already used"):
+        redeem_challenge(table, challenge.token, now=NOON_UTC + timedelta(seconds=6))
+
+
+def test_an_expired_challenge_is_refused_and_stays_unused(table):
+    challenge = issue(table, ttl=30)
+    with pytest.raises(ChallengeExpired, match="expired"):
+        redeem_challenge(table, challenge.token, now=NOON_UTC + timedelta(seconds=30))
+    [item] = table.scan()["Items"]
+    assert "used_at" not in item
+
+
+def test_a_forged_token_is_not_found_and_a_malformed_one_is_a_bad_request(table):
+    issue(table)
+    with pytest.raises(ChallengeNotFound, match="No challenge was issued"):
+        redeem_challenge(table, "A" * 22, now=NOON_UTC)
+    for bad in ("", "short", "x" * 65, "bad token with spaces!!", 42):
+        with pytest.raises(InvalidRequest, match="challenge_token"):
+            redeem_challenge(table, bad, now=NOON_UTC)
+
+
+def test_of_concurrent_requests_with_one_token_exactly_one_gets_through(table):
+    challenge = issue(table)
+    outcomes, start = [], threading.Barrier(8)
+
+    def use():
+        start.wait()
+        try:
+            redeem_challenge(table, challenge.token, now=NOON_UTC + timedelta(seconds=1))
+            outcomes.append("redeemed")
+        except ChallengeUsed:
+            outcomes.append("used")
+
+    threads = [threading.Thread(target=use) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["redeemed"] + ["used"] * 7
+
+
+def test_unknown_actions_are_refused_with_the_ones_there_are():
+    with pytest.raises(InvalidRequest, match="ENTRADA, SAIDA, INTERVALO, RETORNO"):
+        challenge_phrase("LUNCH", "pt-BR", NOON_UTC, "123")
+    assert challenge_phrase("saída", "pt-BR", NOON_UTC, "123")[0] == "SAIDA 15 07 CODIGO 123"
+
+
+# --- on the Function URL -------------------------------------------------------------------------
+
+
+def url_event(path: str, body) -> dict:
+    return {
+        "version": "2.0",
+        "rawPath": path,
+        "requestContext": {"http": {"method": "POST", "path": path}},
+        "isBase64Encoded": False,
+        "body": None if body is None else json.dumps(body),
+    }
+
+
+def judge(expected, language):
+    return Validation(
+        validated=True,
+        spoken_text_in_audio=expected,
+        expected_speech=expected,
+        normalized_expected=expected.lower(),
+        normalized_spoken=expected.lower(),
+        confidence=0.99,
+        language=language,
+        reason="match",
+    )
+
+
+def call(table, path, body, validate=None):
+    calls = []
+
+    def recording(audio, expected, language):
+        calls.append((expected, language))
+        return (validate or judge)(expected, language)
+
+    answer = handle_validation_request(url_event(path, body), recording, SETTINGS, table)
+    return answer["statusCode"], json.loads(answer["body"]), calls
+
+
+def test_the_url_issues_a_challenge_and_validates_against_it_once(table):
+    status, challenge, _ = call(table, "/challenge", None)
+    assert status == 201
+    assert set(challenge) == {"challenge_token", "expected_speech", "say", "language", "expires_at"}
+    audio = base64.b64encode(WAV).decode()
+    request = {"audio": audio, "challenge_token": challenge["challenge_token"]}
+    status, body, calls = call(table, "/", request)
+    assert status == 200 and body["validated"] and body["challenge"] == {"verified": True}
+    assert calls == [(challenge["expected_speech"], "pt-BR")]
+    # the same request again: a replay
+    status, body, calls = call(table, "/", request)
+    assert (status, body["error"], calls) == (409, "challenge_used", [])
+
+
+def test_bad_audio_does_not_spend_the_challenge(table):
+    _, challenge, _ = call(table, "/challenge", {"language": "en", "action": "CHECK IN"})
+    token = challenge["challenge_token"]
+    status, body, _ = call(
+        table, "/", {"audio": base64.b64encode(b"not audio").decode(), "challenge_token": token}
+    )
+    assert (status, body["error"]) == (422, "invalid_audio")
+    status, body, calls = call(
+        table, "/", {"audio": base64.b64encode(WAV).decode(), "challenge_token": token}
+    )
+    assert status == 200 and calls == [(challenge["expected_speech"], "en")]
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "status", "error"),
+    [
+        ("/challenge", {"action": "LUNCH"}, 400, "invalid_request"),
+        ("/challenge", {"language": "auto"}, 400, "invalid_request"),
+        ("/challenge", {"language": "fr"}, 400, "unsupported_language"),
+        ("/challenge", {"colour": "red"}, 400, "invalid_request"),
+        ("/", {"audio": "AAAA", "challenge_token": 7}, 400, "invalid_request"),
+        (
+            "/",
+            {"audio": base64.b64encode(WAV).decode(), "challenge_token": "B" * 22},
+            404,
+            "challenge_not_found",
+        ),
+    ],
+)
+def test_challenge_requests_that_are_refused(table, path, body, status, error):
+    answer_status, answer, _ = call(table, path, body)
+    assert (answer_status, answer["error"]) == (status, error)
+    assert answer["message"]
+
+
+def test_another_phrase_with_the_token_is_refused(table):
+    _, challenge, _ = call(table, "/challenge", None)
+    request = {
+        "audio": base64.b64encode(WAV).decode(),
+        "challenge_token": challenge["challenge_token"],
+        "expected_speech": "ENTRADA 13 40",
+    }
+    status, body, calls = call(table, "/", request)
+    assert (status, body["error"], calls) == (400, "invalid_request", [])
+    assert "not the challenge's phrase" in body["message"]
+
+
+def test_without_a_table_challenges_are_not_enabled():
+    answer = handle_validation_request(url_event("/challenge", None), judge, SETTINGS, None)
+    assert answer["statusCode"] == 404
+    assert json.loads(answer["body"])["error"] == "challenges_disabled"
