@@ -391,6 +391,50 @@ def serve(
 
 
 @app.command()
+def challenge(
+    action: Annotated[
+        str | None,
+        typer.Option(help="ENTRADA, SAIDA, INTERVALO, RETORNO; CHECK IN, CHECK OUT, BREAK, BACK"),
+    ] = None,
+    language: Annotated[str, typer.Option(help="pt-BR or en")] = "pt-BR",
+    url: Annotated[
+        str, typer.Option(help="The validation Function URL (`fala serve`'s by default)")
+    ] = "http://localhost:9000",
+    stack: Annotated[
+        str | None,
+        typer.Option(help="A deployed stack: its Function URL, signed with your AWS credentials"),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the answer as JSON")] = False,
+) -> None:
+    """A phrase to say now and its single-use token (POST /challenge): send the recording to
+    POST / with "challenge_token" within the token's life. Exit status: 0 issued, 2 refused
+    (the message says why), 3 the URL could not be reached."""
+    import boto3
+
+    from fala.deployed import post_json
+
+    body = {"language": language, **({"action": action} if action else {})}
+    try:
+        session = None
+        if stack is not None:
+            session = boto3.Session()
+            outputs = session.client("cloudformation").describe_stacks(StackName=stack)
+            found = {o["OutputKey"]: o["OutputValue"] for o in outputs["Stacks"][0]["Outputs"]}
+            url = found["ValidationApiUrl"]
+        status, answer = post_json(url.rstrip("/") + "/challenge", body, session=session)
+    except (OSError, RuntimeError, KeyError, BotoCoreError, ClientError) as exc:
+        _fail(f"could not ask {stack or url} for a challenge: {exc}", ExitCode.FAILED)
+    if status != 201:
+        _fail(f"{answer.get('message', answer)} (HTTP {status})", ExitCode.USAGE)
+    if as_json:
+        console.print_json(data=answer)
+        return
+    console.print(f"Say: [bold]{answer['say']}[/bold]")
+    console.print(f"expected_speech: {answer['expected_speech']}  (until {answer['expires_at']})")
+    console.print(f"challenge_token: {answer['challenge_token']}")
+
+
+@app.command()
 def talk(
     region: Annotated[str, typer.Option(help="A region offering Nova 2 Sonic")] = "us-east-1",
     model: Annotated[str, typer.Option(help="Bedrock model id")] = "amazon.nova-2-sonic-v1:0",

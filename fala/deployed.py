@@ -91,3 +91,39 @@ class DeployedStack:
     def history(self, arn: str) -> list[dict[str, Any]]:
         pages = self.sfn.get_paginator("get_execution_history").paginate(executionArn=arn)
         return json.loads(json.dumps([e for page in pages for e in page["events"]], default=str))
+
+
+def post_json(
+    url: str, body: dict[str, Any], *, session: Any = None, timeout: float = 60
+) -> tuple[int, dict[str, Any]]:
+    """POST `body` to a Function URL: (status, JSON answer). With a boto3 `session`, the request
+    is signed (SigV4, service "lambda") as an AWS_IAM-authenticated URL requires."""
+    import urllib.error
+    import urllib.request
+
+    if not url.startswith(("http://", "https://")):
+        raise RuntimeError(f"{url!r} is not an http(s) URL.")
+    data = json.dumps(body).encode()
+    headers = {"content-type": "application/json"}
+    if session is not None:
+        from botocore.auth import SigV4Auth
+        from botocore.awsrequest import AWSRequest
+
+        credentials = session.get_credentials()
+        if credentials is None:
+            raise RuntimeError("No AWS credentials to sign the request with.")
+        signed = AWSRequest(method="POST", url=url, data=data, headers=headers)
+        SigV4Auth(credentials.get_frozen_credentials(), "lambda", session.region_name).add_auth(
+            signed
+        )
+        headers = dict(signed.headers.items())
+    request = urllib.request.Request(url, data=data, headers=headers, method="POST")  # noqa: S310 (http(s) checked)
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+            return response.status, json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as error:
+        payload = error.read()
+        try:
+            return error.code, json.loads(payload)
+        except ValueError:
+            return error.code, {"error": "http_error", "message": payload.decode(errors="replace")}

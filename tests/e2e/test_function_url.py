@@ -3,6 +3,10 @@
 import base64
 import http.client
 import json
+import subprocess
+import sys
+import threading
+from pathlib import Path
 
 import pytest
 
@@ -109,3 +113,65 @@ def test_a_browser_gets_the_try_page_and_api_clients_keep_the_405(server):
     assert 'id="record"' in page and 'fetch("/"' in page
     status, body = request(server, "GET", headers={"accept": "application/json"})
     assert status == 405 and body["error"] == "method_not_allowed"
+
+
+def test_fala_challenge_asks_the_served_url_and_exits_by_the_answer(server):
+    fala = [str(Path(sys.executable).with_name("fala")), "challenge"]
+    url = f"http://127.0.0.1:{server}"
+    done = subprocess.run(
+        [*fala, "--url", url, "--language", "en", "--action", "check out", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    issued = json.loads(done.stdout)
+    assert issued["expected_speech"].startswith("CHECK OUT ")
+    assert issued["say"].startswith("Check out, ")
+    refused = subprocess.run(
+        [*fala, "--url", url, "--action", "LUNCH"], capture_output=True, text=True, check=False
+    )
+    assert refused.returncode == 2 and "LUNCH" in refused.stderr
+    nobody = subprocess.run(
+        [*fala, "--url", "http://127.0.0.1:9"], capture_output=True, text=True, check=False
+    )
+    assert nobody.returncode == 3 and "could not ask" in nobody.stderr
+
+
+def test_a_deployed_url_is_asked_with_a_sigv4_signed_request():
+    """AWS_IAM Function URLs take SigV4 for the "lambda" service: what `fala challenge --stack`
+    sends (against a recording server here; no AWS)."""
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    import boto3
+
+    from fala.deployed import post_json
+
+    seen = {}
+
+    class Recorder(BaseHTTPRequestHandler):
+        def do_POST(self):
+            seen.update(self.headers)
+            self.rfile.read(int(self.headers["content-length"]))
+            self.send_response(201)
+            self.send_header("content-type", "application/json")
+            self.end_headers()
+            self.wfile.write(b'{"ok": true}')
+
+        def log_message(self, *args):
+            pass
+
+    httpd = HTTPServer(("127.0.0.1", 0), Recorder)
+    threading.Thread(target=httpd.handle_request, daemon=True).start()
+    session = boto3.Session(
+        aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="secret", region_name="sa-east-1"
+    )
+    status, answer = post_json(
+        f"http://127.0.0.1:{httpd.server_port}/challenge", {"language": "pt-BR"}, session=session
+    )
+    httpd.server_close()
+    assert (status, answer) == (201, {"ok": True})
+    assert seen["Authorization"].startswith("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/")
+    assert "/sa-east-1/lambda/aws4_request" in seen["Authorization"]
+    assert "X-Amz-Date" in seen
