@@ -21,7 +21,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-from fala.core.errors import FalaError, InvalidRequest
+from fala.core.errors import (
+    ChallengeExpired,
+    ChallengeNotFound,
+    ChallengesDisabled,
+    ChallengeUsed,
+    InvalidRequest,
+)
 from fala.core.verbalize import digit_by_digit, time_forms
 
 ACTIONS = {
@@ -45,30 +51,6 @@ _TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
 # DynamoDB deletes expired items within days, not seconds: freshness is the condition's job,
 # the TTL only keeps the table small. Kept a day past expiry so a late replay still reads "used".
 TTL_GRACE = timedelta(days=1)
-
-
-class ChallengeNotFound(FalaError):
-    """No challenge was issued with this token (mistyped, forged, or long expired)."""
-
-    code = "challenge_not_found"
-    status = 404
-
-
-class ChallengeExpired(FalaError):
-    code = "challenge_expired"
-    status = 410
-
-
-class ChallengeUsed(FalaError):
-    """The token was already used: a replay, or a second request with one token."""
-
-    code = "challenge_used"
-    status = 409
-
-
-class ChallengesDisabled(FalaError):
-    code = "challenges_disabled"
-    status = 404
 
 
 @dataclass(frozen=True)
@@ -126,6 +108,7 @@ def issue_challenge(
     now: datetime | None = None,
 ) -> Challenge:
     """A new challenge, recorded in `table` (a boto3 DynamoDB Table)."""
+    table = _enabled(table)
     now = now or datetime.now(UTC)
     local = now.astimezone(timezone(timedelta(minutes=utc_offset_minutes)))
     code = "".join(secrets.choice("0123456789") for _ in range(CODE_DIGITS))
@@ -145,22 +128,58 @@ def issue_challenge(
     return Challenge(token, expected, say, language, expires_at.replace(microsecond=0))
 
 
-def redeem_challenge(table: Any, token: str, *, now: datetime | None = None) -> RedeemedChallenge:
-    """The challenge of `token`, marked used; ChallengeNotFound/Expired/Used otherwise."""
-    if not isinstance(token, str) or not _TOKEN.match(token):
+def is_token(token: object) -> bool:
+    return isinstance(token, str) and _TOKEN.match(token) is not None
+
+
+def check_phrase(expected: str | None, challenge: RedeemedChallenge, field: str) -> None:
+    """A phrase sent along with a token must be the challenge's (or be left out)."""
+    if expected is not None and expected.upper().split() != challenge.expected_speech.split():
+        raise InvalidRequest(
+            f"{field} {expected!r} is not the challenge's phrase ({challenge.expected_speech!r}); "
+            f"send the token without {field}."
+        )
+
+
+def _enabled(table: Any) -> Any:
+    if table is None:
+        raise ChallengesDisabled(
+            "Challenge phrases are not enabled in this deployment (no challenge table)."
+        )
+    return table
+
+
+def redeem_challenge(
+    table: Any, token: str, *, now: datetime | None = None, by: str | None = None
+) -> RedeemedChallenge:
+    """The challenge of `token`, marked used; ChallengeNotFound/Expired/Used otherwise.
+
+    `by` names the use (the upload's version): the same use may redeem again — a retried
+    pipeline step — and no other."""
+    if not is_token(token):
         raise InvalidRequest(
             'Field "challenge_token" is not a token POST /challenge returned; ask for a new one.'
         )
+    table = _enabled(table)
     now = now or datetime.now(UTC)
     from botocore.exceptions import ClientError
 
+    unused = "attribute_not_exists(used_at)"
+    values: dict[str, Any] = {":now": int(now.timestamp())}
+    update = "SET used_at = :now"
+    if by is not None:
+        # a retry of the same use finds the token used by itself, maybe after the expiry
+        unused = f"(({unused} AND expires_at > :now) OR used_by = :by)"
+        update = "SET used_at = if_not_exists(used_at, :now), used_by = :by"
+        values[":by"] = by
+    else:
+        unused = f"{unused} AND expires_at > :now"
     try:
         item = table.update_item(
             Key={"id": token_digest(token)},
-            UpdateExpression="SET used_at = :now",
-            ConditionExpression="attribute_exists(id) AND attribute_not_exists(used_at) "
-            "AND expires_at > :now",
-            ExpressionAttributeValues={":now": int(now.timestamp())},
+            UpdateExpression=update,
+            ConditionExpression=f"attribute_exists(id) AND {unused}",
+            ExpressionAttributeValues=values,
             ReturnValues="ALL_NEW",
             ReturnValuesOnConditionCheckFailure="ALL_OLD",
         )["Attributes"]

@@ -73,6 +73,30 @@ class InvalidExpectedSpeech(FalaError):
     status = 422
 
 
+class ChallengeNotFound(FalaError):
+    """No challenge was issued with this token (mistyped, forged, or long expired)."""
+
+    code = "challenge_not_found"
+    status = 404
+
+
+class ChallengeExpired(FalaError):
+    code = "challenge_expired"
+    status = 410
+
+
+class ChallengeUsed(FalaError):
+    """The token was already used: a replay, or a second request with one token."""
+
+    code = "challenge_used"
+    status = 409
+
+
+class ChallengesDisabled(FalaError):
+    code = "challenges_disabled"
+    status = 404
+
+
 class UploadRejected(FalaError):
     """An S3 upload the pipeline will not process (size, format, metadata)."""
 

@@ -20,8 +20,13 @@ from typing import Any
 import numpy as np
 
 from fala.core.audio import decode_audio
-from fala.core.challenge import ChallengesDisabled, issue_challenge, redeem_challenge
-from fala.core.errors import FalaError, InvalidRequest, MethodNotAllowed, RouteNotFound
+from fala.core.challenge import check_phrase, issue_challenge, redeem_challenge
+from fala.core.errors import (
+    FalaError,
+    InvalidRequest,
+    MethodNotAllowed,
+    RouteNotFound,
+)
 from fala.core.models import Validation
 from fala.core.settings import ValidationSettings
 from fala.core.validation import check_expected_speech, resolve_language
@@ -210,7 +215,7 @@ def handle_validation_request(
         if route_of(event) == "/challenge":
             wanted = parse_challenge_request(event, settings)
             challenge = issue_challenge(
-                _enabled(challenges),
+                challenges,
                 action=wanted.action,
                 language=wanted.language,
                 ttl_seconds=settings.challenge_ttl_seconds,
@@ -223,28 +228,10 @@ def handle_validation_request(
         if request.challenge_token is None:
             assert request.expected_speech is not None  # parse_request requires one
             return success_response(validate(audio, request.expected_speech, request.language))
-        redeemed = redeem_challenge(_enabled(challenges), request.challenge_token)
-        if request.expected_speech is not None and _differ(
-            request.expected_speech, redeemed.expected_speech
-        ):
-            raise InvalidRequest(
-                f"expected_speech {request.expected_speech!r} is not the challenge's phrase "
-                f"({redeemed.expected_speech!r}); send the token without expected_speech."
-            )
+        redeemed = redeem_challenge(challenges, request.challenge_token)
+        check_phrase(request.expected_speech, redeemed, "expected_speech")
         language = request.language or redeemed.language
         validation = validate(audio, redeemed.expected_speech, language)
         return success_response(validation, challenge={"verified": True})
     except FalaError as error:
         return error_response(error)
-
-
-def _enabled(challenges: Any) -> Any:
-    if challenges is None:
-        raise ChallengesDisabled(
-            "Challenge phrases are not enabled in this deployment (no challenge table)."
-        )
-    return challenges
-
-
-def _differ(a: str, b: str) -> bool:
-    return " ".join(a.upper().split()) != " ".join(b.upper().split())

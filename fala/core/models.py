@@ -18,6 +18,7 @@ METADATA_EXPECTED_SPEECH = "expected-speech"
 METADATA_MODE = "mode"
 METADATA_LANGUAGE = "language"
 METADATA_VOICE = "voice"
+METADATA_CHALLENGE_TOKEN = "challenge-token"  # noqa: S105 (a metadata name; from POST /challenge)
 
 RESULTS_PREFIX = "results/"
 
@@ -45,6 +46,7 @@ class Job(_Model):
     expected_speech: str | None = None
     language: str | None = None
     voice: str | None = None
+    challenge_token: str | None = None
     audio_format: str
 
 

@@ -9,9 +9,11 @@ from email.header import decode_header, make_header
 from typing import Any, get_args
 from urllib.parse import unquote_plus
 
+from fala.core.challenge import is_token
 from fala.core.errors import PayloadTooLarge, UploadNotFound, UploadRejected
 from fala.core.formats import SNIFF_BYTES, SUPPORTED_FORMATS, sniff_format
 from fala.core.models import (
+    METADATA_CHALLENGE_TOKEN,
     METADATA_EXPECTED_SPEECH,
     METADATA_LANGUAGE,
     METADATA_MODE,
@@ -83,10 +85,17 @@ def describe_upload(event: dict[str, Any], *, s3: Any, limits: UploadLimits) -> 
             f"Metadata mode={mode!r} is not a mode; use one of: {', '.join(get_args(Mode))}."
         )
     expected = metadata.get(METADATA_EXPECTED_SPEECH, "").strip() or None
-    if mode in ("validate", "auto") and expected is None:
+    token = metadata.get(METADATA_CHALLENGE_TOKEN, "").strip() or None
+    if token is not None and not is_token(token):
+        raise UploadRejected(
+            f"Metadata {METADATA_CHALLENGE_TOKEN} is not a token POST /challenge returned; "
+            "ask for a new challenge."
+        )
+    if mode in ("validate", "auto") and expected is None and token is None:
         raise UploadRejected(
             f"Mode {mode!r} validates speech and needs the expected phrase: set the object "
-            f"metadata x-amz-meta-{METADATA_EXPECTED_SPEECH} (for example 'ENTRADA 13 40')."
+            f"metadata x-amz-meta-{METADATA_EXPECTED_SPEECH} (for example 'ENTRADA 13 40'), "
+            f"or x-amz-meta-{METADATA_CHALLENGE_TOKEN} from POST /challenge."
         )
 
     return Job(
@@ -101,6 +110,7 @@ def describe_upload(event: dict[str, Any], *, s3: Any, limits: UploadLimits) -> 
         expected_speech=expected,
         language=metadata.get(METADATA_LANGUAGE, "").strip() or limits.default_language,
         voice=metadata.get(METADATA_VOICE, "").strip() or None,
+        challenge_token=token,
         audio_format=audio_format,
     )
 

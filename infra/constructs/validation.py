@@ -113,21 +113,6 @@ class SpeechValidation(Construct):
                 f"({config.public_url_reserved_concurrency}).",
             )
 
-        # Issue (put) and redeem (conditional update; a read only when the condition fails):
-        # the API alone, and nothing more.
-        self.challenge_table.grant(
-            self.api_function, "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem"
-        )
-        self.api_function.add_environment("CHALLENGE_TABLE", self.challenge_table.table_name)
-        encryption.grant_via(
-            self.api_function,
-            "dynamodb",
-            "kms:Decrypt",
-            "kms:Encrypt",
-            "kms:GenerateDataKey",
-            "kms:DescribeKey",
-        )
-
         self.task_function = image_function(
             self,
             "Task",
@@ -135,3 +120,19 @@ class SpeechValidation(Construct):
             description="Fala speech validation step of the pipeline",
             **common,  # type: ignore[arg-type]
         )
+        # The API issues (put) and redeems (a conditional update; a read only when the condition
+        # fails); the pipeline's task redeems challenges named in upload metadata.
+        for function, actions in (
+            (self.api_function, ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem")),
+            (self.task_function, ("dynamodb:UpdateItem", "dynamodb:GetItem")),
+        ):
+            self.challenge_table.grant(function, *actions)
+            function.add_environment("CHALLENGE_TABLE", self.challenge_table.table_name)
+            encryption.grant_via(
+                function,
+                "dynamodb",
+                "kms:Decrypt",
+                "kms:Encrypt",
+                "kms:GenerateDataKey",
+                "kms:DescribeKey",
+            )

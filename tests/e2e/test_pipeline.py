@@ -3,8 +3,10 @@
 import json
 import threading
 
+import boto3
 import pytest
 
+from fala.core.challenge import issue_challenge
 from fala.core.validation import SpeechValidator
 from fala.trace import timeline
 
@@ -198,3 +200,31 @@ def test_one_upload_event_delivered_concurrently_runs_once(pipeline):
     assert pipeline.results() == ["results/uploads/crowd.wav.json"]
     [outcome] = pipeline.outcome_events()
     assert outcome["detail"]["execution"] == execution["executionArn"]
+
+
+def test_a_challenge_token_in_metadata_is_judged_once_then_refused(pipeline):
+    # GIVEN a challenge issued into the stack's challenge table (what POST /challenge does)
+    table_id = next(
+        lid for lid in pipeline.stack.of_type("AWS::DynamoDB::GlobalTable") if "Challenges" in lid
+    )
+    table = boto3.resource("dynamodb").Table(pipeline.resolver.physical_name(table_id))
+    challenge = issue_challenge(
+        table, action="ENTRADA", language="pt-BR", ttl_seconds=60, utc_offset_minutes=-180
+    )
+    token = {"challenge-token": challenge.token}
+
+    # WHEN yesterday's recording is uploaded with it, and then again
+    first = pipeline.run(DEMO.read_bytes(), key="uploads/punch.wav", metadata=token)
+    replay = pipeline.run(DEMO.read_bytes(), key="uploads/punch-again.wav", metadata=token)
+
+    # THEN the first is judged against the challenge's phrase (and does not say it)…
+    assert first.status == "SUCCEEDED"
+    assert first.result["validation"]["expected_speech"] == challenge.expected_speech
+    assert first.result["validation"]["validated"] is False
+    # …and the replay fails at once with a reason, not retried
+    assert replay.status == "FAILED"
+    error = replay.result["error"]
+    assert (error["code"], error["retryable"]) == ("challenge_used", False)
+    assert "already used" in error["message"]
+    tries = [i for i in replay.invocations if i["function"].startswith("ValidationTask")]
+    assert len(tries) == 1

@@ -276,9 +276,10 @@ def test_each_principal_gets_only_the_key_actions_it_needs(voice_kms_synth: Synt
     }
     assert _grants_of(synth, _function_role(synth, "Fala speech validation step")) == {
         "s3": {"kms:Decrypt"},
+        "dynamodb": {"kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"},
         **environment,
     }
-    # The API records and redeems challenges in its (encrypted) table.
+    # The API records and redeems challenges in their (encrypted) table; the step redeems.
     assert _grants_of(synth, _function_role(synth, "Fala speech validation API")) == {
         "dynamodb": {"kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"},
         **environment,

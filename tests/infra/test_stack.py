@@ -391,30 +391,36 @@ def test_public_function_url_only_when_configured_and_then_throttled(
     assert api["Properties"]["ReservedConcurrentExecutions"] == 5
 
 
-def test_challenges_live_in_a_table_only_the_api_reaches(default_synth: Synth) -> None:
+def test_challenges_live_in_a_table_only_the_validation_functions_reach(
+    default_synth: Synth,
+) -> None:
     table_id, table = named(default_synth.of_type("AWS::DynamoDB::GlobalTable"), "Challenges")
     assert table["Properties"]["TimeToLiveSpecification"] == {
         "AttributeName": "expiration",
         "Enabled": True,
     }
+    table_arn = {"Fn::GetAtt": [table_id, "Arn"]}
+
+    def granted(function: dict[str, Any]) -> set[str]:
+        return {
+            action
+            for statement in default_synth.statements_of_function(function)
+            if table_arn in _as_list(statement["Resource"])
+            for action in _as_list(statement["Action"])
+        }
+
     api_id, api = default_synth.function(description_starts="Fala speech validation API")
+    task_id, task = default_synth.function(description_starts="Fala speech validation step")
     env = api["Properties"]["Environment"]["Variables"]
     assert env["CHALLENGE_TABLE"] == {"Ref": table_id}
     assert (env["CHALLENGE_TTL_SECONDS"], env["CHALLENGE_UTC_OFFSET_MINUTES"]) == ("60", "-180")
-    table_arn = {"Fn::GetAtt": [table_id, "Arn"]}
-    granted = {
-        action
-        for statement in default_synth.statements_of_function(api)
-        if table_arn in _as_list(statement["Resource"])
-        for action in _as_list(statement["Action"])
-    }
+    assert task["Properties"]["Environment"]["Variables"]["CHALLENGE_TABLE"] == {"Ref": table_id}
     # issue (put), redeem (conditional update), and read back a refused token's state
-    assert granted == {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem"}
+    assert granted(api) == {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem"}
+    assert granted(task) == {"dynamodb:UpdateItem", "dynamodb:GetItem"}  # redeems only
     for function_id, function in default_synth.of_type("AWS::Lambda::Function").items():
-        if function_id == api_id:
-            continue
-        for statement in default_synth.statements_of_function(function):
-            assert table_arn not in _as_list(statement["Resource"]), function_id
+        if function_id not in (api_id, task_id):
+            assert granted(function) == set(), function_id
 
 
 def _as_list(value: Any) -> list[Any]:

@@ -13,15 +13,18 @@ import pytest
 from moto import mock_aws
 
 from fala.core.challenge import (
-    ChallengeExpired,
-    ChallengeNotFound,
-    ChallengeUsed,
     challenge_phrase,
     issue_challenge,
     redeem_challenge,
     token_digest,
 )
-from fala.core.errors import InvalidRequest
+from fala.core.errors import (
+    ChallengeExpired,
+    ChallengeNotFound,
+    ChallengesDisabled,
+    ChallengeUsed,
+    InvalidRequest,
+)
 from fala.core.function_url import handle_validation_request
 from fala.core.models import Validation
 from fala.core.settings import ValidationSettings
@@ -114,6 +117,27 @@ def test_of_concurrent_requests_with_one_token_exactly_one_gets_through(table):
     for thread in threads:
         thread.join()
     assert sorted(outcomes) == ["redeemed"] + ["used"] * 7
+
+
+def test_a_retried_use_redeems_again_and_no_other_use_does(table):
+    challenge = issue(table, ttl=30)
+    first = NOON_UTC + timedelta(seconds=5)
+    by = "s3://uploads/punch.wav#v1"
+    assert redeem_challenge(table, challenge.token, now=first, by=by).expected_speech
+    # the pipeline step retried, even past the expiry: the same upload version
+    later = NOON_UTC + timedelta(seconds=90)
+    assert redeem_challenge(table, challenge.token, now=later, by=by).expected_speech
+    with pytest.raises(ChallengeUsed):
+        redeem_challenge(table, challenge.token, now=first, by="s3://uploads/punch.wav#v2")
+    with pytest.raises(ChallengeUsed):
+        redeem_challenge(table, challenge.token, now=first)
+    [item] = table.scan()["Items"]
+    assert item["used_at"] == int(first.timestamp())  # the first use's time is kept
+
+
+def test_without_a_table_there_are_no_challenges():
+    with pytest.raises(ChallengesDisabled, match="not enabled"):
+        redeem_challenge(None, "A" * 22)
 
 
 def test_unknown_actions_are_refused_with_the_ones_there_are():

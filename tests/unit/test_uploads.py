@@ -67,12 +67,20 @@ def test_url_encoded_event_keys_are_found(s3):
         (WAV_HEAD, {"expected-speech": "X", "mode": "sing"}, "not a mode"),
         (WAV_HEAD, {"mode": "auto"}, "x-amz-meta-expected-speech"),
         (WAV_HEAD, {"expected-speech": "X" * 600}, "limit is 500"),
+        (WAV_HEAD, {"challenge-token": "not a token!"}, "not a token POST /challenge returned"),
     ],
 )
 def test_bad_uploads_are_rejected_with_a_reason(s3, body, metadata, message):
     put(s3, "uploads/bad", body, **metadata)
     with pytest.raises(UploadRejected, match=message):
         describe_upload(event("uploads/bad"), s3=s3, limits=LIMITS)
+
+
+def test_a_challenge_token_stands_for_the_expected_phrase(s3):
+    put(s3, "uploads/punch.wav", **{"challenge-token": "kQ8s_2-token-from-the-api"})
+    job = describe_upload(event("uploads/punch.wav"), s3=s3, limits=LIMITS)
+    assert (job.mode, job.expected_speech) == ("validate", None)
+    assert job.challenge_token == "kQ8s_2-token-from-the-api"
 
 
 def test_a_conversation_needs_no_expected_phrase(s3):

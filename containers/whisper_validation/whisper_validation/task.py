@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from fala.core import uploads
 from fala.core.audio import decode_audio
+from fala.core.challenge import check_phrase, redeem_challenge
 from fala.core.correlation import correlation_id_of
 from fala.core.errors import FalaError, InvalidRequest
 from fala.core.models import Job, Upload
@@ -54,13 +55,27 @@ def _validate_job(event: dict[str, Any]) -> dict[str, Any]:
         raise InvalidRequest(f"The task input is not a job: {error}") from error
     limit = engine.settings.max_expected_speech_chars
     # Checked before the S3 read and the decode: a job without a text to compare is hopeless.
-    expected = check_expected_speech(job.expected_speech, max_chars=limit)
+    if job.challenge_token is None or job.expected_speech is not None:
+        check_expected_speech(job.expected_speech, max_chars=limit)
     audio = decode_audio(read_upload(job.upload), max_seconds=engine.settings.max_audio_seconds)
-    validation = engine.validator().validate(
-        audio, expected, job.language, max_expected_chars=limit
-    )
+    expected, language = job.expected_speech, job.language
+    if job.challenge_token is not None:
+        # After the decode: unreadable audio does not spend the challenge. Redeemed by this
+        # upload's version, so a retry of this step finds it redeemed by itself.
+        challenge = redeem_challenge(
+            engine.challenge_table(), job.challenge_token, by=_use_of(job.upload)
+        )
+        check_phrase(expected, challenge, "expected-speech")
+        expected, language = challenge.expected_speech, challenge.language
+    assert expected is not None  # checked above, or the challenge's
+    validation = engine.validator().validate(audio, expected, language, max_expected_chars=limit)
     engine.record(validation)
     logger.info(
         "Validation", extra={"reason": validation.reason, "validated": validation.validated}
     )
     return validation.model_dump(mode="json")
+
+
+def _use_of(upload: Upload) -> str:
+    """The upload version a challenge is redeemed by."""
+    return f"s3://{upload.bucket}/{upload.key}#{upload.version_id or upload.etag or ''}"
