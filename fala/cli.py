@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.panel import Panel
 
 from fala import runs, trace
+from fala.core.languages import language_family
 
 
 class ExitCode(IntEnum):
@@ -246,7 +247,7 @@ def _voice_language_note(conversation: dict[str, Any]) -> str | None:
     """A plain word when the reply was read by a voice of another language (Piper's voices are
     named by locale, en_US-joe-medium; the local service has no Portuguese one)."""
     voice = re.match(r"([a-z]{2,3})_[A-Z]{2}-", conversation.get("voice") or "")
-    wanted = conversation["language"].replace("_", "-").split("-")[0].lower()
+    wanted = language_family(conversation["language"])
     if voice is None or voice.group(1) == wanted:
         return None
     return (

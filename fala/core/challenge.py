@@ -28,6 +28,7 @@ from fala.core.errors import (
     ChallengeUsed,
     InvalidRequest,
 )
+from fala.core.languages import language_family
 from fala.core.verbalize import digit_by_digit, time_forms
 
 ACTIONS = {
@@ -83,7 +84,7 @@ def token_digest(token: str) -> str:
 
 def challenge_phrase(action: str | None, language: str, at: datetime, code: str) -> tuple[str, str]:
     """(expected_speech, how it is said) for `action` at the local time `at` with `code`."""
-    lang = "en" if language.lower().startswith("en") else "pt"
+    lang = "en" if language_family(language) == "en" else "pt"
     actions = ACTIONS[lang]
     chosen = (action or actions[0]).strip().upper().replace("SAÍDA", "SAIDA")
     if chosen not in actions:

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 
 from text_to_num import alpha2digit
 
+from fala.core.languages import language_family
+
 # What ends a word in a transcript ("Entrada," "40."), stripped to compare or swap words.
 SENTENCE_PUNCTUATION = ".,;:!?"
 # Languages text2num converts number words for (others keep their words: still a fair compare).
@@ -376,11 +378,6 @@ TOKEN_RULES: tuple[TokenRule, ...] = (
     TokenRule("clock times", _clock_times),
     TokenRule("time prepositions", _time_prepositions),
 )
-
-
-def language_family(language: str | None) -> str:
-    """'pt-BR' → 'pt', 'en-US' → 'en'; '' for none."""
-    return (language or "").split("-")[0].split("_")[0].lower()
 
 
 def normalize(text: str, language: str | None) -> str:

@@ -45,8 +45,9 @@ from fala.core.decision import (
     needs_numerals,
 )
 from fala.core.errors import InvalidAudio, InvalidExpectedSpeech, UnsupportedLanguage
+from fala.core.languages import AUTO, is_auto, language_family, tag_key
 from fala.core.models import Validation
-from fala.core.normalize import comparison_key, language_family, normalize, numbers_to_digits
+from fala.core.normalize import comparison_key, normalize, numbers_to_digits
 from fala.core.phrase_language import PHRASE_LANGUAGES, language_of, load_word_lists
 from fala.core.spelling import spelled_as_heard
 from fala.core.verbalize import (
@@ -65,7 +66,7 @@ logger = logging.getLogger(__name__)
 # Accepted language tags (case-insensitive) → Whisper language code.
 LANGUAGES = {"pt-br": "pt", "pt": "pt", "en": "en", "en-us": "en", "en-gb": "en"}
 SUPPORTED_LANGUAGES = ("pt-BR", "pt", "en", "en-US", "en-GB")
-AUTO_LANGUAGE = "auto"  # what a caller sends to ask for detection
+AUTO_LANGUAGE = AUTO  # what a caller sends to ask for detection
 
 DEFAULT_MAX_EXPECTED_CHARS = 200
 # Below this RMS level (about -60 dBFS) there is nothing to hear; skip the model entirely.
@@ -103,9 +104,10 @@ RIVAL_VALUES = 3
 
 def resolve_language(language: str | None) -> str | None:
     """Whisper's code for an accepted tag; None (or "auto") means detect."""
-    if language is None or language.strip().lower() in ("", AUTO_LANGUAGE):
+    if is_auto(language):
         return None
-    code = LANGUAGES.get(language.strip().lower().replace("_", "-"))
+    assert language is not None
+    code = LANGUAGES.get(tag_key(language))
     if code is None:
         raise UnsupportedLanguage(
             f"Language {language!r} is not supported; use one of "
@@ -583,7 +585,7 @@ def shared_validator(model_dir: str) -> SpeechValidator:
 def _reported_language(requested: str | None, detected: str) -> str:
     """The caller's tag in canonical case ("pt-BR"), else the detected Whisper code."""
     if requested and resolve_language(requested):
-        wanted = requested.strip().lower().replace("_", "-")
+        wanted = tag_key(requested)
         return next(tag for tag in SUPPORTED_LANGUAGES if tag.lower() == wanted)
     return detected or "unknown"
 

@@ -11,13 +11,12 @@ from aws_cdk import ArnFormat, Duration, Stack
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+from fala.core.sonic.settings import SESSION_LIMIT_SECONDS
 from infra.config import FalaConfig
 from infra.constructs.lambda_defaults import zip_function
 
 # Time kept back from the Lambda timeout for reading the upload, writing the reply and returning.
 _BUDGET_MARGIN_SECONDS = 20
-# Bedrock ends a bidirectional session after 8 minutes.
-_SONIC_SESSION_LIMIT_SECONDS = 480
 
 
 class SonicConversation(Construct):
@@ -27,7 +26,7 @@ class SonicConversation(Construct):
         super().__init__(scope, id)
         budget = min(
             config.converse_timeout_seconds - _BUDGET_MARGIN_SECONDS,
-            _SONIC_SESSION_LIMIT_SECONDS - _BUDGET_MARGIN_SECONDS,
+            int(SESSION_LIMIT_SECONDS) - _BUDGET_MARGIN_SECONDS,
         )
         self.function = zip_function(
             self,

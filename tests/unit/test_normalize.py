@@ -4,7 +4,8 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from fala.core.normalize import comparison_key, language_family, normalize
+from fala.core.languages import language_family
+from fala.core.normalize import comparison_key, normalize
 
 CASES = [
     # (language, text, normalized)

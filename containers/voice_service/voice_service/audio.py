@@ -8,10 +8,9 @@ import wave
 import numpy as np
 
 from fala.core.errors import UnsupportedLanguage
+from fala.core.languages import is_auto, language_family
 from fala.core.wav import to_pcm16
 from fala.core.wav import wav_bytes as pcm16_wav
-
-AUTO = "auto"
 
 
 def wav_bytes(samples: np.ndarray, sample_rate: int) -> bytes:
@@ -38,9 +37,9 @@ def base_language(tag: str | None) -> str | None:
     """The base language: "pt-BR" → "pt", "en_US" → "en"; None, "auto" or "" → None (detect).
 
     Raises UnsupportedLanguage on a malformed tag."""
-    if tag is None or tag.strip().lower() in ("", AUTO):
+    if is_auto(tag):
         return None
-    primary = tag.strip().replace("_", "-").split("-")[0].lower()
+    primary = language_family(tag)
     if not (2 <= len(primary) <= 3 and primary.isalpha()):
         raise UnsupportedLanguage(
             f"Language {tag!r} is not a language tag; send e.g. 'pt-BR', 'en' or 'auto'."

@@ -11,7 +11,7 @@ from typing import Any
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.datastructures import FormData
 
-from voice_service.audio import AUTO
+from fala.core.languages import AUTO
 from voice_service.backends.stt import Segment, Transcription
 from voice_service.errors import InvalidRequest
 

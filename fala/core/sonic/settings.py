@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from fala.core.errors import InvalidRequest, UnsupportedLanguage
+from fala.core.languages import language_family, tag_key
 from fala.core.prompts import DEFAULT_SYSTEM_PROMPT
 from fala.core.sonic.audio import END_OF_TURN_SILENCE_SECONDS, LEADING_SILENCE_SECONDS
 from fala.core.sonic.protocol import ALLOWED_VOICES, VOICES
@@ -109,9 +110,9 @@ class SonicSettings(BaseModel):
 
 
 def voice_locale(language: str) -> str:
-    locale = _LANGUAGE_LOCALES.get(language.strip().lower())
+    locale = _LANGUAGE_LOCALES.get(tag_key(language))
     if locale is None:
-        locale = _LANGUAGE_LOCALES.get(language.strip().lower().split("-")[0])
+        locale = _LANGUAGE_LOCALES.get(language_family(language))
     if locale is None:
         known = ", ".join(sorted({"pt-BR", "en", *VOICES}))
         raise UnsupportedLanguage(
