@@ -28,7 +28,7 @@ from fala.core.models import (
 from fala.core.sonic.settings import SONIC_OFF_VARIABLE
 from fala.local.assembly import LOCAL_REGION, Resolver, Stack, load_stack
 from fala.local.atomic_moto import make_moto_writes_atomic
-from fala.local.lambdas import LocalFunction, LocalLambdaRuntime
+from fala.local.lambdas import LocalFunction, LocalLambdaRuntime, scoped_environment
 from fala.local.voice_worker import LocalVoiceWorker, job_queue_url, worker_environment
 
 UPLOAD_PREFIX = "uploads/"
@@ -86,19 +86,10 @@ def create_tables(stack: Stack, resolver: Resolver) -> None:
 def local_tables(stack: Stack, resolver: Resolver) -> Iterator[None]:
     """The stack's tables in moto, with fake credentials, for the Function URL alone (`fala
     serve`): its challenges (fala.core.challenge) live in one."""
-    saved = {k: os.environ.get(k) for k in FAKE_CREDENTIALS}
-    os.environ.update(FAKE_CREDENTIALS)
     make_moto_writes_atomic()
-    try:
-        with mock_aws():
-            create_tables(stack, resolver)
-            yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+    with scoped_environment(FAKE_CREDENTIALS), mock_aws():
+        create_tables(stack, resolver)
+        yield
 
 
 class LocalPipeline:

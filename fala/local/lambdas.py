@@ -91,14 +91,14 @@ class LocalFunction:
 
     def invoke(self, event: Any, *, logs: list[str] | None = None) -> Any:
         """Call the handler as Lambda would; exceptions propagate to the caller."""
-        with _ENV_LOCK, _environment(self.environment), _capture_stdout(logs):
+        with _ENV_LOCK, scoped_environment(self.environment), _capture_stdout(logs):
             entry = self._load()
             context = LambdaContext(self.name, self.memory_mb, self.arn, self.timeout_seconds)
             return entry(event, context)
 
     def load(self) -> None:
         """Import the handler module now (the cold start), in the function's environment."""
-        with _ENV_LOCK, _environment(self.environment), _capture_stdout(None):
+        with _ENV_LOCK, scoped_environment(self.environment), _capture_stdout(None):
             self._load()
 
     def _load(self) -> Callable[[Any, Any], Any]:
@@ -336,7 +336,8 @@ def _capture_stdout(into: list[str] | None) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _environment(values: dict[str, str]) -> Iterator[None]:
+def scoped_environment(values: dict[str, str]) -> Iterator[None]:
+    """`values` in os.environ for the duration, the previous values (or none) after."""
     saved = {key: os.environ.get(key) for key in values}
     os.environ.update(values)
     try:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 
 from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack, Token
-from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -30,6 +29,7 @@ from fala.core.cost import gpu_usd_per_hour
 from infra.config import FalaConfig
 from infra.constructs.encryption import Encryption, logs_delivery_context
 from infra.constructs.lambda_defaults import zip_function
+from infra.constructs.tables import expiring_table
 from infra.constructs.voice_jobs import JobTimings, VoiceJobs
 from infra.nag import acknowledge
 
@@ -250,17 +250,7 @@ class PublishOutcome(Construct):
         encryption: Encryption,
     ) -> None:
         super().__init__(scope, id)
-        self.idempotency_table = dynamodb.TableV2(
-            self,
-            "Published",
-            partition_key=dynamodb.Attribute(name="id", type=dynamodb.AttributeType.STRING),
-            time_to_live_attribute="expiration",
-            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
-                point_in_time_recovery_enabled=True
-            ),
-            removal_policy=RemovalPolicy.DESTROY,
-        )
-        encryption.encrypt_table(self.idempotency_table)
+        self.idempotency_table = expiring_table(self, "Published", encryption=encryption)
         self.function = zip_function(
             self,
             "PublishOutcomeFn",

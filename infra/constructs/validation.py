@@ -11,8 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import Duration, IgnoreMode, RemovalPolicy
-from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import Duration, IgnoreMode
 from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
@@ -20,6 +19,7 @@ from constructs import Construct
 from infra.config import FalaConfig
 from infra.constructs.encryption import Encryption
 from infra.constructs.lambda_defaults import image_function
+from infra.constructs.tables import expiring_table
 from infra.nag import skip_checkov
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -61,17 +61,7 @@ class SpeechValidation(Construct):
 
         # Challenge phrases (fala.core.challenge): one item per issued challenge, kept a day past
         # its expiry (TTL) so a late replay still reads "used"; no audio, no personal data.
-        self.challenge_table = dynamodb.TableV2(
-            self,
-            "Challenges",
-            partition_key=dynamodb.Attribute(name="id", type=dynamodb.AttributeType.STRING),
-            time_to_live_attribute="expiration",
-            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
-                point_in_time_recovery_enabled=True
-            ),
-            removal_policy=RemovalPolicy.DESTROY,
-        )
-        encryption.encrypt_table(self.challenge_table)
+        self.challenge_table = expiring_table(self, "Challenges", encryption=encryption)
         environment = {
             "MAX_AUDIO_SECONDS": str(config.max_audio_seconds),
             "MAX_EXPECTED_SPEECH_CHARS": str(config.max_expected_speech_chars),
