@@ -1,6 +1,7 @@
 """Speaker verification (issue #24): fala.core.speaker's GE2E embedding on real recorded voices.
 
     .venv/bin/python -m tests.benchmarks.bench_speaker [--quick] [--check] [--renders clean,gsm]
+        [--enrolment clean|matched]
 
 Voices: Debian's telephony prompt packs, each one professional speaker (fetched with `apt-get
 download` into .fala/cache/speakers/, never committed; all are 8 kHz recordings, two of them GSM
@@ -14,7 +15,10 @@ download` into .fala/cache/speakers/, never committed; all are 8 kHz recordings,
 Each voice is enrolled with ENROLMENT_PROMPTS clean prompts (the mean of their embeddings) and
 tried with up to --max-trials other prompts of 2-8 s, rendered (clean, phone8k: the 300-3400 Hz
 channel, gsm: a GSM 06.10 round trip, noise10: pink noise at 10 dB SNR; bench_robust's renders),
-against every enrolment: its own (target) and the others' (non-target). A trial counts in the fit
+against every enrolment: its own (target) and the others' (non-target). With --enrolment matched
+the enrolment prompts go through the same render as the trials they are scored against (one
+enrolment per voice and render: users who enrol and punch on the same phone or device); the
+default, clean, enrols every voice once with the prompts as recorded. A trial counts in the fit
 half or the report half when both voices are in it (a cross-half non-target counts in neither
 and only in `EER all`). The threshold is fitted on the fit half only (the lowest score with FAR
 <= FIT_FAR in every render) and printed next to DEFAULT_THRESHOLD, which was set from it; FAR
@@ -69,6 +73,7 @@ ESPEAK_CACHE = ROOT / ".fala" / "cache" / "speaker_espeak"
 SEED = 20240624
 RENDER_NAMES = ("clean", "phone8k", "gsm", "noise10")
 ENROLMENT_PROMPTS = 3
+ENROLMENT_MODES = ("clean", "matched")  # clean prompts, or rendered like the trials
 MAX_TRIALS = 100  # per voice
 MIN_PROMPT_SECONDS, MAX_PROMPT_SECONDS = 2.0, 8.0
 FIT_FAR = 0.005  # the threshold keeps the fit half's FAR at or below this (half the 1 % target)
@@ -239,18 +244,51 @@ def enrol(embed: Embedder, paths: list[Path], label: str) -> np.ndarray:
     return mean / np.linalg.norm(mean)
 
 
+def enrol_rendered(
+    embed: Embedder, paths: list[Path], voice: str, renders: dict, render: str
+) -> np.ndarray:
+    """Like enrol(), each prompt put through `render` first (seeded as a trial of it would be)."""
+    label = f"{voice} enrolment {render}"
+    vectors = [
+        v
+        for p in paths
+        if (v := embed(render_audio(renders, render, decode_prompt(p), f"{voice}/{p.name}"), label))
+        is not None
+    ]
+    mean = np.mean(vectors, axis=0)
+    return mean / np.linalg.norm(mean)
+
+
 def score_voices(
-    voices: list[Voice], max_trials: int, render_names: list[str], renders: dict
+    voices: list[Voice],
+    max_trials: int,
+    render_names: list[str],
+    renders: dict,
+    enrolment: str = "clean",
 ) -> tuple[list[dict], dict[str, list[str]], int]:
-    """Every trial: voice, render, enrolled voice, score, target. Also the prompts used."""
+    """Every trial: voice, render, enrolled voice, score, target. Also the prompts used.
+
+    enrolment "clean": one enrolment per voice from its prompts as recorded, for every render;
+    "matched": one per voice and render, its prompts rendered like that render's trials.
+    """
     picked = {v.name: pick(v, max_trials) for v in voices}
-    total = sum(len(e) + len(t) * len(render_names) for e, t in picked.values())
+    enrolments_per_voice = len(render_names) if enrolment == "matched" else 1
+    total = sum(
+        len(e) * enrolments_per_voice + len(t) * len(render_names) for e, t in picked.values()
+    )
     embed = Embedder(total)
-    enrolled = {
-        v.name: enrol(embed, picked[v.name][0], f"{v.name} enrolment")
-        for v in voices
-        if v.half != "extra"
-    }
+    enrolling = [v for v in voices if v.half != "extra"]
+    if enrolment == "matched":
+        by_render = {
+            render: {
+                v.name: enrol_rendered(embed, picked[v.name][0], v.name, renders, render)
+                for v in enrolling
+            }
+            for render in render_names
+        }
+    else:
+        once = {v.name: enrol(embed, picked[v.name][0], f"{v.name} enrolment") for v in enrolling}
+        by_render = {render: once for render in render_names}
     trials = []
     for voice in voices:
         own = voice.same_as or voice.name
@@ -261,14 +299,14 @@ def score_voices(
                 vector = embed(render_audio(renders, render, base, key), f"{voice.name} {render}")
                 if vector is None:
                     continue
-                for name, enrolment in enrolled.items():
+                for name, enrolled in by_render[render].items():
                     trials.append(
                         {
                             "voice": voice.name,
                             "file": path.name,
                             "render": render,
                             "enrolled": name,
-                            "score": round(float(vector @ enrolment), 5),
+                            "score": round(float(vector @ enrolled), 5),
                             "target": name == own,
                         }
                     )
@@ -477,6 +515,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--renders", help=f"comma-separated, of {','.join(RENDER_NAMES)}")
     parser.add_argument("--max-trials", type=int, help=f"prompts per voice (default {MAX_TRIALS})")
     parser.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD)
+    parser.add_argument(
+        "--enrolment",
+        choices=ENROLMENT_MODES,
+        default="clean",
+        help="clean: enrol with the prompts as recorded (default); matched: enrol each voice with "
+        "its prompts rendered like the trials of each render (same phone/device)",
+    )
     parser.add_argument("--quick", action="store_true", help=f"preset: {QUICK}")
     parser.add_argument("--no-timing", action="store_true")
     parser.add_argument("--no-espeak", action="store_true")
@@ -509,7 +554,9 @@ def main(argv: list[str] | None = None) -> int:
         "the voices differ in language (and two packs are GSM files): most non-target pairs are "
         "easier than two speakers of one language on one line; see the same-language columns"
     )
-    trials, used, too_short = score_voices(voices, max_trials, render_names, renders)
+    trials, used, too_short = score_voices(
+        voices, max_trials, render_names, renders, args.enrolment
+    )
     if too_short:
         notes.append(f"{too_short} clips had under 1.2 s of speech and were not scored")
     fit = [t for t in trials if in_half(t, "fit")]
@@ -530,7 +577,13 @@ def main(argv: list[str] | None = None) -> int:
         f"threshold {args.threshold:.3f} (DEFAULT_THRESHOLD {DEFAULT_THRESHOLD:.3f}); fitted now "
         f"on the fit half ({', '.join(v.name for v in voices if v.half == 'fit')}; FAR <= "
         f"{FIT_FAR:.1%} in every render): {fitted:.3f}. Reported: "
-        f"{', '.join(v.name for v in voices if v.half == 'report')}"
+        f"{', '.join(v.name for v in voices if v.half == 'report')}. Enrolment: "
+        f"{args.enrolment}"
+        + (
+            " (each render's trials against enrolments of that render)"
+            if args.enrolment == "matched"
+            else " (prompts as recorded)"
+        )
     )
     print_table(rows)
     print(
@@ -573,6 +626,7 @@ def main(argv: list[str] | None = None) -> int:
             "max_trials": max_trials,
             "threshold": args.threshold,
             "enrolment_prompts": ENROLMENT_PROMPTS,
+            "enrolment": args.enrolment,
         },
         "notes": notes,
         "halves": {v.name: v.half for v in voices},
