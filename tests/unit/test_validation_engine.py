@@ -278,4 +278,5 @@ def test_a_match_on_a_numeral_taken_by_a_hair_is_uncertain(speech_validator, mon
     audio = clip("checkin_9_45_en_piper.wav")  # every CPU hears "Check in 945"
     validation = speech_validator.validate(audio, "CHECK IN 9 45", "en")
     assert (validation.validated, validation.reason) == (False, "uncertain")
-    assert validation.spoken_text_in_audio == "Check in 945"  # the phrase, heard unsure
+    # the phrase, heard unsure (CPUs differ on the final full stop)
+    assert validation.spoken_text_in_audio.rstrip(".") == "Check in 945"
