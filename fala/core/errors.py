@@ -45,6 +45,10 @@ class MethodNotAllowed(FalaError):
     code = "method_not_allowed"
     status = 405
 
+    def __init__(self, message: str, allow: str = "POST") -> None:
+        super().__init__(message)
+        self.allow = allow  # the Allow header's value
+
 
 class RouteNotFound(FalaError):
     code = "not_found"
@@ -94,6 +98,18 @@ class ChallengeUsed(FalaError):
 
 class ChallengesDisabled(FalaError):
     code = "challenges_disabled"
+    status = 404
+
+
+class SpeakerNotFound(FalaError):
+    """No voiceprint is enrolled under this speaker id (never enrolled, erased or expired)."""
+
+    code = "speaker_not_found"
+    status = 404
+
+
+class SpeakersDisabled(FalaError):
+    code = "speakers_disabled"
     status = 404
 
 

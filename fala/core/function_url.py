@@ -1,8 +1,10 @@
 """The validation API over a Lambda Function URL (payload format 2.0).
 
-`POST /` with JSON `{"expected_speech": str, "audio": "<base64>", "language"?: str}`, or with
-`"challenge_token"` from `POST /challenge` (`{"action"?: str, "language"?: str}`: a phrase to say
-and its single-use token, fala.core.challenge) in place of `expected_speech`.
+`POST /` with JSON `{"expected_speech": str, "audio": "<base64>", "language"?: str,
+"speaker_id"?: str}`, or with `"challenge_token"` from `POST /challenge` (`{"action"?: str,
+"language"?: str}`: a phrase to say and its single-use token, fala.core.challenge) in place of
+`expected_speech`. `POST /speakers/{id}` (`{"clips": ["<base64>", ...]}`) enrols a voice and
+`DELETE /speakers/{id}` erases it (fala.core.voiceprints); `speaker_id` then checks the voice too.
 Parsing is strict and every problem is a FalaError naming the field, so callers get a 4xx that
 says what to fix; `handle_validation_request` turns any FalaError into its JSON response.
 """
@@ -22,7 +24,9 @@ import numpy as np
 from fala.core.audio import decode_audio
 from fala.core.challenge import check_phrase, issue_challenge, redeem_challenge
 from fala.core.errors import (
+    AudioTooLong,
     FalaError,
+    InvalidAudio,
     InvalidRequest,
     MethodNotAllowed,
     RouteNotFound,
@@ -30,10 +34,12 @@ from fala.core.errors import (
 from fala.core.models import Validation
 from fala.core.settings import ValidationSettings
 from fala.core.validation import check_expected_speech, resolve_language
+from fala.core.voiceprints import check_speaker_id, compare, enroll, forget, voiceprint
 
-FIELDS = ("expected_speech", "audio", "language", "challenge_token")
+FIELDS = ("expected_speech", "audio", "language", "challenge_token", "speaker_id")
 CHALLENGE_FIELDS = ("action", "language")
-ROUTES = ("/", "/challenge")
+ENROLMENT_FIELDS = ("clips",)
+SPEAKERS = "/speakers/"
 _DATA_URL = re.compile(r"^data:[\w.+-]+/[\w.+-]+(?:;[\w.+-]+=[\w.+-]+)*;base64,", re.IGNORECASE)
 _WHITESPACE = re.compile(r"\s+")
 JSON_HEADERS = {"content-type": "application/json"}
@@ -45,6 +51,13 @@ class ValidationRequest:
     audio: bytes
     language: str | None  # the caller's tag, or None to detect
     challenge_token: str | None = None
+    speaker_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Route:
+    name: str  # "validate", "challenge", "enroll" or "forget"
+    speaker_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -53,20 +66,31 @@ class ChallengeRequest:
     language: str
 
 
-def route_of(event: Mapping[str, Any]) -> str:
-    """The route ("/" or "/challenge") of a POST; a FalaError for any other method or path."""
+def route_of(event: Mapping[str, Any]) -> Route:
+    """The route of a request; a FalaError for any other method or path."""
     http = (event.get("requestContext") or {}).get("http") or {}
     method = str(http.get("method") or "").upper()
+    path = event.get("rawPath") or http.get("path") or "/"
+    if path.startswith(SPEAKERS):
+        speaker_id = check_speaker_id(path.removeprefix(SPEAKERS), "The path's speaker id")
+        allowed = {"POST": "enroll", "DELETE": "forget"}
+        if method not in allowed:
+            raise MethodNotAllowed(
+                f"Method {method or '(none)'} is not allowed on {SPEAKERS}{{id}}; POST enrols "
+                "a voice, DELETE erases it.",
+                allow="POST, DELETE",
+            )
+        return Route(allowed[method], speaker_id)
+    if path not in ("/", "/challenge"):
+        raise RouteNotFound(
+            f"No route {path!r}; send POST / (validate), POST /challenge or POST|DELETE "
+            f"{SPEAKERS}{{id}}."
+        )
     if method != "POST":
         raise MethodNotAllowed(
             f"Method {method or '(none)'} is not allowed; send POST / with a JSON body."
         )
-    path = event.get("rawPath") or http.get("path") or "/"
-    if path not in ROUTES:
-        raise RouteNotFound(
-            f"No route {path!r}; send POST / (validate) or POST /challenge with a JSON body."
-        )
-    return path
+    return Route("validate" if path == "/" else "challenge")
 
 
 def parse_request(event: Mapping[str, Any], settings: ValidationSettings) -> ValidationRequest:
@@ -81,10 +105,26 @@ def parse_request(event: Mapping[str, Any], settings: ValidationSettings) -> Val
     if token is None or "expected_speech" in body:
         expected = _string_field(body, "expected_speech")
         check_expected_speech(expected, max_chars=settings.max_expected_speech_chars)
+    speaker_id = body.get("speaker_id")
+    if speaker_id is not None:
+        check_speaker_id(speaker_id)
     audio = _audio_field(_string_field(body, "audio"))
     default = None if token is not None else settings.default_language  # the challenge's
     language = _language_field(body, default)
-    return ValidationRequest(expected, audio, language, token)
+    return ValidationRequest(expected, audio, language, token, speaker_id)
+
+
+def parse_enrolment(event: Mapping[str, Any]) -> list[bytes]:
+    """The clips of `POST /speakers/{id}`: `{"clips": ["<base64>", ...]}`."""
+    body = _json_body(event)
+    _refuse_unknown(body, ENROLMENT_FIELDS)
+    clips = body.get("clips")
+    if not isinstance(clips, list) or not all(isinstance(c, str) for c in clips):
+        raise InvalidRequest(
+            'Field "clips" must be an array of base64 audio files (three or more recordings '
+            "of the speaker)."
+        )
+    return [_audio_field(clip, f'"clips"[{n}]') for n, clip in enumerate(clips)]
 
 
 def parse_challenge_request(
@@ -155,18 +195,18 @@ def _string_field(body: Mapping[str, Any], name: str) -> str:
     return value
 
 
-def _audio_field(value: str) -> bytes:
+def _audio_field(value: str, field: str = '"audio"') -> bytes:
     """Standard or URL-safe base64, optionally a data: URL, whitespace and padding forgiven."""
     text = _WHITESPACE.sub("", _DATA_URL.sub("", value.strip(), count=1))
     if not text:
-        raise InvalidRequest('Field "audio" is empty; send the audio file as base64.')
+        raise InvalidRequest(f"Field {field} is empty; send the audio file as base64.")
     text = text.rstrip("=").replace("-", "+").replace("_", "/")
     text += "=" * (-len(text) % 4)
     try:
         return base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError) as exc:
         raise InvalidRequest(
-            'Field "audio" is not valid base64; send the audio file\'s bytes base64-encoded '
+            f"Field {field} is not valid base64; send the audio file's bytes base64-encoded "
             "(standard or URL-safe alphabet)."
         ) from exc
 
@@ -184,14 +224,17 @@ def _first_line(exc: BaseException) -> str:
     return (str(exc).splitlines() or [type(exc).__name__])[0][:120]
 
 
-def response(status: int, document: Mapping[str, Any]) -> dict[str, Any]:
-    headers = dict(JSON_HEADERS)
-    if status == MethodNotAllowed.status:
-        headers["allow"] = "POST"
-    return {"statusCode": status, "headers": headers, "body": json.dumps(document)}
+def response(status: int, document: Mapping[str, Any], **headers: str) -> dict[str, Any]:
+    return {
+        "statusCode": status,
+        "headers": {**JSON_HEADERS, **headers},
+        "body": json.dumps(document),
+    }
 
 
 def error_response(error: FalaError) -> dict[str, Any]:
+    if isinstance(error, MethodNotAllowed):
+        return response(error.status, error.to_dict(), allow=error.allow)
     return response(error.status, error.to_dict())
 
 
@@ -207,12 +250,15 @@ def handle_validation_request(
     validate: Validate,
     settings: ValidationSettings,
     challenges: Any = None,
+    speakers: Any = None,
 ) -> dict[str, Any]:
     """Parse, decode, validate, answer: the whole Function URL request in one place.
 
-    `challenges` is the challenge table (a boto3 DynamoDB Table), None where there is none."""
+    `challenges` and `speakers` are the challenge and voiceprint tables (boto3 DynamoDB Tables),
+    None where the deployment has none."""
     try:
-        if route_of(event) == "/challenge":
+        route = route_of(event)
+        if route.name == "challenge":
             wanted = parse_challenge_request(event, settings)
             challenge = issue_challenge(
                 challenges,
@@ -222,16 +268,56 @@ def handle_validation_request(
                 utc_offset_minutes=settings.challenge_utc_offset_minutes,
             )
             return response(201, challenge.to_dict())
-        request = parse_request(event, settings)
-        # Decoded before the token is spent: unreadable audio must not burn the challenge.
-        audio = decode_audio(request.audio, max_seconds=settings.max_audio_seconds)
-        if request.challenge_token is None:
-            assert request.expected_speech is not None  # parse_request requires one
-            return success_response(validate(audio, request.expected_speech, request.language))
-        redeemed = redeem_challenge(challenges, request.challenge_token)
-        check_phrase(request.expected_speech, redeemed, "expected_speech")
-        language = request.language or redeemed.language
-        validation = validate(audio, redeemed.expected_speech, language)
-        return success_response(validation, challenge={"verified": True})
+        if route.name == "enroll":
+            assert route.speaker_id is not None
+            clips = [
+                _decode_clip(clip, number, settings)
+                for number, clip in enumerate(parse_enrolment(event), 1)
+            ]
+            enrolment = enroll(
+                speakers, route.speaker_id, clips, retention_days=settings.speaker_retention_days
+            )
+            return response(201, enrolment.to_dict())
+        if route.name == "forget":
+            assert route.speaker_id is not None
+            forget(speakers, route.speaker_id)
+            return response(200, {"speaker_id": route.speaker_id, "erased": True})
+        return _validate_request(
+            parse_request(event, settings), validate, settings, challenges, speakers
+        )
     except FalaError as error:
         return error_response(error)
+
+
+def _decode_clip(clip: bytes, number: int, settings: ValidationSettings) -> np.ndarray:
+    try:
+        return decode_audio(clip, max_seconds=settings.max_audio_seconds)
+    except (InvalidAudio, AudioTooLong) as error:
+        raise type(error)(f"Enrolment clip {number}: {error.message}") from error
+
+
+def _validate_request(
+    request: ValidationRequest,
+    validate: Validate,
+    settings: ValidationSettings,
+    challenges: Any,
+    speakers: Any,
+) -> dict[str, Any]:
+    # Everything that can refuse the request comes before the token is spent: unreadable audio
+    # or an unknown speaker must not burn the challenge.
+    audio = decode_audio(request.audio, max_seconds=settings.max_audio_seconds)
+    enrolled = None if request.speaker_id is None else voiceprint(speakers, request.speaker_id)
+    extra: dict[str, Any] = {}
+    expected, language = request.expected_speech, request.language
+    if request.challenge_token is not None:
+        redeemed = redeem_challenge(challenges, request.challenge_token)
+        check_phrase(expected, redeemed, "expected_speech")
+        expected, language = redeemed.expected_speech, language or redeemed.language
+        extra["challenge"] = {"verified": True}
+    assert expected is not None  # parse_request requires one without a token
+    validation = validate(audio, expected, language)
+    if request.speaker_id is not None and enrolled is not None:
+        validation = validation.with_speaker(
+            compare(request.speaker_id, enrolled, audio, threshold=settings.speaker_threshold)
+        )
+    return success_response(validation, **extra)

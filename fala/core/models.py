@@ -19,8 +19,11 @@ METADATA_MODE = "mode"
 METADATA_LANGUAGE = "language"
 METADATA_VOICE = "voice"
 METADATA_CHALLENGE_TOKEN = "challenge-token"  # noqa: S105 (a metadata name; from POST /challenge)
+METADATA_SPEAKER_ID = "speaker-id"  # an enrolled voice (POST /speakers/{id}) to check
 
 RESULTS_PREFIX = "results/"
+# An enrolled speaker's id: an employee number, an e-mail address (fala.core.voiceprints).
+SPEAKER_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}$"
 
 
 class _Model(BaseModel):
@@ -47,7 +50,24 @@ class Job(_Model):
     language: str | None = None
     voice: str | None = None
     challenge_token: str | None = None
+    speaker_id: str | None = Field(None, pattern=SPEAKER_ID_PATTERN)
     audio_format: str
+
+
+class SpeakerCheck(_Model):
+    """Whether the audio sounds like an enrolled voice (fala.core.voiceprints)."""
+
+    id: str
+    verified: bool
+    score: float | None = Field(
+        description="Cosine similarity with the voiceprint; null: too little speech to tell"
+    )
+    threshold: float
+    reason: Literal["match", "mismatch", "too_little_speech"]
+
+
+def _absent(value: object) -> bool:
+    return value is None
 
 
 class Validation(_Model):
@@ -59,6 +79,15 @@ class Validation(_Model):
     confidence: float = Field(ge=0.0, le=1.0)
     language: str
     reason: str
+    # Only when a speaker check was asked for: `validated` stays the phrase's verdict, and
+    # `accepted` holds when the phrase is validated and the speaker verified.
+    speaker: SpeakerCheck | None = Field(None, exclude_if=_absent)
+    accepted: bool | None = Field(None, exclude_if=_absent)
+
+    def with_speaker(self, check: SpeakerCheck) -> Validation:
+        return self.model_copy(
+            update={"speaker": check, "accepted": self.validated and check.verified}
+        )
 
 
 Backend = Literal["nova-sonic", "gpu-service"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from email.errors import HeaderParseError
 from email.header import decode_header, make_header
@@ -17,7 +18,9 @@ from fala.core.models import (
     METADATA_EXPECTED_SPEECH,
     METADATA_LANGUAGE,
     METADATA_MODE,
+    METADATA_SPEAKER_ID,
     METADATA_VOICE,
+    SPEAKER_ID_PATTERN,
     Job,
     Mode,
     Upload,
@@ -91,6 +94,12 @@ def describe_upload(event: dict[str, Any], *, s3: Any, limits: UploadLimits) -> 
             f"Metadata {METADATA_CHALLENGE_TOKEN} is not a token POST /challenge returned; "
             "ask for a new challenge."
         )
+    speaker_id = metadata.get(METADATA_SPEAKER_ID, "").strip() or None
+    if speaker_id is not None and not re.match(SPEAKER_ID_PATTERN, speaker_id):
+        raise UploadRejected(
+            f"Metadata {METADATA_SPEAKER_ID}={speaker_id[:40]!r} is not a speaker id: 1-128 "
+            "letters, digits and . _ @ + -, as enrolled with POST /speakers/{id}."
+        )
     if mode in ("validate", "auto") and expected is None and token is None:
         raise UploadRejected(
             f"Mode {mode!r} validates speech and needs the expected phrase: set the object "
@@ -111,6 +120,7 @@ def describe_upload(event: dict[str, Any], *, s3: Any, limits: UploadLimits) -> 
         language=metadata.get(METADATA_LANGUAGE, "").strip() or limits.default_language,
         voice=metadata.get(METADATA_VOICE, "").strip() or None,
         challenge_token=token,
+        speaker_id=speaker_id,
         audio_format=audio_format,
     )
 

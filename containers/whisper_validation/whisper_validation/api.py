@@ -1,5 +1,6 @@
 """Function URL handler: POST / {"expected_speech", "audio" (base64), "language"?,
-"challenge_token"?} and POST /challenge {"action"?, "language"?}."""
+"challenge_token"?, "speaker_id"?}, POST /challenge {"action"?, "language"?}, and POST|DELETE
+/speakers/{id} (fala.core.function_url)."""
 
 from __future__ import annotations
 
@@ -40,7 +41,11 @@ def _validate(audio: np.ndarray, expected_speech: str, language: str | None) -> 
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     try:
         answer = handle_validation_request(
-            event, _validate, engine.settings, engine.challenge_table()
+            event,
+            _validate,
+            engine.settings,
+            challenges=engine.challenge_table(),
+            speakers=engine.speaker_table(),
         )
     except Exception:
         # A Function URL turns an unhandled error into a bare 502; answer JSON instead.

@@ -10,6 +10,7 @@ from typing import Any
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
+from fala.core import voiceprints
 from fala.core.models import Validation
 from fala.core.settings import ValidationSettings
 from fala.core.validation import SpeechValidator, shared_validator
@@ -30,14 +31,23 @@ def validator() -> SpeechValidator:
 
 
 @functools.cache
-def challenge_table() -> Any:
-    """The challenge table (fala.core.challenge), None when the stack has none."""
-    name = os.environ.get("CHALLENGE_TABLE")
+def table(variable: str) -> Any:
+    """The DynamoDB table named by environment `variable` (CHALLENGE_TABLE: fala.core.challenge,
+    SPEAKER_TABLE: fala.core.voiceprints), None when the stack has none."""
+    name = os.environ.get(variable)
     if not name:
         return None
     import boto3
 
     return boto3.resource("dynamodb").Table(name)
+
+
+def challenge_table() -> Any:
+    return table("CHALLENGE_TABLE")
+
+
+def speaker_table() -> Any:
+    return table("SPEAKER_TABLE")
 
 
 def record(validation: Validation) -> None:
@@ -47,6 +57,9 @@ def record(validation: Validation) -> None:
     metrics.add_metric(
         name="SpeechValidated", unit=MetricUnit.Count, value=int(validation.validated)
     )
+    if validation.speaker is not None:
+        verified = int(validation.speaker.verified)
+        metrics.add_metric(name="SpeakerVerified", unit=MetricUnit.Count, value=verified)
 
 
 def record_error(code: str) -> None:
@@ -56,3 +69,5 @@ def record_error(code: str) -> None:
 
 
 validator()  # cold start: load the model during the init phase
+if os.environ.get("SPEAKER_TABLE"):
+    voiceprints.encoder()  # and the speaker encoder (30 ms) where speaker checks are on

@@ -19,6 +19,7 @@ from fala.core.correlation import correlation_id_of
 from fala.core.errors import FalaError, InvalidRequest
 from fala.core.models import Job, Upload
 from fala.core.validation import check_expected_speech
+from fala.core.voiceprints import compare, voiceprint
 from whisper_validation import engine
 
 logger = Logger(service=engine.SERVICE)
@@ -58,6 +59,10 @@ def _validate_job(event: dict[str, Any]) -> dict[str, Any]:
     if job.challenge_token is None or job.expected_speech is not None:
         check_expected_speech(job.expected_speech, max_chars=limit)
     audio = decode_audio(read_upload(job.upload), max_seconds=engine.settings.max_audio_seconds)
+    # Before the challenge too: an unknown speaker must not spend it.
+    enrolled = (
+        None if job.speaker_id is None else voiceprint(engine.speaker_table(), job.speaker_id)
+    )
     expected, language = job.expected_speech, job.language
     if job.challenge_token is not None:
         # After the decode: unreadable audio does not spend the challenge. Redeemed by this
@@ -69,6 +74,11 @@ def _validate_job(event: dict[str, Any]) -> dict[str, Any]:
         expected, language = challenge.expected_speech, challenge.language
     assert expected is not None  # checked above, or the challenge's
     validation = engine.validator().validate(audio, expected, language, max_expected_chars=limit)
+    if job.speaker_id is not None and enrolled is not None:
+        threshold = engine.settings.speaker_threshold
+        validation = validation.with_speaker(
+            compare(job.speaker_id, enrolled, audio, threshold=threshold)
+        )
     engine.record(validation)
     logger.info(
         "Validation", extra={"reason": validation.reason, "validated": validation.validated}

@@ -1,0 +1,189 @@
+"""Enrolled voices and the speaker check: who said it.
+
+A voiceprint is the mean GE2E embedding (fala.core.speaker) of three or more clips of one person,
+256 numbers from which the audio cannot be rebuilt; the clips themselves are never stored. One
+item per speaker in a DynamoDB table (the stack's key encrypts it, no point-in-time backups so an
+erasure is final), deleted by TTL `retention_days` after the last enrolment:
+
+    {"id": speaker id, "embedding": 1 KiB of float32, "clips": 3, "model": MODEL,
+     "enrolled_at": epoch s, "expiration": epoch s}
+
+A check compares a clip's embedding with the voiceprint (cosine); `verified` needs the threshold
+(fala.core.speaker.DEFAULT_THRESHOLD, fitted on real telephony voices by tests/benchmarks/
+bench_speaker.py). A clip with too little speech to embed is not verified ("too_little_speech"):
+when the audio cannot tell, the answer is no.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+
+from fala.core.errors import InvalidAudio, InvalidRequest, SpeakerNotFound, SpeakersDisabled
+from fala.core.models import SPEAKER_ID_PATTERN, SpeakerCheck
+from fala.core.speaker import SpeakerEncoder, SpeechTooShort
+
+MIN_ENROLMENT_CLIPS = 3
+MAX_ENROLMENT_CLIPS = 10
+# Each enrolment clip must sound like the rest (cosine with the others' mean): a clip of someone
+# else, or of noise, would make the voiceprint accept both voices. Below the verification
+# threshold, as a clip of the same person scores lower against a voiceprint it is not part of.
+ENROLMENT_AGREEMENT = 0.70
+MODEL = "resemblyzer-0.1.4-ge2e"
+_SPEAKER_ID = re.compile(SPEAKER_ID_PATTERN)
+
+
+@functools.cache
+def encoder() -> SpeakerEncoder:
+    """The process-wide encoder (5.7 MB of weights, loaded in about 30 ms)."""
+    return SpeakerEncoder.from_package()
+
+
+@dataclass(frozen=True)
+class Enrolment:
+    speaker_id: str
+    clips: int
+    model: str
+    enrolled_at: datetime
+    expires_at: datetime
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "speaker_id": self.speaker_id,
+            "clips": self.clips,
+            "model": self.model,
+            "enrolled_at": self.enrolled_at.isoformat(timespec="seconds"),
+            "expires_at": self.expires_at.isoformat(timespec="seconds"),
+        }
+
+
+def check_speaker_id(value: object, field: str = "speaker_id") -> str:
+    """A speaker id: 1-128 letters, digits and . _ @ + - (an employee number, an e-mail)."""
+    if not isinstance(value, str) or not _SPEAKER_ID.match(value):
+        raise InvalidRequest(
+            f"{field} must be 1-128 characters of letters, digits and . _ @ + -, starting with a "
+            f"letter or digit; got {str(value)[:40]!r}."
+        )
+    return value
+
+
+def enroll(
+    table: Any,
+    speaker_id: str,
+    clips: Sequence[np.ndarray],
+    *,
+    retention_days: int,
+    now: datetime | None = None,
+) -> Enrolment:
+    """Store the voiceprint of `clips` (16 kHz mono) for `speaker_id`, replacing any earlier one."""
+    table = _enabled(table)
+    check_speaker_id(speaker_id)
+    if not MIN_ENROLMENT_CLIPS <= len(clips) <= MAX_ENROLMENT_CLIPS:
+        raise InvalidRequest(
+            f"Enrolment needs {MIN_ENROLMENT_CLIPS} to {MAX_ENROLMENT_CLIPS} clips of the speaker "
+            f"(any phrase, 2 s or more each); got {len(clips)}."
+        )
+    embeddings = np.stack([_embed_clip(audio, number) for number, audio in enumerate(clips, 1)])
+    _check_agreement(embeddings)
+    voiceprint = _unit(embeddings.mean(axis=0))
+    now = (now or datetime.now(UTC)).replace(microsecond=0)
+    expires_at = now + timedelta(days=retention_days)
+    table.put_item(
+        Item={
+            "id": speaker_id,
+            "embedding": voiceprint.astype("<f4").tobytes(),
+            "clips": len(clips),
+            "model": MODEL,
+            "enrolled_at": int(now.timestamp()),
+            "expiration": int(expires_at.timestamp()),
+        }
+    )
+    return Enrolment(speaker_id, len(clips), MODEL, now, expires_at)
+
+
+def forget(table: Any, speaker_id: str) -> None:
+    """Erase `speaker_id`'s voiceprint; SpeakerNotFound when there is none."""
+    table = _enabled(table)
+    check_speaker_id(speaker_id)
+    old = table.delete_item(Key={"id": speaker_id}, ReturnValues="ALL_OLD").get("Attributes")
+    if not old:
+        raise SpeakerNotFound(f"No voice is enrolled as {speaker_id!r}; nothing was erased.")
+
+
+def voiceprint(table: Any, speaker_id: str, *, now: datetime | None = None) -> np.ndarray:
+    """The enrolled voiceprint; SpeakerNotFound when there is none (or it has expired)."""
+    table = _enabled(table)
+    check_speaker_id(speaker_id)
+    item = table.get_item(Key={"id": speaker_id}, ConsistentRead=True).get("Item")
+    now = now or datetime.now(UTC)
+    # TTL deletes within days of the expiry, not at it: an expired item is already gone.
+    if not item or int(item["expiration"]) <= now.timestamp():
+        raise SpeakerNotFound(
+            f"No voice is enrolled as {speaker_id!r}; enrol it first with POST /speakers/"
+            f"{speaker_id} (three or more clips)."
+        )
+    raw = item["embedding"]
+    return np.frombuffer(getattr(raw, "value", raw), dtype="<f4").astype(np.float32)
+
+
+def compare(
+    speaker_id: str, enrolled: np.ndarray, audio: np.ndarray, *, threshold: float
+) -> SpeakerCheck:
+    """Does `audio` sound like the voiceprint `enrolled` (of `speaker_id`)?"""
+    try:
+        trial = encoder().embed(audio)
+    except SpeechTooShort:
+        return SpeakerCheck(
+            id=speaker_id,
+            verified=False,
+            score=None,
+            threshold=threshold,
+            reason="too_little_speech",
+        )
+    score = round(SpeakerEncoder.similarity(enrolled, trial), 4)
+    verified = score >= threshold
+    return SpeakerCheck(
+        id=speaker_id,
+        verified=verified,
+        score=score,
+        threshold=threshold,
+        reason="match" if verified else "mismatch",
+    )
+
+
+def _embed_clip(audio: np.ndarray, number: int) -> np.ndarray:
+    try:
+        return encoder().embed(audio)
+    except InvalidAudio as error:
+        raise InvalidAudio(f"Enrolment clip {number}: {error.message}") from error
+
+
+def _check_agreement(embeddings: np.ndarray) -> None:
+    total = embeddings.sum(axis=0)
+    for number, embedding in enumerate(embeddings, 1):
+        others = _unit(total - embedding)
+        agreement = SpeakerEncoder.similarity(others, embedding)
+        if agreement < ENROLMENT_AGREEMENT:
+            raise InvalidAudio(
+                f"Enrolment clip {number} does not sound like the other clips (similarity "
+                f"{agreement:.2f}, at least {ENROLMENT_AGREEMENT} needed): send clips of one "
+                "person only, recorded the way the punches will be."
+            )
+
+
+def _unit(vector: np.ndarray) -> np.ndarray:
+    return (vector / np.linalg.norm(vector)).astype(np.float32)
+
+
+def _enabled(table: Any) -> Any:
+    if table is None:
+        raise SpeakersDisabled(
+            "The speaker check is not enabled in this deployment (no speaker table)."
+        )
+    return table
