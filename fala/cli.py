@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import json
 import re
 import sys
+from collections.abc import Iterator
 from enum import IntEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -90,6 +93,10 @@ def run(
         typer.Option(help="pt-BR (default), en, or auto (the phrase's language, else the audio's)"),
     ] = None,
     voice: Annotated[str | None, typer.Option(help="Reply voice (converse mode)")] = None,
+    speaker: Annotated[
+        str | None,
+        typer.Option(help="Check the voice too: an id enrolled with `fala speaker enroll`"),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print only the result document")] = False,
     stack: Annotated[
         str | None, typer.Option(help="A deployed stack's name; local emulation without it")
@@ -107,6 +114,8 @@ def run(
         metadata["language"] = language
     if voice:
         metadata["voice"] = voice
+    if speaker:
+        metadata["speaker-id"] = speaker
     key = f"uploads/{file.name}"
     audio = file.read_bytes()
     try:
@@ -139,8 +148,8 @@ def exit_code(outcome: dict[str, Any]) -> ExitCode:
         # A refused input (retryable false) must change before another try: the caller's error.
         return ExitCode.USAGE if error and not error.get("retryable", True) else ExitCode.FAILED
     validation = result.get("validation")
-    if validation is not None and not validation["validated"]:
-        return ExitCode.NOT_VALIDATED
+    if validation is not None and not validation.get("accepted", validation["validated"]):
+        return ExitCode.NOT_VALIDATED  # the phrase, or the speaker when one was checked
     return ExitCode.OK
 
 
@@ -202,6 +211,8 @@ def _show(outcome: dict[str, Any], *, local: bool) -> None:
             f"Confidence: {validation['confidence']:.2f}  "
             f"({validation['reason']}, language {validation['language']})",
         ]
+        if speaker := validation.get("speaker"):
+            lines.append(_speaker_line(speaker, accepted=validation["accepted"]))
     if conversation := result.get("conversation"):
         voice = f", voice {conversation['voice']}" if conversation.get("voice") else ""
         lines += [
@@ -241,6 +252,16 @@ def _show(outcome: dict[str, Any], *, local: bool) -> None:
     console.print(f"[dim]{timing}[/]")
     if saved := outcome.get("saved_to"):
         console.print(f"[dim]Saved: {saved} (fala trace {outcome['execution_name']})[/]")
+
+
+def _speaker_line(speaker: dict[str, Any], *, accepted: bool) -> str:
+    verdict = "[green]verified[/]" if speaker["verified"] else "[red]not verified[/]"
+    score = "no score" if speaker["score"] is None else f"score {speaker['score']:.2f}"
+    overall = "[bold green]ACCEPTED[/]" if accepted else "[bold red]NOT ACCEPTED[/]"
+    return (
+        f"Speaker:    {speaker['id']} {verdict} ({score}, threshold {speaker['threshold']:.2f}, "
+        f"{speaker['reason']}) → {overall}"
+    )
 
 
 def _voice_language_note(conversation: dict[str, Any]) -> str | None:
@@ -360,7 +381,7 @@ def serve(
     port: Annotated[int, typer.Option(help="Port")] = 9000,
 ) -> None:
     """Serve the validation Function URL locally: POST / {"expected_speech", "audio": <base64>},
-    POST /challenge."""
+    POST /challenge, POST|DELETE /speakers/{id}."""
     from fala.local.assembly import REPO_ROOT, Resolver, load_stack
     from fala.local.assembly import synth as run_synth
     from fala.local.emulator import local_tables
@@ -383,7 +404,8 @@ def serve(
         " — Ctrl+C stops"
     )
     try:
-        with local_tables(stack, resolver):  # the challenge table, in memory
+        # challenges in memory; enrolled voices from and back to .fala/tables/
+        with local_tables(stack, resolver, state_dir=REPO_ROOT / ".fala"):
             server.serve_forever()
     except KeyboardInterrupt:
         pass
@@ -410,18 +432,13 @@ def challenge(
     """A phrase to say now and its single-use token (POST /challenge): send the recording to
     POST / with "challenge_token" within the token's life. Exit status: 0 issued, 2 refused
     (the message says why), 3 the URL could not be reached."""
-    import boto3
-
     from fala.deployed import post_json
 
     body = {"language": language, **({"action": action} if action else {})}
     try:
         session = None
         if stack is not None:
-            session = boto3.Session()
-            outputs = session.client("cloudformation").describe_stacks(StackName=stack)
-            found = {o["OutputKey"]: o["OutputValue"] for o in outputs["Stacks"][0]["Outputs"]}
-            url = found["ValidationApiUrl"]
+            url, session = _function_url(stack)
         status, answer = post_json(url.rstrip("/") + "/challenge", body, session=session)
     except (OSError, RuntimeError, KeyError, BotoCoreError, ClientError) as exc:
         _fail(f"could not ask {stack or url} for a challenge: {exc}", ExitCode.FAILED)
@@ -433,6 +450,132 @@ def challenge(
     console.print(f"Say: [bold]{answer['say']}[/bold]")
     console.print(f"expected_speech: {answer['expected_speech']}  (until {answer['expires_at']})")
     console.print(f"challenge_token: {answer['challenge_token']}")
+
+
+speaker_app = typer.Typer(
+    help="Enrolled voices for the speaker check: `fala run --speaker ID`, or speaker_id on the "
+    "Function URL. Without --url or --stack they are kept in .fala/tables/ for the local "
+    "emulation (`fala run`, `fala serve`).",
+    no_args_is_help=True,
+)
+app.add_typer(speaker_app, name="speaker")
+
+
+def _function_url(stack: str) -> tuple[str, Any]:
+    """A deployed stack's validation Function URL and the session that signs for it."""
+    import boto3
+
+    session = boto3.Session()
+    outputs = session.client("cloudformation").describe_stacks(StackName=stack)
+    found = {o["OutputKey"]: o["OutputValue"] for o in outputs["Stacks"][0]["Outputs"]}
+    return found["ValidationApiUrl"], session
+
+
+def _speaker_request(
+    method: str, speaker_id: str, body: dict[str, Any] | None, url: str, stack: str | None
+) -> dict[str, Any]:
+    """`method` /speakers/{id} on `url` or the stack's URL; exits 2 when refused, 3 unreached."""
+    from urllib.parse import quote
+
+    from fala.deployed import call_json
+
+    try:
+        session = None
+        if stack is not None:
+            url, session = _function_url(stack)
+        target = f"{url.rstrip('/')}/speakers/{quote(speaker_id, safe='')}"
+        status, answer = call_json(method, target, body, session=session)
+    except (OSError, RuntimeError, KeyError, BotoCoreError, ClientError) as exc:
+        _fail(f"could not reach {stack or url}: {exc}", ExitCode.FAILED)
+    if status >= 300:
+        _fail(f"{answer.get('message', answer)} (HTTP {status})", ExitCode.USAGE)
+    return answer
+
+
+@contextlib.contextmanager
+def _local_speakers() -> Iterator[Any]:
+    """The local emulation's speaker table, read from and written back to .fala/tables/."""
+    import boto3
+
+    from fala.local.assembly import REPO_ROOT, Resolver, load_stack
+    from fala.local.assembly import synth as run_synth
+    from fala.local.emulator import kept_table, local_tables
+
+    with err.status("Synthesizing the app (cdk synth)…"):
+        run_synth()
+    stack = load_stack()
+    resolver = Resolver(stack)
+    with local_tables(stack, resolver, state_dir=REPO_ROOT / ".fala"):
+        yield boto3.resource("dynamodb").Table(kept_table(stack, resolver, "Speakers"))
+
+
+_URL_HELP = "A validation Function URL (`fala serve`'s: http://localhost:9000)"
+_STACK_HELP = "A deployed stack: its Function URL, signed with your AWS credentials"
+
+
+@speaker_app.command("enroll")
+def speaker_enroll(
+    speaker_id: Annotated[str, typer.Argument(help="An id: employee number, e-mail…")],
+    files: Annotated[
+        list[Path],
+        typer.Argument(help="3 to 10 recordings of the speaker, any phrase", exists=True),
+    ],
+    url: Annotated[str | None, typer.Option(help=_URL_HELP)] = None,
+    stack: Annotated[str | None, typer.Option(help=_STACK_HELP)] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the answer as JSON")] = False,
+) -> None:
+    """Enrol a voice (POST /speakers/{id}): its voiceprint is stored, the recordings are not.
+    Exit status: 0 enrolled, 2 refused (the message says why), 3 the URL could not be reached."""
+    if url is None and stack is None:
+        from fala.core.audio import decode_audio
+        from fala.core.errors import FalaError
+        from fala.core.settings import ValidationSettings
+        from fala.core.voiceprints import enroll
+
+        settings = ValidationSettings()
+        try:
+            clips = [
+                decode_audio(f.read_bytes(), max_seconds=settings.max_audio_seconds) for f in files
+            ]
+            with _local_speakers() as table:
+                answer = enroll(
+                    table, speaker_id, clips, retention_days=settings.speaker_retention_days
+                ).to_dict()
+        except FalaError as error:
+            _fail(error.message, ExitCode.USAGE)
+    else:
+        clips64 = [base64.b64encode(f.read_bytes()).decode() for f in files]
+        answer = _speaker_request("POST", speaker_id, {"clips": clips64}, url or "", stack)
+    if as_json:
+        console.print_json(data=answer)
+        return
+    console.print(
+        f"Enrolled {answer['speaker_id']} from {answer['clips']} clips "
+        f"(kept until {answer['expires_at']}; `fala speaker delete {answer['speaker_id']}` "
+        "erases it)"
+    )
+
+
+@speaker_app.command("delete")
+def speaker_delete(
+    speaker_id: Annotated[str, typer.Argument(help="The enrolled id")],
+    url: Annotated[str | None, typer.Option(help=_URL_HELP)] = None,
+    stack: Annotated[str | None, typer.Option(help=_STACK_HELP)] = None,
+) -> None:
+    """Erase an enrolled voice (DELETE /speakers/{id}). Exit status: 0 erased, 2 refused (no
+    such voice), 3 the URL could not be reached."""
+    if url is None and stack is None:
+        from fala.core.errors import FalaError
+        from fala.core.voiceprints import forget
+
+        try:
+            with _local_speakers() as table:
+                forget(table, speaker_id)
+        except FalaError as error:
+            _fail(error.message, ExitCode.USAGE)
+    else:
+        _speaker_request("DELETE", speaker_id, None, url or "", stack)
+    console.print(f"Erased the voiceprint of {speaker_id}.")
 
 
 @app.command()

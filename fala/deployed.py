@@ -98,13 +98,25 @@ def post_json(
 ) -> tuple[int, dict[str, Any]]:
     """POST `body` to a Function URL: (status, JSON answer). With a boto3 `session`, the request
     is signed (SigV4, service "lambda") as an AWS_IAM-authenticated URL requires."""
+    return call_json("POST", url, body, session=session, timeout=timeout)
+
+
+def call_json(
+    method: str,
+    url: str,
+    body: dict[str, Any] | None,
+    *,
+    session: Any = None,
+    timeout: float = 60,
+) -> tuple[int, dict[str, Any]]:
+    """`method` `url` with an optional JSON body: (status, JSON answer); signed with `session`."""
     import urllib.error
     import urllib.request
 
     if not url.startswith(("http://", "https://")):
         raise RuntimeError(f"{url!r} is not an http(s) URL.")
-    data = json.dumps(body).encode()
-    headers = {"content-type": "application/json"}
+    data = None if body is None else json.dumps(body).encode()
+    headers = {} if body is None else {"content-type": "application/json"}
     if session is not None:
         from botocore.auth import SigV4Auth
         from botocore.awsrequest import AWSRequest
@@ -112,12 +124,12 @@ def post_json(
         credentials = session.get_credentials()
         if credentials is None:
             raise RuntimeError("No AWS credentials to sign the request with.")
-        signed = AWSRequest(method="POST", url=url, data=data, headers=headers)
+        signed = AWSRequest(method=method, url=url, data=data, headers=headers)
         SigV4Auth(credentials.get_frozen_credentials(), "lambda", session.region_name).add_auth(
             signed
         )
         headers = dict(signed.headers.items())
-    request = urllib.request.Request(url, data=data, headers=headers, method="POST")  # noqa: S310 (http(s) checked)
+    request = urllib.request.Request(url, data=data, headers=headers, method=method)  # noqa: S310 (http(s) checked)
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
             return response.status, json.loads(response.read() or b"{}")

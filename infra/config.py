@@ -90,6 +90,10 @@ class FalaConfig(BaseModel):
     # Challenge phrases (POST /challenge): a token's life, and the clock's UTC offset (Brasília).
     challenge_ttl_seconds: int = Field(60, ge=10, le=3600)
     challenge_utc_offset_minutes: int = Field(-180, ge=-720, le=840)
+    # The speaker check (POST /speakers/{id}): the similarity a voice needs, and how many days a
+    # voiceprint is kept after its enrolment (biometric data: README "Speaker check").
+    speaker_threshold: float = Field(0.83, gt=0.0, lt=1.0)
+    speaker_retention_days: int = Field(365, ge=1, le=3650)
 
     # Conversation through Nova Sonic (mode=converse / auto).
     sonic_model_id: str = Field("amazon.nova-2-sonic-v1:0", pattern=r"^[a-z0-9.:-]+$")

@@ -81,8 +81,8 @@ class Validation(_Model):
     reason: str
     # Only when a speaker check was asked for: `validated` stays the phrase's verdict, and
     # `accepted` holds when the phrase is validated and the speaker verified.
-    speaker: SpeakerCheck | None = Field(None, exclude_if=_absent)
-    accepted: bool | None = Field(None, exclude_if=_absent)
+    speaker: SpeakerCheck | None = Field(default=None, exclude_if=_absent)
+    accepted: bool | None = Field(default=None, exclude_if=_absent)
 
     def with_speaker(self, check: SpeakerCheck) -> Validation:
         return self.model_copy(

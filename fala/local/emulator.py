@@ -3,6 +3,7 @@ machine executed by moto's interpreter, its Lambda handlers in-process (shared/D
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import logging
@@ -82,14 +83,79 @@ def create_tables(stack: Stack, resolver: Resolver) -> None:
         )
 
 
+# Tables whose items outlive a local run, as the deployed ones outlive a request: enrolled voices
+# (fala.core.voiceprints), kept in <work dir>/tables/<name>.json. Challenges and idempotency
+# records are short-lived by design and start empty.
+KEPT_TABLES = ("Speakers",)
+
+
+def _kept(stack: Stack, resolver: Resolver, state_dir: Path) -> dict[str, Path]:
+    """{physical table name: its file} for the stack's KEPT_TABLES."""
+    return {
+        resolver.physical_name(lid): state_dir / "tables" / f"{name.lower()}.json"
+        for lid in stack.of_type("AWS::DynamoDB::GlobalTable")
+        for name in KEPT_TABLES
+        if name in lid
+    }
+
+
+def kept_table(stack: Stack, resolver: Resolver, name: str) -> str:
+    """The physical name of the stack's kept table `name` ("Speakers")."""
+    for lid in stack.of_type("AWS::DynamoDB::GlobalTable"):
+        if name in lid:
+            return resolver.physical_name(lid)
+    raise RuntimeError(f"The synthesized stack has no {name} table.")
+
+
+def restore_tables(stack: Stack, resolver: Resolver, state_dir: Path) -> None:
+    """Put the kept tables' saved items back (after create_tables)."""
+    dynamodb = boto3.client("dynamodb")
+    for table, path in _kept(stack, resolver, state_dir).items():
+        if path.is_file():
+            for item in json.loads(path.read_text()):
+                dynamodb.put_item(TableName=table, Item=_from_json(item))
+
+
+def save_tables(stack: Stack, resolver: Resolver, state_dir: Path) -> None:
+    """Write the kept tables' items to their files (only the owner 0600: voiceprints)."""
+    dynamodb = boto3.client("dynamodb")
+    for table, path in _kept(stack, resolver, state_dir).items():
+        pages = dynamodb.get_paginator("scan").paginate(TableName=table)
+        items = [_to_json(item) for page in pages for item in page["Items"]]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(json.dumps(items, indent=1))
+
+
+def _to_json(item: dict[str, Any]) -> dict[str, Any]:
+    return {
+        name: {"B64": base64.b64encode(value["B"]).decode()} if "B" in value else value
+        for name, value in item.items()
+    }
+
+
+def _from_json(item: dict[str, Any]) -> dict[str, Any]:
+    return {
+        name: {"B": base64.b64decode(value["B64"])} if "B64" in value else value
+        for name, value in item.items()
+    }
+
+
 @contextlib.contextmanager
-def local_tables(stack: Stack, resolver: Resolver) -> Iterator[None]:
+def local_tables(stack: Stack, resolver: Resolver, state_dir: Path | None = None) -> Iterator[None]:
     """The stack's tables in moto, with fake credentials, for the Function URL alone (`fala
-    serve`): its challenges (fala.core.challenge) live in one."""
+    serve`): its challenges (fala.core.challenge) live in one. With `state_dir`, the kept tables
+    (enrolled voices) are read from it at the start and written back at the end."""
     make_moto_writes_atomic()
     with scoped_environment(FAKE_CREDENTIALS), mock_aws():
         create_tables(stack, resolver)
-        yield
+        if state_dir is not None:
+            restore_tables(stack, resolver, state_dir)
+        try:
+            yield
+        finally:
+            if state_dir is not None:
+                save_tables(stack, resolver, state_dir)
 
 
 class LocalPipeline:
@@ -188,6 +254,7 @@ class LocalPipeline:
         for lid in self.stack.of_type("AWS::Events::EventBus"):
             self.events.create_event_bus(Name=r.physical_name(lid))
         create_tables(self.stack, r)
+        restore_tables(self.stack, r, self.work_dir)  # enrolled voices (read, never written)
         self.state_machines: dict[str, str] = {}
         for lid, res in self.stack.of_type("AWS::StepFunctions::StateMachine").items():
             props = res["Properties"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from aws_cdk import Duration, IgnoreMode
+from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
@@ -62,12 +63,24 @@ class SpeechValidation(Construct):
         # Challenge phrases (fala.core.challenge): one item per issued challenge, kept a day past
         # its expiry (TTL) so a late replay still reads "used"; no audio, no personal data.
         self.challenge_table = expiring_table(self, "Challenges", encryption=encryption)
+        # Enrolled voices (fala.core.voiceprints), kept speaker_retention_days after enrolment.
+        self.speaker_table = expiring_table(
+            self,
+            "Speakers",
+            encryption=encryption,
+            without_backups=(
+                "Voiceprints are biometric data (LGPD): an erased one must not live on in 35 days "
+                "of point-in-time backups. A lost table means enrolling again, not lost records."
+            ),
+        )
         environment = {
             "MAX_AUDIO_SECONDS": str(config.max_audio_seconds),
             "MAX_EXPECTED_SPEECH_CHARS": str(config.max_expected_speech_chars),
             "DEFAULT_LANGUAGE": config.default_language,
             "CHALLENGE_TTL_SECONDS": str(config.challenge_ttl_seconds),
             "CHALLENGE_UTC_OFFSET_MINUTES": str(config.challenge_utc_offset_minutes),
+            "SPEAKER_THRESHOLD": str(config.speaker_threshold),
+            "SPEAKER_RETENTION_DAYS": str(config.speaker_retention_days),
         }
         common = {
             "service": "fala-validation",
@@ -110,14 +123,22 @@ class SpeechValidation(Construct):
             description="Fala speech validation step of the pipeline",
             **common,  # type: ignore[arg-type]
         )
-        # The API issues (put) and redeems (a conditional update; a read only when the condition
-        # fails); the pipeline's task redeems challenges named in upload metadata.
-        for function, actions in (
-            (self.api_function, ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem")),
-            (self.task_function, ("dynamodb:UpdateItem", "dynamodb:GetItem")),
-        ):
-            self.challenge_table.grant(function, *actions)
-            function.add_environment("CHALLENGE_TABLE", self.challenge_table.table_name)
+
+        # Challenges: the API issues (put) and redeems (a conditional update; a read only when
+        # the condition fails); the pipeline's task redeems challenges named in upload metadata.
+        # Voiceprints: the API enrols (put), erases (delete) and checks (get); the task checks.
+        def allow(
+            function: lambda_.Function, variable: str, table: dynamodb.TableV2, *actions: str
+        ) -> None:
+            table.grant(function, *(f"dynamodb:{action}" for action in actions))
+            function.add_environment(variable, table.table_name)
+
+        api, task = self.api_function, self.task_function
+        allow(api, "CHALLENGE_TABLE", self.challenge_table, "PutItem", "UpdateItem", "GetItem")
+        allow(task, "CHALLENGE_TABLE", self.challenge_table, "UpdateItem", "GetItem")
+        allow(api, "SPEAKER_TABLE", self.speaker_table, "PutItem", "DeleteItem", "GetItem")
+        allow(task, "SPEAKER_TABLE", self.speaker_table, "GetItem")
+        for function in (self.api_function, self.task_function):
             encryption.grant_via(
                 function,
                 "dynamodb",

@@ -175,3 +175,55 @@ def test_a_deployed_url_is_asked_with_a_sigv4_signed_request():
     assert seen["Authorization"].startswith("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/")
     assert "/sa-east-1/lambda/aws4_request" in seen["Authorization"]
     assert "X-Amz-Date" in seen
+
+
+ENROLMENT = ["entrada_13_40_pt.wav", "saida_13_40_pt.wav", "entrada_13_40_pt.ogg"]
+
+
+def b64(name: str) -> str:
+    return base64.b64encode((AUDIO / name).read_bytes()).decode()
+
+
+def test_a_voice_is_enrolled_checked_with_the_phrase_and_erased(server):
+    body = json.dumps({"clips": [b64(n) for n in ENROLMENT]}).encode()
+    status, enrolment = request(server, "POST", body, path="/speakers/emp-1042")
+    assert (status, enrolment["speaker_id"], enrolment["clips"]) == (201, "emp-1042", 3)
+
+    def punch(name, expected, language="pt-BR"):
+        document = {"expected_speech": expected, "audio": b64(name), "speaker_id": "emp-1042"}
+        return request(server, "POST", json.dumps({**document, "language": language}).encode())
+
+    status, hers = punch("entrada_13_45_pt.wav", "ENTRADA 13 45")
+    assert status == 200 and hers["validated"] and hers["accepted"]
+    assert hers["speaker"]["verified"] and hers["speaker"]["score"] >= hers["speaker"]["threshold"]
+    status, other = punch("checkin_9_45_en_piper.wav", "CHECK IN 9 45", "en")
+    assert status == 200 and other["validated"]  # the right words, said by someone else
+    assert other["accepted"] is False and other["speaker"]["reason"] == "mismatch"
+
+    status, erased = request(server, "DELETE", path="/speakers/emp-1042")
+    assert (status, erased) == (200, {"speaker_id": "emp-1042", "erased": True})
+    status, error = punch("entrada_13_45_pt.wav", "ENTRADA 13 45")
+    assert (status, error["error"]) == (404, "speaker_not_found")
+
+
+def test_fala_speaker_enrols_and_erases_through_the_served_url(server):
+    fala = [str(Path(sys.executable).with_name("fala")), "speaker"]
+    url = ["--url", f"http://127.0.0.1:{server}"]
+    files = [str(AUDIO / n) for n in ENROLMENT]
+
+    def fala_speaker(*args):
+        return subprocess.run(
+            [*fala, *args], capture_output=True, text=True, timeout=120, check=False
+        )
+
+    enrolled = fala_speaker("enroll", "emp-77", *files, *url, "--json")
+    assert enrolled.returncode == 0, enrolled.stderr
+    assert json.loads(enrolled.stdout)["clips"] == 3
+    too_few = fala_speaker("enroll", "emp-78", *files[:2], *url)
+    assert too_few.returncode == 2 and "3 to 10 clips" in too_few.stderr
+    erased = fala_speaker("delete", "emp-77", *url)
+    assert erased.returncode == 0 and "Erased" in erased.stdout
+    again = fala_speaker("delete", "emp-77", *url)
+    assert again.returncode == 2 and "nothing was erased" in again.stderr
+    unreachable = fala_speaker("delete", "emp-77", "--url", "http://127.0.0.1:9")
+    assert unreachable.returncode == 3 and "could not reach" in unreachable.stderr

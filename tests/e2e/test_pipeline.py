@@ -6,14 +6,20 @@ import threading
 import boto3
 import pytest
 
+from fala.core.audio import decode_audio
 from fala.core.challenge import issue_challenge
 from fala.core.validation import SpeechValidator
+from fala.core.voiceprints import enroll
+from fala.local.assembly import Resolver
+from fala.local.emulator import LocalPipeline, kept_table, local_tables
+from fala.model_store import whisper_model_dir
 from fala.trace import timeline
 
 from .conftest import AUDIO, states_entered
 
 pytestmark = pytest.mark.e2e
 DEMO = AUDIO / "entrada_13_40_pt.wav"
+ENROLMENT = ["entrada_13_40_pt.wav", "saida_13_40_pt.wav", "entrada_13_40_pt.ogg"]
 
 
 def test_happy_path_validates_and_publishes(pipeline):
@@ -227,4 +233,44 @@ def test_a_challenge_token_in_metadata_is_judged_once_then_refused(pipeline):
     assert (error["code"], error["retryable"]) == ("challenge_used", False)
     assert "already used" in error["message"]
     tries = [i for i in replay.invocations if i["function"].startswith("ValidationTask")]
+    assert len(tries) == 1
+
+
+def test_a_voice_enrolled_locally_is_checked_by_the_pipeline(stack, tmp_path):
+    # GIVEN a voice enrolled as `fala speaker enroll` does: kept in the work dir's tables/
+    resolver = Resolver(stack)
+    with local_tables(stack, resolver, state_dir=tmp_path):
+        table = boto3.resource("dynamodb").Table(kept_table(stack, resolver, "Speakers"))
+        enrolment = [decode_audio((AUDIO / n).read_bytes(), max_seconds=30) for n in ENROLMENT]
+        enroll(table, "ana", enrolment, retention_days=30)
+    kept = tmp_path / "tables" / "speakers.json"
+    assert kept.stat().st_mode & 0o777 == 0o600  # a voiceprint is biometric data
+    overrides = {"WHISPER_MODEL_DIR": str(whisper_model_dir())}
+    with LocalPipeline(stack, work_dir=tmp_path, env_overrides=overrides) as pipeline:
+        # WHEN her punch, someone else's and an unknown id's are uploaded
+        hers = pipeline.run(
+            (AUDIO / "entrada_13_45_pt.wav").read_bytes(),
+            key="uploads/ana.wav",
+            metadata={"expected-speech": "ENTRADA 13 45", "speaker-id": "ana"},
+        )
+        other = pipeline.run(
+            (AUDIO / "checkin_9_45_en_piper.wav").read_bytes(),
+            key="uploads/other.wav",
+            metadata={"expected-speech": "CHECK IN 9 45", "language": "en", "speaker-id": "ana"},
+        )
+        unknown = pipeline.run(
+            DEMO.read_bytes(),
+            key="uploads/nobody.wav",
+            metadata={"expected-speech": "ENTRADA 13 40", "speaker-id": "nobody"},
+        )
+    # THEN hers is accepted; the other says its phrase but is not her; the unknown id fails once
+    assert hers.result["validation"]["validated"] and hers.result["validation"]["accepted"]
+    assert hers.result["validation"]["speaker"]["verified"] is True
+    speaker = other.result["validation"]["speaker"]
+    assert (speaker["verified"], speaker["reason"]) == (False, "mismatch")
+    assert other.result["validation"]["accepted"] is False
+    assert unknown.status == "FAILED"
+    error = unknown.result["error"]
+    assert (error["code"], error["retryable"]) == ("speaker_not_found", False)
+    tries = [i for i in unknown.invocations if i["function"].startswith("ValidationTask")]
     assert len(tries) == 1

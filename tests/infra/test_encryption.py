@@ -157,7 +157,7 @@ def test_every_store_uses_the_created_key(voice_kms_synth: Synth) -> None:
     assert len(voice_kms_synth.of_type("AWS::Logs::LogGroup")) == 9
     assert stores == 3 + 1 + 9 + 1 + 2  # ... and the outcome bus and its archive
     tables = voice_kms_synth.of_type("AWS::DynamoDB::GlobalTable").values()
-    assert len(tables) == 2  # the idempotency records and the challenges
+    assert len(tables) == 3  # the idempotency records, the challenges and the voiceprints
     for table in tables:
         assert table["Properties"]["SSESpecification"] == {"SSEEnabled": True, "SSEType": "KMS"}
         (replica,) = table["Properties"]["Replicas"]

@@ -423,6 +423,40 @@ def test_challenges_live_in_a_table_only_the_validation_functions_reach(
             assert granted(function) == set(), function_id
 
 
+def test_voiceprints_live_without_backups_in_a_table_only_validation_reaches(
+    default_synth: Synth,
+) -> None:
+    table_id, table = named(default_synth.of_type("AWS::DynamoDB::GlobalTable"), "Speakers")
+    props = table["Properties"]
+    assert props["TimeToLiveSpecification"] == {"AttributeName": "expiration", "Enabled": True}
+    # biometric data: an erased voiceprint must not survive in point-in-time backups
+    [replica] = props["Replicas"]
+    assert replica["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": False}
+    skipped = {s["id"] for s in table["Metadata"]["checkov"]["skip"]}
+    assert "CKV_AWS_165" in skipped
+    table_arn = {"Fn::GetAtt": [table_id, "Arn"]}
+
+    def granted(function: dict[str, Any]) -> set[str]:
+        return {
+            action
+            for statement in default_synth.statements_of_function(function)
+            if table_arn in _as_list(statement["Resource"])
+            for action in _as_list(statement["Action"])
+        }
+
+    api_id, api = default_synth.function(description_starts="Fala speech validation API")
+    task_id, task = default_synth.function(description_starts="Fala speech validation step")
+    for function in (api, task):
+        env = function["Properties"]["Environment"]["Variables"]
+        assert env["SPEAKER_TABLE"] == {"Ref": table_id}
+        assert (env["SPEAKER_THRESHOLD"], env["SPEAKER_RETENTION_DAYS"]) == ("0.83", "365")
+    assert granted(api) == {"dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:GetItem"}
+    assert granted(task) == {"dynamodb:GetItem"}  # checks a voice, never enrols or erases
+    for function_id, function in default_synth.of_type("AWS::Lambda::Function").items():
+        if function_id not in (api_id, task_id):
+            assert granted(function) == set(), function_id
+
+
 def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 

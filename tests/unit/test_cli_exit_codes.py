@@ -14,6 +14,8 @@ def outcome(status="SUCCEEDED", **result):
     [
         (outcome(validation={"validated": True}), ExitCode.OK),
         (outcome(validation={"validated": False}), ExitCode.NOT_VALIDATED),
+        (outcome(validation={"validated": True, "accepted": True}), ExitCode.OK),
+        (outcome(validation={"validated": True, "accepted": False}), ExitCode.NOT_VALIDATED),
         (outcome(conversation={"reply_text": "Olá"}), ExitCode.OK),
         (outcome("FAILED", error={"code": "upload_rejected", "retryable": False}), ExitCode.USAGE),
         (
@@ -23,7 +25,17 @@ def outcome(status="SUCCEEDED", **result):
         (outcome("TIMED_OUT"), ExitCode.FAILED),
         ({"status": "FAILED", "result": None}, ExitCode.FAILED),
     ],
-    ids=["validated", "not-validated", "converse", "refused", "backend", "timeout", "no-result"],
+    ids=[
+        "validated",
+        "not-validated",
+        "speaker-verified",
+        "speaker-not-verified",
+        "converse",
+        "refused",
+        "backend",
+        "timeout",
+        "no-result",
+    ],
 )
 def test_exit_code_says_the_verdict_and_who_must_act(run, code):
     assert exit_code(run) == code
