@@ -399,15 +399,9 @@ def test_challenges_live_in_a_table_only_the_validation_functions_reach(
         "AttributeName": "expiration",
         "Enabled": True,
     }
-    table_arn = {"Fn::GetAtt": [table_id, "Arn"]}
 
     def granted(function: dict[str, Any]) -> set[str]:
-        return {
-            action
-            for statement in default_synth.statements_of_function(function)
-            if table_arn in _as_list(statement["Resource"])
-            for action in _as_list(statement["Action"])
-        }
+        return _table_actions(default_synth, table_id, function)
 
     api_id, api = default_synth.function(description_starts="Fala speech validation API")
     task_id, task = default_synth.function(description_starts="Fala speech validation step")
@@ -434,15 +428,9 @@ def test_voiceprints_live_without_backups_in_a_table_only_validation_reaches(
     assert replica["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": False}
     skipped = {s["id"] for s in table["Metadata"]["checkov"]["skip"]}
     assert "CKV_AWS_165" in skipped
-    table_arn = {"Fn::GetAtt": [table_id, "Arn"]}
 
     def granted(function: dict[str, Any]) -> set[str]:
-        return {
-            action
-            for statement in default_synth.statements_of_function(function)
-            if table_arn in _as_list(statement["Resource"])
-            for action in _as_list(statement["Action"])
-        }
+        return _table_actions(default_synth, table_id, function)
 
     api_id, api = default_synth.function(description_starts="Fala speech validation API")
     task_id, task = default_synth.function(description_starts="Fala speech validation step")
@@ -455,6 +443,17 @@ def test_voiceprints_live_without_backups_in_a_table_only_validation_reaches(
     for function_id, function in default_synth.of_type("AWS::Lambda::Function").items():
         if function_id not in (api_id, task_id):
             assert granted(function) == set(), function_id
+
+
+def _table_actions(synth: Synth, table_id: str, function: dict[str, Any]) -> set[str]:
+    """The actions `function`'s role may take on the table `table_id`."""
+    table_arn = {"Fn::GetAtt": [table_id, "Arn"]}
+    return {
+        action
+        for statement in synth.statements_of_function(function)
+        if table_arn in _as_list(statement["Resource"])
+        for action in _as_list(statement["Action"])
+    }
 
 
 def _as_list(value: Any) -> list[Any]:

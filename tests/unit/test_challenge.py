@@ -8,9 +8,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from fala.core.challenge import (
     challenge_phrase,
@@ -29,23 +27,13 @@ from fala.core.function_url import handle_validation_request
 from fala.core.models import Validation
 from fala.core.settings import ValidationSettings
 
+from .conftest import url_event
+
 WAV = (
     Path(__file__).resolve().parents[1] / "fixtures" / "audio" / "entrada_13_40_pt.wav"
 ).read_bytes()
 SETTINGS = ValidationSettings()
 NOON_UTC = datetime(2026, 12, 4, 15, 7, tzinfo=UTC)  # 12:07 in Brasília
-
-
-@pytest.fixture
-def table():
-    with mock_aws():
-        dynamodb = boto3.resource("dynamodb", region_name="us-east-1")
-        yield dynamodb.create_table(
-            TableName="challenges",
-            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
 
 
 def issue(table, *, now=NOON_UTC, language="pt-BR", action=None, ttl=60):
@@ -149,16 +137,6 @@ def test_unknown_actions_are_refused_with_the_ones_there_are():
 # --- on the Function URL -------------------------------------------------------------------------
 
 
-def url_event(path: str, body) -> dict:
-    return {
-        "version": "2.0",
-        "rawPath": path,
-        "requestContext": {"http": {"method": "POST", "path": path}},
-        "isBase64Encoded": False,
-        "body": None if body is None else json.dumps(body),
-    }
-
-
 def judge(expected, language):
     return Validation(
         validated=True,
@@ -179,7 +157,7 @@ def call(table, path, body, validate=None):
         calls.append((expected, language))
         return (validate or judge)(expected, language)
 
-    answer = handle_validation_request(url_event(path, body), recording, SETTINGS, table)
+    answer = handle_validation_request(url_event(body, path=path), recording, SETTINGS, table)
     return answer["statusCode"], json.loads(answer["body"]), calls
 
 
@@ -245,6 +223,6 @@ def test_another_phrase_with_the_token_is_refused(table):
 
 
 def test_without_a_table_challenges_are_not_enabled():
-    answer = handle_validation_request(url_event("/challenge", None), judge, SETTINGS, None)
+    answer = handle_validation_request(url_event(None, path="/challenge"), judge, SETTINGS, None)
     assert answer["statusCode"] == 404
     assert json.loads(answer["body"])["error"] == "challenges_disabled"

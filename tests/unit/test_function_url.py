@@ -20,25 +20,11 @@ from fala.core.function_url import (
 from fala.core.models import Validation
 from fala.core.settings import ValidationSettings
 
+from .conftest import url_event as event
+
 AUDIO = Path(__file__).resolve().parents[1] / "fixtures" / "audio"
 WAV = (AUDIO / "entrada_13_40_pt.wav").read_bytes()
 SETTINGS = ValidationSettings()
-
-
-def event(body, *, method="POST", path="/", base64_body=False) -> dict:
-    if not isinstance(body, str | bytes) and body is not None:
-        body = json.dumps(body)
-    if isinstance(body, str):
-        body = body.encode()
-    if base64_body and body is not None:
-        body = base64.b64encode(body)
-    return {
-        "version": "2.0",
-        "rawPath": path,
-        "requestContext": {"http": {"method": method, "path": path}},
-        "isBase64Encoded": base64_body,
-        "body": body.decode() if body is not None else None,
-    }
 
 
 def seed(**overrides) -> dict:

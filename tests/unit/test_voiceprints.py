@@ -8,10 +8,8 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import boto3
 import numpy as np
 import pytest
-from moto import mock_aws
 
 from fala.core.audio import decode_audio
 from fala.core.errors import InvalidAudio, InvalidRequest, SpeakerNotFound, SpeakersDisabled
@@ -27,6 +25,8 @@ from fala.core.voiceprints import (
     forget,
     voiceprint,
 )
+
+from .conftest import url_event
 
 pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("resemblyzer") is None,
@@ -48,18 +48,6 @@ def clip(name: str) -> np.ndarray:
 
 def b64(name: str) -> str:
     return base64.b64encode((AUDIO / name).read_bytes()).decode()
-
-
-@pytest.fixture
-def table():
-    with mock_aws():
-        dynamodb = boto3.resource("dynamodb", region_name="us-east-1")
-        yield dynamodb.create_table(
-            TableName="speakers",
-            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
 
 
 def enrol(table, speaker_id="ana.souza", names=ENROLMENT, now=None):
@@ -141,16 +129,6 @@ def test_without_a_table_the_speaker_check_is_disabled():
 # --- the routes --------------------------------------------------------------------------------
 
 
-def url_event(path: str, body, method: str = "POST") -> dict:
-    return {
-        "version": "2.0",
-        "rawPath": path,
-        "requestContext": {"http": {"method": method, "path": path}},
-        "isBase64Encoded": False,
-        "body": None if body is None else json.dumps(body),
-    }
-
-
 def phrase_heard(audio, expected, language):
     return Validation(
         validated=True,
@@ -166,7 +144,7 @@ def phrase_heard(audio, expected, language):
 
 def call(table, path, body=None, method="POST"):
     answer = handle_validation_request(
-        url_event(path, body, method), phrase_heard, SETTINGS, speakers=table
+        url_event(body, method=method, path=path), phrase_heard, SETTINGS, speakers=table
     )
     return answer["statusCode"], json.loads(answer["body"]), answer["headers"]
 
