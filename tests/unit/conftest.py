@@ -8,6 +8,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from fala.core.models import Validation
+
 
 @pytest.fixture
 def table():
@@ -36,3 +38,17 @@ def url_event(body, *, method="POST", path="/", base64_body=False) -> dict:
         "isBase64Encoded": base64_body,
         "body": body.decode() if body is not None else None,
     }
+
+
+def heard_as_expected(audio, expected: str, language: str | None) -> Validation:
+    """A stand-in for the engine's validate: the audio said the phrase."""
+    return Validation(
+        validated=True,
+        spoken_text_in_audio=expected,
+        expected_speech=expected,
+        normalized_expected=expected.lower(),
+        normalized_spoken=expected.lower(),
+        confidence=0.99,
+        language=language or "pt-BR",
+        reason="match",
+    )

@@ -24,10 +24,9 @@ from fala.core.errors import (
     InvalidRequest,
 )
 from fala.core.function_url import handle_validation_request
-from fala.core.models import Validation
 from fala.core.settings import ValidationSettings
 
-from .conftest import url_event
+from .conftest import heard_as_expected, url_event
 
 WAV = (
     Path(__file__).resolve().parents[1] / "fixtures" / "audio" / "entrada_13_40_pt.wav"
@@ -138,16 +137,7 @@ def test_unknown_actions_are_refused_with_the_ones_there_are():
 
 
 def judge(expected, language):
-    return Validation(
-        validated=True,
-        spoken_text_in_audio=expected,
-        expected_speech=expected,
-        normalized_expected=expected.lower(),
-        normalized_spoken=expected.lower(),
-        confidence=0.99,
-        language=language,
-        reason="match",
-    )
+    return heard_as_expected(None, expected, language)
 
 
 def call(table, path, body, validate=None):

@@ -14,7 +14,6 @@ import pytest
 from fala.core.audio import decode_audio
 from fala.core.errors import InvalidAudio, InvalidRequest, SpeakerNotFound, SpeakersDisabled
 from fala.core.function_url import handle_validation_request
-from fala.core.models import Validation
 from fala.core.settings import ValidationSettings
 from fala.core.speaker import DEFAULT_THRESHOLD, EMBEDDING_SIZE
 from fala.core.voiceprints import (
@@ -26,7 +25,7 @@ from fala.core.voiceprints import (
     voiceprint,
 )
 
-from .conftest import url_event
+from .conftest import heard_as_expected, url_event
 
 pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("resemblyzer") is None,
@@ -129,22 +128,9 @@ def test_without_a_table_the_speaker_check_is_disabled():
 # --- the routes --------------------------------------------------------------------------------
 
 
-def phrase_heard(audio, expected, language):
-    return Validation(
-        validated=True,
-        spoken_text_in_audio=expected,
-        expected_speech=expected,
-        normalized_expected=expected.lower(),
-        normalized_spoken=expected.lower(),
-        confidence=0.95,
-        language=language or "pt-BR",
-        reason="match",
-    )
-
-
 def call(table, path, body=None, method="POST"):
     answer = handle_validation_request(
-        url_event(body, method=method, path=path), phrase_heard, SETTINGS, speakers=table
+        url_event(body, method=method, path=path), heard_as_expected, SETTINGS, speakers=table
     )
     return answer["statusCode"], json.loads(answer["body"]), answer["headers"]
 
