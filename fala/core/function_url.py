@@ -18,6 +18,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote
 
 import numpy as np
 
@@ -72,7 +73,8 @@ def route_of(event: Mapping[str, Any]) -> Route:
     method = str(http.get("method") or "").upper()
     path = event.get("rawPath") or http.get("path") or "/"
     if path.startswith(SPEAKERS):
-        speaker_id = check_speaker_id(path.removeprefix(SPEAKERS), "The path's speaker id")
+        # rawPath keeps the client's percent-encoding (an e-mail's "@" arrives as %40)
+        speaker_id = check_speaker_id(unquote(path.removeprefix(SPEAKERS)), "The path's id")
         allowed = {"POST": "enroll", "DELETE": "forget"}
         if method not in allowed:
             raise MethodNotAllowed(

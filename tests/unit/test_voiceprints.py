@@ -156,6 +156,12 @@ def test_the_url_enrols_checks_and_erases_a_voice(table):
     assert (status, error["error"]) == (404, "speaker_not_found")
 
 
+def test_an_id_in_the_path_may_be_percent_encoded(table):
+    body = {"clips": [b64(n) for n in ENROLMENT]}
+    status, enrolment, _ = call(table, "/speakers/ana.souza%40acme.com.br", body)
+    assert (status, enrolment["speaker_id"]) == (201, "ana.souza@acme.com.br")
+
+
 def test_without_speaker_id_the_answer_has_no_speaker_fields(table):
     status, verdict, _ = call(
         table, "/", {"expected_speech": "ENTRADA 13 45", "audio": b64(SAME_VOICE)}
