@@ -6,6 +6,7 @@ import base64
 import contextlib
 import json
 import re
+import signal
 import sys
 from collections.abc import Iterator
 from enum import IntEnum
@@ -403,6 +404,8 @@ def serve(
         f"Validation Function URL (local, no auth) on http://{host}:{server.server_port}/"
         " — Ctrl+C stops"
     )
+    # A stop by SIGTERM (kill, a service manager) ends like Ctrl+C: enrolled voices are saved.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         # challenges in memory; enrolled voices from and back to .fala/tables/
         with local_tables(stack, resolver, state_dir=REPO_ROOT / ".fala"):
