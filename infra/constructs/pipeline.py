@@ -100,7 +100,12 @@ class DescribeUpload(Construct):
             # Direct invocation (payload_response_only): the whole state input, the S3 event.
             payload_response_only=True,
             result_path="$.job",
+            # Replaced by the explicit retriers, which also cover throttling and add jitter.
+            retry_on_service_exceptions=False,
         )
+        # It only reads the upload, so another try is safe: Lambda's and S3's transient failures
+        # are retried, a rejected or vanished upload (UploadRejected, UploadNotFound) is final.
+        _retry_unless_final(self.task, USER_ERRORS)
 
 
 def placed(key: str, *, in_branch: bool) -> dict[str, object]:

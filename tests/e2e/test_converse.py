@@ -11,10 +11,10 @@ from collections.abc import Iterator
 from unittest import mock
 
 import pytest
-from fakes.nova_sonic import FakeNovaSonic, Scenario
 
 from fala.local.emulator import LocalPipeline
 from fala.model_store import whisper_model_dir
+from tests.fakes.nova_sonic import FakeNovaSonic, Scenario
 
 from .conftest import AUDIO, states_entered
 

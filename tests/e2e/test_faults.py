@@ -231,10 +231,9 @@ def queue_depth(pipeline, name_part: str) -> int:
 def gpu_fallback(short_heartbeat_stack, tmp_path):
     """Nova Sonic saying "model not found" (not retried: straight to the GPU voice service), on
     the app synthesized with a 10 s heartbeat."""
-    from fakes.nova_sonic import FakeNovaSonic, Scenario
-
     from fala.local.emulator import LocalPipeline
     from fala.model_store import whisper_model_dir
+    from tests.fakes.nova_sonic import FakeNovaSonic, Scenario
 
     with FakeNovaSonic(Scenario(failure="model_not_found")) as fake:
         overrides = {"WHISPER_MODEL_DIR": str(whisper_model_dir()), **fake.env()}

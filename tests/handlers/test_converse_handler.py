@@ -9,7 +9,6 @@ from pathlib import Path
 
 import boto3
 import pytest
-from fakes.nova_sonic import running_fake
 from moto import mock_aws
 
 from fala.core.errors import (
@@ -22,6 +21,7 @@ from fala.core.errors import (
     UploadNotFound,
 )
 from fala.core.models import Conversation, reply_audio_key
+from tests.fakes.nova_sonic import running_fake
 
 ROOT = Path(__file__).resolve().parents[2]
 AUDIO = ROOT / "tests" / "fixtures" / "audio"

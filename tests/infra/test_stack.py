@@ -18,6 +18,14 @@ TYPED_USER_ERRORS = {
     "UploadNotFound",
     "UploadRejected",
 }
+# Lambda's own failures (the service, throttling, the SDK): another try may succeed.
+TRANSIENT_LAMBDA_ERRORS = [
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+    "Lambda.ClientExecutionTimeoutException",
+]
 
 
 def _upload_bucket_id(synth: Synth) -> str:
@@ -244,6 +252,18 @@ def test_validate_speech_passes_the_job_and_retries_all_but_user_errors(
     }
 
 
+def test_describe_upload_retries_all_but_user_errors(definition: dict[str, Any]) -> None:
+    final, retry = definition["States"]["Describe upload"]["Retry"]
+    assert set(final["ErrorEquals"]) >= TYPED_USER_ERRORS and final["MaxAttempts"] == 0
+    assert retry == {
+        "ErrorEquals": ["States.ALL"],
+        "IntervalSeconds": 2,
+        "MaxAttempts": 3,
+        "BackoffRate": 2,
+        "JitterStrategy": "FULL",
+    }
+
+
 def _all_states(states: dict[str, Any]) -> dict[str, Any]:
     found = dict(states)
     for state in states.values():
@@ -262,6 +282,34 @@ def test_typed_user_errors_are_never_retried(definition: dict[str, Any]) -> None
                 first = state["Retry"][0]
                 assert set(first["ErrorEquals"]) >= TYPED_USER_ERRORS, name
                 assert first["MaxAttempts"] == 0, name
+
+
+def _retrier_for(state: dict[str, Any], error: str) -> dict[str, Any] | None:
+    """The retrier Step Functions applies to `error`: the first that names it or States.ALL."""
+    for retrier in state.get("Retry", []):
+        if error in retrier["ErrorEquals"] or "States.ALL" in retrier["ErrorEquals"]:
+            return retrier
+    return None
+
+
+def test_every_lambda_step_retries_lambdas_transient_errors(
+    default_synth: Synth, definition: dict[str, Any]
+) -> None:
+    functions = set(default_synth.of_type("AWS::Lambda::Function"))
+    steps = {
+        name: state
+        for name, state in _all_states(definition["States"]).items()
+        if state.get("Resource", "").strip("<>") in functions
+    }
+    assert {"Describe upload", "Validate speech", "Converse with Nova Sonic"} <= set(steps)
+    assert {"Publish outcome", "Publish failure", "Validate speech (auto)"} <= set(steps)
+    for name, state in steps.items():
+        for error in TRANSIENT_LAMBDA_ERRORS:
+            retrier = _retrier_for(state, error)
+            assert retrier is not None and retrier["MaxAttempts"] > 0, (name, error)
+        if not name.startswith("Publish"):  # publishing is idempotent: it retries anything
+            for error in TYPED_USER_ERRORS:
+                assert _retrier_for(state, error)["MaxAttempts"] == 0, (name, error)
 
 
 @pytest.mark.parametrize("name", ["Describe upload", "Validate speech"])

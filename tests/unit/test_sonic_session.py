@@ -9,7 +9,6 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from fakes.nova_sonic import SONIC_1, running_fake
 
 from fala.core.audio import decode_audio
 from fala.core.errors import (
@@ -33,6 +32,7 @@ from fala.core.sonic.audio import (
 from fala.core.sonic.conversation import converse_audio
 from fala.core.sonic.session import SonicSession, _input_chunk, converse_pcm, run_sync
 from fala.core.sonic.settings import SonicSettings
+from tests.fakes.nova_sonic import SONIC_1, running_fake
 
 AUDIO = Path(__file__).resolve().parents[1] / "fixtures" / "audio"
 CLIP = (AUDIO / "entrada_13_40_pt.wav").read_bytes()

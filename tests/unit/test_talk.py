@@ -6,12 +6,12 @@ import sys
 import wave
 from pathlib import Path
 
-from fakes.nova_sonic import running_fake
 from typer.testing import CliRunner
 
 from fala.cli import app
 from fala.core.sonic.protocol import OutputEvent
 from fala.talk import Player, TranscriptPrinter, _interrupted
+from tests.fakes.nova_sonic import running_fake
 
 CLIP = Path(__file__).resolve().parents[1] / "fixtures" / "audio" / "entrada_13_40_pt.ogg"
 runner = CliRunner()
