@@ -66,10 +66,11 @@ checkov: setup  ## checkov on freshly synthesized templates (default, public URL
 demo: setup  ## Run the bundled pt-BR sample through the local emulation of the pipeline
 	$(BIN)/fala run tests/fixtures/audio/entrada_13_40_pt.wav --expect "ENTRADA 13 40"
 
-lint: setup  ## ruff, mypy on logic code, hadolint on the Dockerfiles
+lint: setup  ## ruff, mypy on the code (not the tests), hadolint on the Dockerfiles
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy fala/core
+	$(BIN)/mypy fala infra app.py containers/whisper_validation
+	@for bundle in functions/*/; do $(BIN)/mypy --no-error-summary $$bundle || exit 1; done  # one module "handler" each
 	$(BIN)/hadolint containers/*/Dockerfile
 
 test: setup  ## The whole suite: lint, unit, infrastructure assertions, cfn-lint, end to end

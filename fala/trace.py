@@ -54,7 +54,9 @@ def timeline(history: list[dict[str, Any]]) -> tuple[list[Step], str]:
                 if step.outcome == "running":
                     step.attempts += 1
         elif kind.endswith("Failed") and not kind.startswith("Execution"):
-            details = next((v for k, v in event.items() if k.endswith("EventDetails")), {})
+            details: dict[str, Any] = next(
+                (v for k, v in event.items() if k.endswith("EventDetails")), {}
+            )
             last_error = details.get("error") or kind
         elif kind.endswith("StateExited"):
             name = event["stateExitedEventDetails"]["name"]

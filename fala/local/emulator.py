@@ -439,7 +439,7 @@ class LocalPipeline:
             kwargs["nextToken"] = page["nextToken"]
 
     def _drain(self, queue_url: str) -> list[dict[str, Any]]:
-        bodies = []
+        bodies: list[dict[str, Any]] = []
         while True:
             messages = self.sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get(
                 "Messages", []

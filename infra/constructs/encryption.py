@@ -51,6 +51,8 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct, IConstruct
 
+from infra.constructs.cfn import l1
+
 CREATE = "create"
 
 
@@ -109,7 +111,7 @@ class Encryption(Construct):
         render a replica's key in an env-agnostic stack. The one replica is the stack's region."""
         if self.key is None:
             return
-        resource: dynamodb.CfnGlobalTable = table.node.default_child  # type: ignore[assignment]
+        resource = l1(table, dynamodb.CfnGlobalTable)
         resource.sse_specification = dynamodb.CfnGlobalTable.SSESpecificationProperty(
             sse_enabled=True, sse_type="KMS"
         )
@@ -123,7 +125,7 @@ class Encryption(Construct):
         EventBridge the same in the key policy); the narrow grants are made by the stack."""
         if self.key is None:
             return
-        resource: sqs.CfnQueue = queue.node.default_child  # type: ignore[assignment]
+        resource = l1(queue, sqs.CfnQueue)
         resource.sqs_managed_sse_enabled = None
         resource.kms_master_key_id = self.key.key_arn
         # Fewer KMS calls: a data key is reused for 5 minutes (SQS's default is the minimum).
@@ -136,9 +138,9 @@ class Encryption(Construct):
         an existing key's policy must hold (README)."""
         if self.key is None:
             return
-        resource: events.CfnEventBus = bus.node.default_child  # type: ignore[assignment]
+        resource = l1(bus, events.CfnEventBus)
         resource.kms_key_identifier = self.key.key_arn
-        archived: events.CfnArchive = archive.node.default_child  # type: ignore[assignment]
+        archived = l1(archive, events.CfnArchive)
         archived.kms_key_identifier = self.key.key_arn
         # The bus's name, not its Ref: the key must exist before the bus (no cycle).
         bus_arn = Stack.of(bus).format_arn(
@@ -266,7 +268,7 @@ class _EncryptFunctionEnvironments:
     def visit(self, node: IConstruct) -> None:
         if not isinstance(node, lambda_.Function) or node.role is None:
             return
-        resource: lambda_.CfnFunction = node.node.default_child  # type: ignore[assignment]
+        resource = l1(node, lambda_.CfnFunction)
         if resource.kms_key_arn is not None:
             return
         resource.kms_key_arn = self._key.key_arn

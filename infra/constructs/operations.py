@@ -130,9 +130,10 @@ class Operations(Construct):
         self._alarm(id, metric, threshold, description)
 
     def _alarm(self, id: str, metric: cw.IMetric, threshold: float, description: str) -> None:
-        alarm = metric.create_alarm(
+        alarm = cw.Alarm(
             self,
             id,
+            metric=metric,
             threshold=threshold,
             evaluation_periods=1,
             comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,

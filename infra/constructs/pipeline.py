@@ -27,6 +27,7 @@ from constructs import Construct
 from fala.core import errors
 from fala.core.cost import gpu_usd_per_hour
 from infra.config import FalaConfig
+from infra.constructs.cfn import l1, logical_id
 from infra.constructs.encryption import Encryption, logs_delivery_context
 from infra.constructs.lambda_defaults import zip_function
 from infra.constructs.tables import expiring_table
@@ -298,8 +299,7 @@ class PublishOutcome(Construct):
         policy of its own: the function's default policy is something the state machine depends
         on, so naming the state machine there would be a cycle."""
         memory = {
-            f.function_name: int(f.node.default_child.memory_size)  # type: ignore[union-attr]
-            for f in functions
+            f.function_name: int(l1(f, lambda_.CfnFunction).memory_size or 128) for f in functions
         }
         self.function.add_environment("FUNCTION_MEMORY_MB", json.dumps(memory))
         if gpu_usd_per_hour is not None:
@@ -320,8 +320,7 @@ class PublishOutcome(Construct):
         history.attach_to_role(self.function.role)  # type: ignore[arg-type]
         name = state_machine.state_machine_name
         if Token.is_unresolved(name):  # cdk-nag shows an attribute as <LogicalId.Attribute>
-            machine = state_machine.node.default_child
-            name = f"<{Stack.of(self).get_logical_id(machine)}.Name>"  # type: ignore[arg-type]
+            name = f"<{logical_id(state_machine)}.Name>"
         acknowledge(
             history,
             "IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:"
@@ -495,7 +494,7 @@ class Pipeline(Construct):
         key = self._encryption.key
         if key is None:
             return
-        resource: sfn.CfnStateMachine = self.state_machine.node.default_child  # type: ignore[assignment]
+        resource = l1(self.state_machine, sfn.CfnStateMachine)
         resource.encryption_configuration = sfn.CfnStateMachine.EncryptionConfigurationProperty(
             type="CUSTOMER_MANAGED_KMS_KEY",
             kms_key_id=key.key_arn,
@@ -534,12 +533,11 @@ class Pipeline(Construct):
             "Step Functions log delivery (logs:CreateLogDelivery & co.) and X-Ray "
             "(xray:PutTraceSegments & co.) do not support resource-level permissions.",
         )
-        stack = Stack.of(self)
         for function in functions:
-            logical_id = stack.get_logical_id(function.node.default_child)  # type: ignore[arg-type]
+            function_id = logical_id(function)
             acknowledge(
                 role,
-                f"IAM5[Resource::<{logical_id}.Arn>:*]",
+                f"IAM5[Resource::<{function_id}.Arn>:*]",
                 "LambdaInvoke grants lambda:InvokeFunction on the function and its "
                 "versions/aliases (<arn>:*), all of the same function.",
             )

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from fala.core.models import RESULTS_PREFIX
+from infra.constructs.cfn import logical_id
 from infra.constructs.encryption import Encryption
 from infra.nag import acknowledge, skip_checkov
 
@@ -148,12 +149,12 @@ class Storage(Construct):
             resource_arns=[self.bucket.arn_for_objects(f"{prefix}*")],
         )
         # Object keys are chosen by users, so a prefix wildcard is the narrowest possible grant.
-        logical_id = Stack.of(self).get_logical_id(self.bucket.node.default_child)  # type: ignore[arg-type]
+        bucket_id = logical_id(self.bucket)
         principal = grantee.grant_principal
         if isinstance(principal, Construct):
             acknowledge(
                 principal,
-                f"IAM5[Resource::<{logical_id}.Arn>/{prefix}*]",
+                f"IAM5[Resource::<{bucket_id}.Arn>/{prefix}*]",
                 f"{action} is limited to the {prefix} prefix; the function must {purpose}, "
                 "whose keys users choose.",
             )

@@ -29,6 +29,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.config import FalaConfig
+from infra.constructs.cfn import l1
 from infra.constructs.encryption import Encryption
 from infra.constructs.voice_jobs import JobTimings
 from infra.nag import acknowledge, skip_checkov
@@ -123,7 +124,7 @@ class VoiceService(Construct):
             # At the CloudFormation level, so CDK adds no key-policy statement granting the
             # account kms:GenerateDataKey* / kms:ReEncrypt* through Secrets Manager; the one
             # reader, the task execution role, gets kms:Decrypt below.
-            secret: secretsmanager.CfnSecret = self.token.node.default_child  # type: ignore[assignment]
+            secret = l1(self.token, secretsmanager.CfnSecret)
             secret.kms_key_id = encryption.key.key_arn
 
         task = ecs.Ec2TaskDefinition(

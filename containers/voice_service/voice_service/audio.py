@@ -91,6 +91,7 @@ def encode_wav(data: bytes, fmt: str) -> bytes:
     buffer = io.BytesIO()
     with av.open(buffer, "w", format=container) as output:
         stream = output.add_stream(codec, rate=rate, layout="mono")
+        assert isinstance(stream, av.AudioStream)  # an audio codec makes an audio stream
         frame = av.AudioFrame.from_ndarray(samples[None, :], format="flt", layout="mono")
         frame.sample_rate = rate
         # PyAV re-frames to the encoder's frame size and converts the sample format itself.
