@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_iam as iam
@@ -88,7 +89,7 @@ def zip_function(
     environment: Mapping[str, str] | None = None,
     memory_size: int = 256,
     timeout: Duration | None = None,
-    **kwargs: object,
+    **kwargs: Any,
 ) -> lambda_.Function:
     """A python3.12 zip function from functions/<source>/ (handler.handler) + fala.core."""
     holder = Construct(scope, id)
@@ -107,7 +108,7 @@ def zip_function(
         memory_size=memory_size,
         timeout=timeout or Duration.seconds(30),
         environment={**powertools_environment(service), **(environment or {})},
-        **kwargs,  # type: ignore[arg-type]
+        **kwargs,
     )
     _acknowledge_tracing(function)
     _acknowledge_no_dead_letter_config(function, on_failure="on_failure" in kwargs)
@@ -131,7 +132,7 @@ def image_function(
     environment: Mapping[str, str] | None = None,
     memory_size: int,
     timeout: Duration,
-    **kwargs: object,
+    **kwargs: Any,
 ) -> lambda_.DockerImageFunction:
     """A container-image function with the same tracing, logging and Powertools defaults."""
     holder = Construct(scope, id)
@@ -148,7 +149,7 @@ def image_function(
         memory_size=memory_size,
         timeout=timeout,
         environment={**powertools_environment(service), **(environment or {})},
-        **kwargs,  # type: ignore[arg-type]
+        **kwargs,
     )
     _acknowledge_tracing(function)
     _acknowledge_no_dead_letter_config(function, on_failure="on_failure" in kwargs)

@@ -15,6 +15,7 @@ Data flow (the handlers and the local emulator rely on it):
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack, Token
 from aws_cdk import aws_iam as iam
@@ -109,7 +110,7 @@ class DescribeUpload(Construct):
         _retry_unless_final(self.task, USER_ERRORS)
 
 
-def placed(key: str, *, in_branch: bool) -> dict[str, object]:
+def placed(key: str, *, in_branch: bool) -> dict[str, Any]:
     """Where a task puts its result: at $.<key> in the state, or — as the whole output of a
     Parallel branch — as {key: result}, so the branches' outputs merge by name, not position."""
     if in_branch:
@@ -130,7 +131,7 @@ def _job_task(
         payload_response_only=True,
         # Replaced by explicit retriers, which also cover throttling and add jitter.
         retry_on_service_exceptions=False,
-        **placed(key, in_branch=in_branch),  # type: ignore[arg-type]
+        **placed(key, in_branch=in_branch),
     )
 
 
@@ -182,7 +183,7 @@ class Converse(Construct):
             gpu = self.voice_jobs.state(
                 self,
                 f"Converse on GPU voice service{suffix}",
-                **placed("conversation", in_branch=in_branch),  # type: ignore[arg-type]
+                **placed("conversation", in_branch=in_branch),
             )
             sonic.add_catch(gpu, errors=SONIC_FALLBACK_ERRORS, result_path="$.sonic_error")
             # Step Functions says only "States.Timeout": say which limit and what to check.

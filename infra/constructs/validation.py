@@ -10,6 +10,7 @@ Synth never runs Docker for image assets; only `cdk deploy` builds the image.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from aws_cdk import Duration, IgnoreMode
 from aws_cdk import aws_dynamodb as dynamodb
@@ -82,7 +83,7 @@ class SpeechValidation(Construct):
             "SPEAKER_THRESHOLD": str(config.speaker_threshold),
             "SPEAKER_RETENTION_DAYS": str(config.speaker_retention_days),
         }
-        common = {
+        common: dict[str, Any] = {
             "service": "fala-validation",
             "config": config,
             "environment": environment,
@@ -100,7 +101,7 @@ class SpeechValidation(Construct):
             reserved_concurrent_executions=(
                 config.public_url_reserved_concurrency if public else None
             ),
-            **common,  # type: ignore[arg-type]
+            **common,
         )
         self.function_url = self.api_function.add_function_url(
             auth_type=(
@@ -121,7 +122,7 @@ class SpeechValidation(Construct):
             "Task",
             code=image(TASK_CMD),
             description="Fala speech validation step of the pipeline",
-            **common,  # type: ignore[arg-type]
+            **common,
         )
 
         # Challenges: the API issues (put) and redeems (a conditional update; a read only when
