@@ -23,7 +23,7 @@ from urllib.parse import unquote
 import numpy as np
 
 from fala.core.audio import decode_audio
-from fala.core.challenge import check_phrase, issue_challenge, redeem_challenge
+from fala.core.challenge import issue_challenge
 from fala.core.errors import (
     AudioTooLong,
     FalaError,
@@ -34,8 +34,9 @@ from fala.core.errors import (
 )
 from fala.core.models import Validation
 from fala.core.settings import ValidationSettings
+from fala.core.speech_check import SpeechCheck, Tables, Validate, validate_recording
 from fala.core.validation import check_expected_speech, resolve_language
-from fala.core.voiceprints import check_speaker_id, compare, enroll, forget, voiceprint
+from fala.core.voiceprints import check_speaker_id, enroll, forget
 
 FIELDS = ("expected_speech", "audio", "language", "challenge_token", "speaker_id")
 CHALLENGE_FIELDS = ("action", "language")
@@ -244,20 +245,18 @@ def success_response(validation: Validation, **extra: Any) -> dict[str, Any]:
     return response(200, {**validation.model_dump(mode="json"), **extra})
 
 
-Validate = Callable[[np.ndarray, str, str | None], Validation]
-
-
 def handle_validation_request(
     event: Mapping[str, Any],
     validate: Validate,
     settings: ValidationSettings,
     challenges: Any = None,
     speakers: Any = None,
+    on_verdict: Callable[[Validation], None] | None = None,
 ) -> dict[str, Any]:
     """Parse, decode, validate, answer: the whole Function URL request in one place.
 
     `challenges` and `speakers` are the challenge and voiceprint tables (boto3 DynamoDB Tables),
-    None where the deployment has none."""
+    None where the deployment has none; `on_verdict` sees each validation (metrics, logs)."""
     try:
         route = route_of(event)
         if route.name == "challenge":
@@ -284,9 +283,21 @@ def handle_validation_request(
             assert route.speaker_id is not None
             forget(speakers, route.speaker_id)
             return response(200, {"speaker_id": route.speaker_id, "erased": True})
-        return _validate_request(
-            parse_request(event, settings), validate, settings, challenges, speakers
+        request = parse_request(event, settings)
+        check = SpeechCheck(
+            request.expected_speech,
+            request.language,
+            request.challenge_token,
+            request.speaker_id,
         )
+        tables = Tables(challenges, speakers)
+        validation = validate_recording(
+            request.audio, check, validate=validate, settings=settings, tables=tables
+        )
+        if on_verdict is not None:
+            on_verdict(validation)
+        verified = {"challenge": {"verified": True}} if request.challenge_token else {}
+        return success_response(validation, **verified)
     except FalaError as error:
         return error_response(error)
 
@@ -296,30 +307,3 @@ def _decode_clip(clip: bytes, number: int, settings: ValidationSettings) -> np.n
         return decode_audio(clip, max_seconds=settings.max_audio_seconds)
     except (InvalidAudio, AudioTooLong) as error:
         raise type(error)(f"Enrolment clip {number}: {error.message}") from error
-
-
-def _validate_request(
-    request: ValidationRequest,
-    validate: Validate,
-    settings: ValidationSettings,
-    challenges: Any,
-    speakers: Any,
-) -> dict[str, Any]:
-    # Everything that can refuse the request comes before the token is spent: unreadable audio
-    # or an unknown speaker must not burn the challenge.
-    audio = decode_audio(request.audio, max_seconds=settings.max_audio_seconds)
-    enrolled = None if request.speaker_id is None else voiceprint(speakers, request.speaker_id)
-    extra: dict[str, Any] = {}
-    expected, language = request.expected_speech, request.language
-    if request.challenge_token is not None:
-        redeemed = redeem_challenge(challenges, request.challenge_token)
-        check_phrase(expected, redeemed, "expected_speech")
-        expected, language = redeemed.expected_speech, language or redeemed.language
-        extra["challenge"] = {"verified": True}
-    assert expected is not None  # parse_request requires one without a token
-    validation = validate(audio, expected, language)
-    if request.speaker_id is not None and enrolled is not None:
-        validation = validation.with_speaker(
-            compare(request.speaker_id, enrolled, audio, threshold=settings.speaker_threshold)
-        )
-    return success_response(validation, **extra)

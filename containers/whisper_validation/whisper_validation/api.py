@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import numpy as np
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -21,18 +20,9 @@ logger = Logger(service=engine.SERVICE)
 tracer = Tracer(service=engine.SERVICE)
 
 
-def _validate(audio: np.ndarray, expected_speech: str, language: str | None) -> Validation:
-    validation = engine.validator().validate(
-        audio,
-        expected_speech,
-        language,
-        max_expected_chars=engine.settings.max_expected_speech_chars,
-    )
+def _record(validation: Validation) -> None:
     engine.record(validation)
-    logger.info(
-        "Validation", extra={"reason": validation.reason, "validated": validation.validated}
-    )
-    return validation
+    logger.info("Validation", extra=engine.log_fields(validation))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.LAMBDA_FUNCTION_URL)
@@ -42,10 +32,11 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     try:
         answer = handle_validation_request(
             event,
-            _validate,
+            engine.validate,
             engine.settings,
             challenges=engine.challenge_table(),
             speakers=engine.speaker_table(),
+            on_verdict=_record,
         )
     except Exception:
         # A Function URL turns an unhandled error into a bare 502; answer JSON instead.

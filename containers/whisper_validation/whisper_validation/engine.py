@@ -7,6 +7,7 @@ import functools
 import os
 from typing import Any
 
+import numpy as np
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
@@ -28,6 +29,12 @@ MODEL_DIR = os.environ.get("WHISPER_MODEL_DIR") or DEFAULT_MODEL_DIR
 
 def validator() -> SpeechValidator:
     return shared_validator(MODEL_DIR)
+
+
+def validate(audio: np.ndarray, expected_speech: str, language: str | None) -> Validation:
+    """The engine's verdict on decoded audio (fala.core.speech_check.Validate)."""
+    limit = settings.max_expected_speech_chars
+    return validator().validate(audio, expected_speech, language, max_expected_chars=limit)
 
 
 @functools.cache
@@ -60,6 +67,14 @@ def record(validation: Validation) -> None:
     if validation.speaker is not None:
         verified = int(validation.speaker.verified)
         metrics.add_metric(name="SpeakerVerified", unit=MetricUnit.Count, value=verified)
+
+
+def log_fields(validation: Validation) -> dict[str, Any]:
+    """What a verdict's log line says (never the transcript or the embedding)."""
+    fields: dict[str, Any] = {"reason": validation.reason, "validated": validation.validated}
+    if validation.speaker is not None:
+        fields |= {"speaker_verified": validation.speaker.verified, "accepted": validation.accepted}
+    return fields
 
 
 def record_error(code: str) -> None:

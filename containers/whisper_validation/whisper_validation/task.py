@@ -13,13 +13,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
 from fala.core import uploads
-from fala.core.audio import decode_audio
-from fala.core.challenge import check_phrase, redeem_challenge
 from fala.core.correlation import correlation_id_of
 from fala.core.errors import FalaError, InvalidRequest
 from fala.core.models import Job, Upload
+from fala.core.speech_check import SpeechCheck, Tables, validate_recording
 from fala.core.validation import check_expected_speech
-from fala.core.voiceprints import compare, voiceprint
 from whisper_validation import engine
 
 logger = Logger(service=engine.SERVICE)
@@ -54,35 +52,28 @@ def _validate_job(event: dict[str, Any]) -> dict[str, Any]:
         job = Job.model_validate(event)
     except ValidationError as error:
         raise InvalidRequest(f"The task input is not a job: {error}") from error
-    limit = engine.settings.max_expected_speech_chars
-    # Checked before the S3 read and the decode: a job without a text to compare is hopeless.
+    # Checked before the S3 read: a job without a text to compare is hopeless.
     if job.challenge_token is None or job.expected_speech is not None:
-        check_expected_speech(job.expected_speech, max_chars=limit)
-    audio = decode_audio(read_upload(job.upload), max_seconds=engine.settings.max_audio_seconds)
-    # Before the challenge too: an unknown speaker must not spend it.
-    enrolled = (
-        None if job.speaker_id is None else voiceprint(engine.speaker_table(), job.speaker_id)
+        check_expected_speech(
+            job.expected_speech, max_chars=engine.settings.max_expected_speech_chars
+        )
+    check = SpeechCheck(
+        job.expected_speech,
+        None if job.challenge_token else job.language,  # a challenge says its own language
+        job.challenge_token,
+        job.speaker_id,
+        phrase_field="expected-speech",
+        use=_use_of(job.upload),  # a retry of this step finds the challenge redeemed by itself
     )
-    expected, language = job.expected_speech, job.language
-    if job.challenge_token is not None:
-        # After the decode: unreadable audio does not spend the challenge. Redeemed by this
-        # upload's version, so a retry of this step finds it redeemed by itself.
-        challenge = redeem_challenge(
-            engine.challenge_table(), job.challenge_token, by=_use_of(job.upload)
-        )
-        check_phrase(expected, challenge, "expected-speech")
-        expected, language = challenge.expected_speech, challenge.language
-    assert expected is not None  # checked above, or the challenge's
-    validation = engine.validator().validate(audio, expected, language, max_expected_chars=limit)
-    if job.speaker_id is not None and enrolled is not None:
-        threshold = engine.settings.speaker_threshold
-        validation = validation.with_speaker(
-            compare(job.speaker_id, enrolled, audio, threshold=threshold)
-        )
+    validation = validate_recording(
+        read_upload(job.upload),
+        check,
+        validate=engine.validate,
+        settings=engine.settings,
+        tables=Tables(engine.challenge_table(), engine.speaker_table()),
+    )
     engine.record(validation)
-    logger.info(
-        "Validation", extra={"reason": validation.reason, "validated": validation.validated}
-    )
+    logger.info("Validation", extra=engine.log_fields(validation))
     return validation.model_dump(mode="json")
 
 
