@@ -7,8 +7,8 @@ from fala.local.atomic_moto import make_moto_writes_atomic
 # Tests run moto in-process with threads; its conditional writes must be as atomic as AWS's.
 make_moto_writes_atomic()
 
-# Folders whose pipelines load the real Whisper model themselves (not through the fixture).
-_MODEL_FOLDERS = ("e2e", "hostile")
+# Folders whose tests load the real Whisper model (the pipelines theirs, not through the fixture).
+_MODEL_FOLDERS = ("e2e", "hostile", "model")
 
 
 def pytest_collection_modifyitems(items):
