@@ -34,6 +34,7 @@ from typing import Any
 import jsii
 from aws_cdk import (
     Annotations,
+    ArnFormat,
     AspectPriority,
     Aspects,
     Aws,
@@ -49,6 +50,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct, IConstruct
 
 from infra.constructs.cfn import l1
@@ -104,6 +106,55 @@ class Encryption(Construct):
             conditions={
                 "StringEquals": {"kms:ViaService": f"{service}.{Aws.REGION}.amazonaws.com"}
             },
+        )
+
+    def state_machine_name(self, stack: Stack, suffix: str) -> str | None:
+        """A state machine under the key needs a name its key grants can spell; None without."""
+        return None if self.key is None else f"{stack.stack_name}-{suffix}"
+
+    def encrypt_state_machine(self, machine: sfn.StateMachine, name: str | None) -> None:
+        """Definition and execution history of `machine` (named `name`) under the key. Set at the
+        CloudFormation level: CDK's own encryption option scopes the role's key grant to the ARN
+        of an unnamed state machine, which it renders without a name (a grant that never
+        matches), and gives log delivery kms:Decrypt* without a condition."""
+        if self.key is None or name is None:
+            return
+        resource = l1(machine, sfn.CfnStateMachine)
+        resource.encryption_configuration = sfn.CfnStateMachine.EncryptionConfigurationProperty(
+            type="CUSTOMER_MANAGED_KMS_KEY",
+            kms_key_id=self.key.key_arn,
+            kms_data_key_reuse_period_seconds=300,
+        )
+        self.grant_executions(machine.role, name)
+        # Execution logs leave for CloudWatch Logs delivery under data keys of this context.
+        iam.Grant.add_to_principal(
+            grantee=machine.role,
+            actions=["kms:GenerateDataKey"],
+            resource_arns=[self.key.key_arn],
+            conditions={
+                "StringEquals": {"kms:EncryptionContext:SourceArn": logs_delivery_context()}
+            },
+        )
+
+    def grant_executions(
+        self, grantee: iam.IGrantable, name: str | None, *, read_only: bool = False
+    ) -> None:
+        """What a principal that starts or answers executions of the state machine `name` (or,
+        `read_only`, reads their history) needs of the key: data keys and their decryption, for
+        that state machine's encryption context only."""
+        if self.key is None or name is None:
+            return
+        arn = Stack.of(self).format_arn(
+            service="states",
+            resource="stateMachine",
+            resource_name=name,
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+        iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=["kms:Decrypt"] if read_only else ["kms:Decrypt", "kms:GenerateDataKey"],
+            resource_arns=[self.key.key_arn],
+            conditions={"StringEquals": {"kms:EncryptionContext:aws:states:stateMachineArn": arn}},
         )
 
     def encrypt_table(self, table: dynamodb.TableV2) -> None:

@@ -29,7 +29,7 @@ from fala.core import errors
 from fala.core.cost import gpu_usd_per_hour
 from infra.config import FalaConfig
 from infra.constructs.cfn import l1, logical_id
-from infra.constructs.encryption import Encryption, logs_delivery_context
+from infra.constructs.encryption import Encryption
 from infra.constructs.lambda_defaults import zip_function
 from infra.constructs.tables import expiring_table
 from infra.constructs.voice_jobs import JobTimings, VoiceJobs
@@ -368,6 +368,7 @@ class Pipeline(Construct):
     ) -> None:
         super().__init__(scope, id)
         self._encryption = encryption
+        self._name = encryption.state_machine_name(Stack.of(self), "pipeline")
 
         self.describe_upload = DescribeUpload(self, "DescribeUpload", config=config)
         self.validate_speech = ValidateSpeech(self, "ValidateSpeech", function=validation_function)
@@ -439,8 +440,8 @@ class Pipeline(Construct):
             "StateMachine",
             comment="Fala speech pipeline: describe the upload, process it, publish the outcome",
             definition_body=sfn.DefinitionBody.from_chainable(describe.next(choose)),
-            # Named under a customer-managed key: the key grants name its ARN (see _encrypt).
-            state_machine_name=self._encrypted_name(),
+            # Named under a customer-managed key: the key grants name its ARN.
+            state_machine_name=self._name,
             state_machine_type=sfn.StateMachineType.STANDARD,
             timeout=Duration.minutes(30),
             tracing_enabled=True,
@@ -450,7 +451,7 @@ class Pipeline(Construct):
                 include_execution_data=True,
             ),
         )
-        self._encrypt()
+        encryption.encrypt_state_machine(self.state_machine, self._name)
         self.publish.meter(
             state_machine=self.state_machine,
             # (its own memory it reads from its context: its name here would be a cycle)
@@ -472,59 +473,10 @@ class Pipeline(Construct):
             ]
         )
 
-    def _encrypted_name(self) -> str | None:
-        if self._encryption.key is None:
-            return None
-        return f"{Stack.of(self).stack_name}-pipeline"
-
-    def _execution_context(self) -> dict[str, str]:
-        """The encryption context Step Functions puts on this state machine's data keys."""
-        arn = Stack.of(self).format_arn(
-            service="states",
-            resource="stateMachine",
-            resource_name=self._encrypted_name(),
-            arn_format=ArnFormat.COLON_RESOURCE_NAME,
-        )
-        return {"kms:EncryptionContext:aws:states:stateMachineArn": arn}
-
-    def _encrypt(self) -> None:
-        """Definition and execution history under the customer-managed key. Set at the
-        CloudFormation level: CDK's own encryption option scopes the role's key grant to the ARN
-        of an unnamed state machine, which it renders without a name (a grant that never
-        matches), and gives log delivery kms:Decrypt* without a condition."""
-        key = self._encryption.key
-        if key is None:
-            return
-        resource = l1(self.state_machine, sfn.CfnStateMachine)
-        resource.encryption_configuration = sfn.CfnStateMachine.EncryptionConfigurationProperty(
-            type="CUSTOMER_MANAGED_KMS_KEY",
-            kms_key_id=key.key_arn,
-            kms_data_key_reuse_period_seconds=300,
-        )
-        self.grant_key_use(self.state_machine.role)
-        # Execution logs leave for CloudWatch Logs delivery under data keys of this context.
-        iam.Grant.add_to_principal(
-            grantee=self.state_machine.role,
-            actions=["kms:GenerateDataKey"],
-            resource_arns=[key.key_arn],
-            conditions={
-                "StringEquals": {"kms:EncryptionContext:SourceArn": logs_delivery_context()}
-            },
-        )
-
     def grant_key_use(self, grantee: iam.IGrantable, *, read_only: bool = False) -> None:
-        """What a principal that starts or answers executions (or, `read_only`, reads their
-        history) needs of the key: data keys and their decryption, for this state machine's
-        encryption context only."""
-        key = self._encryption.key
-        if key is None:
-            return
-        iam.Grant.add_to_principal(
-            grantee=grantee,
-            actions=["kms:Decrypt"] if read_only else ["kms:Decrypt", "kms:GenerateDataKey"],
-            resource_arns=[key.key_arn],
-            conditions={"StringEquals": self._execution_context()},
-        )
+        """The key (if any) for a principal that starts or answers executions, or reads their
+        history (`read_only`): Encryption.grant_executions for this state machine."""
+        self._encryption.grant_executions(grantee, self._name, read_only=read_only)
 
     def _acknowledge_role_findings(self, functions: list[lambda_.IFunction]) -> None:
         role = self.state_machine.role
