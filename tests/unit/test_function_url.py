@@ -1,5 +1,5 @@
 """Function URL requests (payload format 2.0): parsing, errors, responses. No model here: the
-validate step is a stand-in; the real engine is exercised in tests/model/test_validation_engine.py."""
+validate step is a stand-in; tests/model/test_validation_engine.py runs the real engine."""
 
 import base64
 import contextlib
