@@ -69,7 +69,7 @@ demo: setup  ## Run the bundled pt-BR sample through the local emulation of the 
 lint: setup  ## ruff, mypy on the code (not the tests), hadolint on the Dockerfiles
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy fala infra app.py containers/whisper_validation
+	$(BIN)/mypy fala infra app.py containers/whisper_validation containers/voice_service/voice_service
 	@for bundle in functions/*/; do $(BIN)/mypy --no-error-summary $$bundle || exit 1; done  # one module "handler" each
 	$(BIN)/hadolint containers/*/Dockerfile
 

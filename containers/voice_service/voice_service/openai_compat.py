@@ -1,6 +1,6 @@
 """What the OpenAI-compatible routes (/v1/*) add to the engine: the model names OpenAI clients
 send, the transcription formats (json, text, verbose_json, srt, vtt) and the model list. The
-routes themselves are in voice_service.app; their refusals take OpenAI's error shape there
+routes themselves are in voice_service.routes_openai; their refusals take OpenAI's error shape
 (voice_service.errors.error_body)."""
 
 from __future__ import annotations
