@@ -10,15 +10,12 @@ the first job only, so runs that never fall back pay nothing.
 from __future__ import annotations
 
 import contextlib
-import sys
 import threading
 from collections.abc import Callable
 from typing import Any
 
 from fala.core.models import DETAIL_TYPE_VOICE_JOB
-from fala.local.assembly import REPO_ROOT, Resolver, Stack
-
-SERVICE_ROOT = REPO_ROOT / "containers" / "voice_service"
+from fala.local.assembly import Resolver, Stack
 
 
 def job_queue_url(stack: Stack, resolver: Resolver) -> str | None:
@@ -58,8 +55,6 @@ class LocalVoiceWorker:
         queue_url: str,
         environment: dict[str, str] | None = None,
     ) -> None:
-        if str(SERVICE_ROOT) not in sys.path:
-            sys.path.insert(0, str(SERVICE_ROOT))
         self._clients = {"sqs": sqs, "s3": s3, "sfn": sfn}
         self._queue_url = queue_url
         env = environment or {}

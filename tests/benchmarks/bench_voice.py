@@ -25,16 +25,11 @@ from typing import Any
 import onnxruntime
 from rich.console import Console
 from rich.table import Table
-
-from fala.voice import import_voice_service
-
-import_voice_service()
-
-from voice_service.app import create_app  # noqa: E402
-from voice_service.backends import Backends, FasterWhisperSTT, OpenAIChatLLM, PiperTTS  # noqa: E402
-from voice_service.backends.tts import packaged_piper_voices  # noqa: E402
-from voice_service.cache import MemoryCache  # noqa: E402
-from voice_service.local import free_port, local_llm_server, local_settings  # noqa: E402
+from voice_service.app import create_app
+from voice_service.backends import Backends, FasterWhisperSTT, OpenAIChatLLM, PiperTTS
+from voice_service.backends.tts import packaged_piper_voices
+from voice_service.cache import MemoryCache
+from voice_service.local import free_port, local_llm_server, local_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 CLIP = ROOT / "tests" / "fixtures" / "audio" / "checkin_9_45_en.wav"

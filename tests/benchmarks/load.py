@@ -239,10 +239,6 @@ def serve_voice(port: int) -> None:
     """The voice service as `fala voice` builds it (minus the LLM server: nothing here calls
     it), on `port`, token from VOICE_API_TOKEN. Runs in the subprocess."""
     import uvicorn
-
-    from fala.voice import import_voice_service
-
-    import_voice_service()
     from voice_service.local import free_port, local_settings
     from voice_service.server import uvicorn_options
     from voice_service.service import build_app

@@ -31,18 +31,13 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
-
-from fala.voice import import_voice_service
+from voice_service.app import create_app
+from voice_service.backends import Backends, FasterWhisperSTT, OpenAIChatLLM, PiperTTS
+from voice_service.backends.tts import packaged_piper_voices
+from voice_service.cache import MemoryCache
+from voice_service.settings import VoiceSettings
 
 from .conftest import FUZZ, count
-
-import_voice_service()
-
-from voice_service.app import create_app  # noqa: E402
-from voice_service.backends import Backends, FasterWhisperSTT, OpenAIChatLLM, PiperTTS  # noqa: E402
-from voice_service.backends.tts import packaged_piper_voices  # noqa: E402
-from voice_service.cache import MemoryCache  # noqa: E402
-from voice_service.settings import VoiceSettings  # noqa: E402
 
 TOKEN = "openapi-fuzz-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

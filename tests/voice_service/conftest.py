@@ -9,18 +9,13 @@ import subprocess
 import time
 
 import pytest
-
-from fala.voice import import_voice_service
-
-import_voice_service()  # before anything imports `voice_service` (the container's package)
-
-from voice_service.app import create_app  # noqa: E402
-from voice_service.backends import Backends, FasterWhisperSTT, PiperTTS  # noqa: E402
-from voice_service.backends.tts import packaged_piper_voices  # noqa: E402
-from voice_service.cache import MemoryCache  # noqa: E402
-from voice_service.local import free_port, local_llm_server  # noqa: E402
-from voice_service.server import uvicorn_options  # noqa: E402
-from voice_testkit import LiveServer, make_llm, make_settings  # noqa: E402
+from voice_service.app import create_app
+from voice_service.backends import Backends, FasterWhisperSTT, PiperTTS
+from voice_service.backends.tts import packaged_piper_voices
+from voice_service.cache import MemoryCache
+from voice_service.local import free_port, local_llm_server
+from voice_service.server import uvicorn_options
+from voice_testkit import LiveServer, make_llm, make_settings
 
 
 @pytest.fixture(scope="session")

@@ -7,14 +7,10 @@ import threading
 import time
 from pathlib import Path
 
-from fala.voice import import_voice_service
-
-import_voice_service()
-
-from voice_service.backends import OpenAIChatLLM  # noqa: E402
-from voice_service.local import LOCAL_LLM_MODEL, LOCAL_SYSTEM_PROMPT, free_port  # noqa: E402
-from voice_service.metrics import Metrics  # noqa: E402
-from voice_service.settings import VoiceSettings  # noqa: E402
+from voice_service.backends import OpenAIChatLLM
+from voice_service.local import LOCAL_LLM_MODEL, LOCAL_SYSTEM_PROMPT, free_port
+from voice_service.metrics import Metrics
+from voice_service.settings import VoiceSettings
 
 AUDIO = Path(__file__).resolve().parents[1] / "fixtures" / "audio"
 TOKEN = "test-token-0123456789"

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
+import threading
 
 from voice_service.backends import Backends, FallbackTTS, FasterWhisperSTT, OpenAIChatLLM, PiperTTS
 from voice_service.backends.stt import cuda_available
@@ -16,19 +18,17 @@ from voice_service.cache import build_cache
 from voice_service.engine import VoiceEngine
 from voice_service.metrics import Metrics
 from voice_service.settings import VoiceSettings
+from voice_service.worker import build_worker, start_in_thread
 
 logger = logging.getLogger(__name__)
 
 
-def whisper_dir(settings: VoiceSettings) -> str:
-    if settings.whisper_model_dir:
-        return settings.whisper_model_dir
-    try:  # a developer checkout: the Whisper base model assembled from PyPI (fala setup)
-        from fala.model_store import whisper_model_dir
+IMAGE_WHISPER_DIR = "/opt/models/whisper"  # where the image's build puts the model
 
-        return str(whisper_model_dir())
-    except ImportError:
-        return "/opt/models/whisper"
+
+def whisper_dir(settings: VoiceSettings) -> str:
+    """WHISPER_MODEL_DIR, else the image's folder (`fala voice` passes the checkout's)."""
+    return settings.whisper_model_dir or IMAGE_WHISPER_DIR
 
 
 def build_tts(settings: VoiceSettings, metrics: Metrics) -> TTSBackend:
@@ -96,8 +96,6 @@ def build_app(settings: VoiceSettings):
     def start_worker(engine: VoiceEngine):
         if not settings.job_queue_url:
             return None
-        from voice_service.worker import build_worker, start_in_thread
-
         worker = build_worker(
             settings, engine.turn, on_outcome=lambda o: metrics.jobs.labels(o).inc()
         )
@@ -122,3 +120,18 @@ def main() -> None:
         timeout_keep_alive=310,
         **uvicorn_options(settings),
     )
+
+
+def worker_main() -> int:
+    """Worker only (no HTTP API): `python -m voice_service worker`. The API container runs the
+    same worker in a thread when JOB_QUEUE_URL is set."""
+    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"))
+    settings = VoiceSettings()
+    engine = build_engine(settings)
+    worker = build_worker(
+        settings, engine.turn, on_outcome=lambda o: engine.metrics.jobs.labels(o).inc()
+    )
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())  # ECS stops tasks with SIGTERM
+    worker.run(stop)
+    return 0

@@ -32,7 +32,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import signal
 import threading
 import time
 from collections.abc import Callable
@@ -440,25 +439,3 @@ def build_worker(settings, turn: Turn, *, on_outcome=None) -> JobWorker:
         retry_delay_seconds=int(os.environ.get("RETRY_DELAY_SECONDS", "10")),
         on_outcome=on_outcome,
     )
-
-
-def main() -> int:
-    """Worker only (no HTTP API): `python -m voice_service.worker`. The API container runs the
-    same worker in a thread when JOB_QUEUE_URL is set."""
-    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"))
-    from voice_service.service import build_engine
-    from voice_service.settings import VoiceSettings
-
-    settings = VoiceSettings()
-    engine = build_engine(settings)
-    worker = build_worker(
-        settings, engine.turn, on_outcome=lambda o: engine.metrics.jobs.labels(o).inc()
-    )
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())  # ECS stops tasks with SIGTERM
-    worker.run(stop)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
