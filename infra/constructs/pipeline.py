@@ -78,8 +78,9 @@ def _retry_unless_final(task: sfn.TaskStateBase, final: list[str]) -> None:
     )
 
 
-class DescribeUpload(Construct):
-    """Size/format/metadata checks on the upload; produces the Job at $.job."""
+class DescribeUpload(sfn.StateMachineFragment):
+    """Size/format/metadata checks on the upload; produces the Job at $.job. One task, with its
+    function and its retries."""
 
     def __init__(self, scope: Construct, id: str, *, config: FalaConfig) -> None:
         super().__init__(scope, id)
@@ -109,6 +110,14 @@ class DescribeUpload(Construct):
         # are retried, a rejected or vanished upload (UploadRejected, UploadNotFound) is final.
         _retry_unless_final(self.task, USER_ERRORS)
 
+    @property
+    def start_state(self) -> sfn.State:
+        return self.task
+
+    @property
+    def end_states(self) -> list[sfn.INextable]:
+        return [self.task]
+
 
 def placed(key: str, *, in_branch: bool) -> dict[str, Any]:
     """Where a task puts its result: at $.<key> in the state, or — as the whole output of a
@@ -135,23 +144,37 @@ def _job_task(
     )
 
 
-class ValidateSpeech(Construct):
-    """Whisper transcribes the upload and compares it with the expected speech."""
+class ValidateSpeech(sfn.StateMachineFragment):
+    """Whisper transcribes the upload and compares it with the expected speech: one task named
+    `name`, retried unless the error is final."""
 
-    def __init__(self, scope: Construct, id: str, *, function: lambda_.IFunction) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        function: lambda_.IFunction,
+        name: str,
+        in_branch: bool = False,
+    ) -> None:
         super().__init__(scope, id)
-        self.function = function
+        self.task = _job_task(self, name, function, "validation", in_branch=in_branch)
+        _retry_unless_final(self.task, USER_ERRORS)
 
-    def state(self, name: str, *, in_branch: bool = False) -> tasks.LambdaInvoke:
-        task = _job_task(self, name, self.function, "validation", in_branch=in_branch)
-        _retry_unless_final(task, USER_ERRORS)
-        return task
+    @property
+    def start_state(self) -> sfn.State:
+        return self.task
+
+    @property
+    def end_states(self) -> list[sfn.INextable]:
+        return [self.task]
 
 
-class Converse(Construct):
+class Converse(sfn.StateMachineFragment):
     """Nova Sonic answers, retried on throttling and transient errors; when it still cannot, the
     GPU voice service takes the job (or, where that service is not deployed, the run fails with a
-    message that says so)."""
+    message that says so). Failures go to `on_error`; without one (a Parallel branch, where a
+    catch cannot leave the branch) the branch fails with $.error."""
 
     def __init__(
         self,
@@ -160,27 +183,23 @@ class Converse(Construct):
         *,
         function: lambda_.IFunction,
         voice_jobs: VoiceJobs | None,
+        on_error: sfn.IChainable | None,
+        suffix: str = "",
     ) -> None:
         super().__init__(scope, id)
-        self.function = function
-        self.voice_jobs = voice_jobs
-
-    def states(
-        self, suffix: str = "", *, on_error: sfn.IChainable | None
-    ) -> tuple[tasks.LambdaInvoke, list[sfn.INextable]]:
-        """The path's first state and its last states (to be joined to what follows)."""
         in_branch = on_error is None
         sonic = _job_task(
             self,
             f"Converse with Nova Sonic{suffix}",
-            self.function,
+            function,
             "conversation",
             in_branch=in_branch,
         )
         _retry_unless_final(sonic, [*USER_ERRORS, *SONIC_FINAL_ERRORS])
-        ends: list[sfn.INextable] = [sonic]
-        if self.voice_jobs is not None:
-            gpu = self.voice_jobs.state(
+        self.sonic = sonic
+        self.ends: list[sfn.INextable] = [sonic]
+        if voice_jobs is not None:
+            gpu = voice_jobs.state(
                 self,
                 f"Converse on GPU voice service{suffix}",
                 **placed("conversation", in_branch=in_branch),
@@ -192,7 +211,7 @@ class Converse(Construct):
                 f"GPU voice service timed out{suffix}",
                 parameters={
                     "Error": sfn.Errors.TIMEOUT,
-                    "Cause": gpu_timeout_cause(self.voice_jobs.timings),
+                    "Cause": gpu_timeout_cause(voice_jobs.timings),
                 },
                 result_path=ERROR_PATH,
             )
@@ -200,7 +219,7 @@ class Converse(Construct):
             timed_out.next(on_error or _branch_failure(self, suffix))
             if on_error is not None:
                 gpu.add_catch(on_error, errors=[sfn.Errors.ALL], result_path=ERROR_PATH)
-            ends.append(gpu)
+            self.ends.append(gpu)
         else:
             explain = sfn.Pass(
                 self,
@@ -217,7 +236,14 @@ class Converse(Construct):
             explain.next(on_error or _branch_failure(self, suffix))
         if on_error is not None:
             sonic.add_catch(on_error, errors=[sfn.Errors.ALL], result_path=ERROR_PATH)
-        return sonic, ends
+
+    @property
+    def start_state(self) -> sfn.State:
+        return self.sonic
+
+    @property
+    def end_states(self) -> list[sfn.INextable]:
+        return self.ends
 
 
 def gpu_timeout_cause(timings: JobTimings) -> str:
@@ -371,10 +397,6 @@ class Pipeline(Construct):
         self._name = encryption.state_machine_name(Stack.of(self), "pipeline")
 
         self.describe_upload = DescribeUpload(self, "DescribeUpload", config=config)
-        self.validate_speech = ValidateSpeech(self, "ValidateSpeech", function=validation_function)
-        self.converse = Converse(
-            self, "Converse", function=converse_function, voice_jobs=voice_jobs
-        )
         self.publish = PublishOutcome(
             self,
             "PublishOutcome",
@@ -400,22 +422,46 @@ class Pipeline(Construct):
         def catch(task: sfn.TaskStateBase | sfn.Parallel) -> None:
             task.add_catch(failed, errors=[sfn.Errors.ALL], result_path=ERROR_PATH)
 
-        describe = self.describe_upload.task
-        catch(describe)
+        describe = self.describe_upload
+        catch(describe.task)
 
-        validate = self.validate_speech.state("Validate speech")
-        catch(validate)
+        validate = ValidateSpeech(
+            self, "ValidateSpeech", function=validation_function, name="Validate speech"
+        )
+        catch(validate.task)
         validate.next(published)
 
-        converse, converse_ends = self.converse.states(on_error=failed)
-        for end in converse_ends:
-            end.next(published)
+        converse = Converse(
+            self,
+            "Converse",
+            function=converse_function,
+            voice_jobs=voice_jobs,
+            on_error=failed,
+        )
+        converse.next(published)
 
         # auto: both paths at once; a failure in either fails the run (one error per result).
         # Each branch outputs {"validation": …} or {"conversation": …}; Publish merges $.paths.
         both = sfn.Parallel(self, "Validate and converse", result_path="$.paths")
-        both.branch(self.validate_speech.state("Validate speech (auto)", in_branch=True))
-        both.branch(self.converse.states(" (auto)", on_error=None)[0])
+        both.branch(
+            ValidateSpeech(
+                self,
+                "ValidateSpeechAuto",
+                function=validation_function,
+                name="Validate speech (auto)",
+                in_branch=True,
+            )
+        )
+        both.branch(
+            Converse(
+                self,
+                "ConverseAuto",
+                function=converse_function,
+                voice_jobs=voice_jobs,
+                on_error=None,
+                suffix=" (auto)",
+            )
+        )
         catch(both)
         both.next(published)
 
