@@ -78,7 +78,21 @@ def _retry_unless_final(task: sfn.TaskStateBase, final: list[str]) -> None:
     )
 
 
-class DescribeUpload(sfn.StateMachineFragment):
+class _OneTask(sfn.StateMachineFragment):
+    """A step that is one task (`self.task`), with its retries."""
+
+    task: sfn.TaskStateBase
+
+    @property
+    def start_state(self) -> sfn.State:
+        return self.task
+
+    @property
+    def end_states(self) -> list[sfn.INextable]:
+        return [self.task]
+
+
+class DescribeUpload(_OneTask):
     """Size/format/metadata checks on the upload; produces the Job at $.job. One task, with its
     function and its retries."""
 
@@ -110,14 +124,6 @@ class DescribeUpload(sfn.StateMachineFragment):
         # are retried, a rejected or vanished upload (UploadRejected, UploadNotFound) is final.
         _retry_unless_final(self.task, USER_ERRORS)
 
-    @property
-    def start_state(self) -> sfn.State:
-        return self.task
-
-    @property
-    def end_states(self) -> list[sfn.INextable]:
-        return [self.task]
-
 
 def placed(key: str, *, in_branch: bool) -> dict[str, Any]:
     """Where a task puts its result: at $.<key> in the state, or — as the whole output of a
@@ -144,7 +150,7 @@ def _job_task(
     )
 
 
-class ValidateSpeech(sfn.StateMachineFragment):
+class ValidateSpeech(_OneTask):
     """Whisper transcribes the upload and compares it with the expected speech: one task named
     `name`, retried unless the error is final."""
 
@@ -160,14 +166,6 @@ class ValidateSpeech(sfn.StateMachineFragment):
         super().__init__(scope, id)
         self.task = _job_task(self, name, function, "validation", in_branch=in_branch)
         _retry_unless_final(self.task, USER_ERRORS)
-
-    @property
-    def start_state(self) -> sfn.State:
-        return self.task
-
-    @property
-    def end_states(self) -> list[sfn.INextable]:
-        return [self.task]
 
 
 class Converse(sfn.StateMachineFragment):
