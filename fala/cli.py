@@ -521,7 +521,10 @@ def speaker_enroll(
     speaker_id: Annotated[str, typer.Argument(help="An id: employee number, e-mail…")],
     files: Annotated[
         list[Path],
-        typer.Argument(help="3 to 10 recordings of the speaker, any phrase", exists=True),
+        typer.Argument(
+            help="3 to 10 recordings of the speaker, any phrase (5 or more: better verdicts)",
+            exists=True,
+        ),
     ],
     url: Annotated[str | None, typer.Option(help=_URL_HELP)] = None,
     stack: Annotated[str | None, typer.Option(help=_STACK_HELP)] = None,

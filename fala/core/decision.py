@@ -32,6 +32,10 @@ class Evidence:
     # how much likelier (nats) the free transcript's least certain numeral was than any other
     # numeral at its place, as the greedy decoder saw it ("750" over "715"; inf: no numeral)
     free_numeral_lead: float = math.inf
+    # how much likelier (nats, whole phrases) the matched phrase was than itself with a minute's
+    # "-teen"/"-ty" partner (English "7 50" over "7 15", verbalize.teen_ty_misses), scored on the
+    # pass that matched (inf: no such minute)
+    teen_ty_lead: float = math.inf
     free_logprob: float = 0.0  # the free transcript, teacher-forced
     expected_logprob: float = -math.inf  # the best spoken form of the expected phrase
     expected_min_logprob: float = -math.inf  # its least likely token
@@ -137,6 +141,13 @@ FREE_DOUBT_SLOPE = 0.3
 # noise10, reverb, phone8k and gsm renders fall below it; none of the clean ones, whose lowest
 # lead is 2.4); no dev negative matched, so the holdouts say what it prevents.
 MATCH_NUMERAL_LEAD = 1.0
+# …and a transcript equal to an English phrase with a "-teen" or "-ty" minute is a match only when
+# the audio, scored as whole phrases, also makes it likelier than the partner reading by as much
+# (e times): the greedy decoder's " 750" can be confident while "seven fifteen" fits the audio
+# about as well or better (echo and noise blur the stress and the final "n"). Not fitted: the
+# numeral lead's standard, applied to the whole phrase. On dev voices saying such times in six
+# renders (session 16) it turned one false accept uncertain and no positive.
+MATCH_TEEN_TY_LEAD = MATCH_NUMERAL_LEAD
 
 
 # `confidence` per outcome: the share of the corpus' dev clips with that outcome that say the
@@ -169,11 +180,18 @@ def needs_numerals(ev: Evidence) -> bool:
     return decide(uncontested) == REASON_ACOUSTIC_MATCH
 
 
+def clear_match(ev: Evidence) -> bool:
+    """A transcript equal to the phrase whose numerals the audio clearly supports: the decoder
+    chose each by MATCH_NUMERAL_LEAD, and the phrase beats its "-teen"/"-ty" reading."""
+    return ev.free_numeral_lead >= MATCH_NUMERAL_LEAD and ev.teen_ty_lead >= MATCH_TEEN_TY_LEAD
+
+
 def decide(ev: Evidence) -> str:
     """The outcome (reason) the evidence supports; its confidence is CALIBRATED_CONFIDENCE.
 
     1. No speech → "no speech". The free (unbiased) transcript matches → "match", unless the
-       decoder chose one of its numerals by less than MATCH_NUMERAL_LEAD → "uncertain".
+       decoder chose one of its numerals by less than MATCH_NUMERAL_LEAD or the audio prefers a
+       minute's "-teen"/"-ty" partner (MATCH_TEEN_TY_LEAD) → "uncertain".
     2. Otherwise the expected phrase is *scored* (teacher-forced, never generated, in each way it
        is said — fala.core.verbalize) and accepted ("acoustic match") only when none of its
        tokens is implausible (≥ MIN_TOKEN_LOGPROB), its best form is within ACCEPT_GAP
@@ -192,7 +210,7 @@ def decide(ev: Evidence) -> str:
     if ev.no_speech:
         return REASON_NO_SPEECH
     if ev.free_matches:
-        return REASON_MATCH if ev.free_numeral_lead >= MATCH_NUMERAL_LEAD else REASON_UNCERTAIN
+        return REASON_MATCH if clear_match(ev) else REASON_UNCERTAIN
     gap, plausible = ev.gap, ev.plausible
     near_miss = ev.numbers_conflict and ev.closeness >= NEAR_MISS_CLOSENESS
     near_miss = near_miss and ev.numeral_support < NUMERAL_SUPPORT

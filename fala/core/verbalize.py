@@ -118,6 +118,21 @@ def near_misses(expected: str) -> list[str]:
     return list(dict.fromkeys(o for o in out if o != expected))
 
 
+def teen_ty_misses(expected: str) -> list[str]:
+    """`expected` with a minute replaced by the one it is most often heard as in English
+    ("fifteen"/"fifty": 8 15 → 8 50): the rival a transcript equal to the phrase still has to beat,
+    since noise and echo blur exactly what tells them apart (the stress, the final "n")."""
+    tokens = expected.split()
+    out = []
+    for i in range(len(tokens) - 1):
+        hour, minute = _hour(tokens[i]), _minute(tokens[i + 1])
+        if hour is None or minute is None:
+            continue
+        for other in _TEEN_TY.get(minute, ()):
+            out.append(" ".join([*tokens[: i + 1], f"{other:02d}", *tokens[i + 2 :]]))
+    return out
+
+
 def with_values(expected: str, values: tuple[tuple[str, ...], ...]) -> list[str]:
     """`expected` with one of its numbers replaced by each of its `values` (digits, one tuple per
     number of the phrase, in order): the readings the audio itself suggests, whatever they are.

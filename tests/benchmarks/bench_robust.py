@@ -322,6 +322,8 @@ OPPOSITES = {
     "available": ("unavailable",),
     "now": ("no longer",),
 }
+# English minutes heard as each other ("fifteen"/"fifty"): first in turn where a phrase has one.
+TEEN_TY = {13: 30, 14: 40, 15: 50, 30: 13, 40: 14, 50: 15}
 _WORD = re.compile(r"^(\W*)(.*?)(\W*)$")
 
 
@@ -363,10 +365,10 @@ def _code_digits(tokens: list[str]) -> str | None:
 
 
 def near_miss_candidates(expected: str, language: str, rng: random.Random) -> dict[str, list[str]]:
-    """Phrases that differ from `expected` in one thing, by category: another minute (+-1, +-5, one
-    random), hour (+-1, one random), action word, opposite word, a changed digit of a code (three
-    sampled) or number. A random hour never shares the hour on a 12-hour clock: "one forty" said
-    for 13 40 may well mean 01 40."""
+    """Phrases that differ from `expected` in one thing, by category: an English minute's
+    "-teen"/"-ty" partner (15/50), another minute (+-1, +-5, one random), hour (+-1, one random),
+    action word, opposite word, a changed digit of a code (three sampled) or number. A random hour
+    never shares the hour on a 12-hour clock: "one forty" said for 13 40 may well mean 01 40."""
     lang = language.lower()[:2]
     tokens = expected.split()
     out: dict[str, list[str]] = {}
@@ -380,6 +382,8 @@ def near_miss_candidates(expected: str, language: str, rng: random.Random) -> di
             hour_text = f"{h:02d}" if hour_token.startswith("0") else str(h)
             return " ".join([*words, hour_text, f"{m:02d}"])
 
+        if lang == "en" and minute in TEEN_TY:
+            out["teen_ty"] = [at(hour, TEEN_TY[minute])]
         minutes = [(minute + d) % 60 for d in (1, -1, 5, -5)]
         minutes.append(rng.choice([m for m in range(60) if m not in {minute, *minutes}]))
         out["minute"] = [at(hour, m) for m in minutes]

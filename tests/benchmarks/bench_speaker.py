@@ -1,7 +1,7 @@
 """Speaker verification (issue #24): fala.core.speaker's GE2E embedding on real recorded voices.
 
     .venv/bin/python -m tests.benchmarks.bench_speaker [--quick] [--check] [--renders clean,gsm]
-        [--enrolment clean|matched]
+        [--enrolment clean|matched] [--enrolment-clips 3-10]
 
 Voices: Debian's telephony prompt packs, each one professional speaker (fetched with `apt-get
 download` into .fala/cache/speakers/, never committed; all are 8 kHz recordings, two of them GSM
@@ -12,10 +12,11 @@ download` into .fala/cache/speakers/, never committed; all are 8 kHz recordings,
     report half  june (fr-CA, asterisk-core-sounds-fr-wav), armelle (fr-FR, GSM,
                  asterisk-prompt-fr-armelle), july (es-CO, GSM, asterisk-prompt-es-co)
 
-Each voice is enrolled with ENROLMENT_PROMPTS clean prompts (the mean of their embeddings) and
-tried with up to --max-trials other prompts of 2-8 s, rendered (clean, phone8k: the 300-3400 Hz
-channel, gsm: a GSM 06.10 round trip, noise10: pink noise at 10 dB SNR; bench_robust's renders),
-against every enrolment: its own (target) and the others' (non-target). With --enrolment matched
+Each voice is enrolled with ENROLMENT_PROMPTS (3, or --enrolment-clips) clean prompts (the mean of
+their embeddings) and tried with up to --max-trials other prompts of 2-8 s (the same ones for
+enrolments of 3 to 5), rendered (clean, phone8k: the 300-3400 Hz channel, gsm: a GSM 06.10
+round trip, noise10: pink noise at 10 dB SNR; bench_robust's renders), against every
+enrolment: its own (target) and the others' (non-target). With --enrolment matched
 the enrolment prompts go through the same render as the trials they are scored against (one
 enrolment per voice and render: users who enrol and punch on the same phone or device); the
 default, clean, enrols every voice once with the prompts as recorded. A trial counts in the fit
@@ -72,7 +73,10 @@ CACHE = ROOT / ".fala" / "cache" / "speakers"
 ESPEAK_CACHE = ROOT / ".fala" / "cache" / "speaker_espeak"
 SEED = 20240624
 RENDER_NAMES = ("clean", "phone8k", "gsm", "noise10")
-ENROLMENT_PROMPTS = 3
+ENROLMENT_PROMPTS = 3  # the fewest a user may enrol with (fala.core.voiceprints); --enrolment-clips
+# Trials start after this many prompts whatever the enrolment size, so enrolments of 3 and 5
+# clips are tried on the same prompts.
+RESERVED_PROMPTS = 5
 ENROLMENT_MODES = ("clean", "matched")  # clean prompts, or rendered like the trials
 MAX_TRIALS = 100  # per voice
 MIN_PROMPT_SECONDS, MAX_PROMPT_SECONDS = 2.0, 8.0
@@ -174,11 +178,14 @@ def voice_prompts(voice: Voice) -> list[Path]:
     return prompts
 
 
-def pick(voice: Voice, max_trials: int) -> tuple[list[Path], list[Path]]:
+def pick(
+    voice: Voice, max_trials: int, enrolment_prompts: int = ENROLMENT_PROMPTS
+) -> tuple[list[Path], list[Path]]:
     """(enrolment prompts, trial prompts), a seeded shuffle of the voice's prompts."""
     prompts = voice_prompts(voice)
     random.Random(f"{SEED}|{voice.name}").shuffle(prompts)
-    return prompts[:ENROLMENT_PROMPTS], prompts[ENROLMENT_PROMPTS : ENROLMENT_PROMPTS + max_trials]
+    first = max(RESERVED_PROMPTS, enrolment_prompts)
+    return prompts[:enrolment_prompts], prompts[first : first + max_trials]
 
 
 # --- scores --------------------------------------------------------------------------------------
@@ -265,13 +272,14 @@ def score_voices(
     render_names: list[str],
     renders: dict,
     enrolment: str = "clean",
+    enrolment_prompts: int = ENROLMENT_PROMPTS,
 ) -> tuple[list[dict], dict[str, list[str]], int]:
     """Every trial: voice, render, enrolled voice, score, target. Also the prompts used.
 
     enrolment "clean": one enrolment per voice from its prompts as recorded, for every render;
     "matched": one per voice and render, its prompts rendered like that render's trials.
     """
-    picked = {v.name: pick(v, max_trials) for v in voices}
+    picked = {v.name: pick(v, max_trials, enrolment_prompts) for v in voices}
     enrolments_per_voice = len(render_names) if enrolment == "matched" else 1
     total = sum(
         len(e) * enrolments_per_voice + len(t) * len(render_names) for e, t in picked.values()
@@ -522,6 +530,14 @@ def main(argv: list[str] | None = None) -> int:
         help="clean: enrol with the prompts as recorded (default); matched: enrol each voice with "
         "its prompts rendered like the trials of each render (same phone/device)",
     )
+    parser.add_argument(
+        "--enrolment-clips",
+        type=int,
+        default=ENROLMENT_PROMPTS,
+        choices=range(3, 11),
+        metavar="N",
+        help=f"prompts per enrolment, 3-10 (default {ENROLMENT_PROMPTS}, the fewest allowed)",
+    )
     parser.add_argument("--quick", action="store_true", help=f"preset: {QUICK}")
     parser.add_argument("--no-timing", action="store_true")
     parser.add_argument("--no-espeak", action="store_true")
@@ -555,7 +571,7 @@ def main(argv: list[str] | None = None) -> int:
         "easier than two speakers of one language on one line; see the same-language columns"
     )
     trials, used, too_short = score_voices(
-        voices, max_trials, render_names, renders, args.enrolment
+        voices, max_trials, render_names, renders, args.enrolment, args.enrolment_clips
     )
     if too_short:
         notes.append(f"{too_short} clips had under 1.2 s of speech and were not scored")
@@ -578,7 +594,7 @@ def main(argv: list[str] | None = None) -> int:
         f"on the fit half ({', '.join(v.name for v in voices if v.half == 'fit')}; FAR <= "
         f"{FIT_FAR:.1%} in every render): {fitted:.3f}. Reported: "
         f"{', '.join(v.name for v in voices if v.half == 'report')}. Enrolment: "
-        f"{args.enrolment}"
+        f"{args.enrolment_clips} prompts, {args.enrolment}"
         + (
             " (each render's trials against enrolments of that render)"
             if args.enrolment == "matched"
@@ -625,7 +641,7 @@ def main(argv: list[str] | None = None) -> int:
             "renders": render_names,
             "max_trials": max_trials,
             "threshold": args.threshold,
-            "enrolment_prompts": ENROLMENT_PROMPTS,
+            "enrolment_prompts": args.enrolment_clips,
             "enrolment": args.enrolment,
         },
         "notes": notes,

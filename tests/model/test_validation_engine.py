@@ -1,6 +1,7 @@
 """The real engine: Whisper base (int8) on the committed espeak-ng clips. No mocks."""
 
 import logging
+import math
 from pathlib import Path
 
 import numpy as np
@@ -280,3 +281,18 @@ def test_a_match_on_a_numeral_taken_by_a_hair_is_uncertain(speech_validator, mon
     assert (validation.validated, validation.reason) == (False, "uncertain")
     # the phrase, heard unsure (CPUs differ on the final full stop)
     assert validation.spoken_text_in_audio.rstrip(".") == "Check in 945"
+
+
+def test_a_matched_teen_or_ty_minute_is_weighed_against_its_partner(speech_validator):
+    # The dev voice says "Check out, five thirty p m.": scored as whole phrases on the pass that
+    # heard it (each in the way it fits best), thirty leads and thirteen trails by as much.
+    audio = decode_audio((CORPUS / "dev_en_positive_d5aafe6e.ogg").read_bytes(), max_seconds=30)
+    transcript, state = speech_validator._transcribe(audio, "en")
+    thirty = speech_validator._match_evidence(state, transcript, "CHECK OUT 17 30")
+    thirteen = speech_validator._match_evidence(state, transcript, "CHECK OUT 17 13")
+
+    assert thirty.teen_ty_lead > 0 > thirteen.teen_ty_lead
+    assert thirty.teen_ty_lead == pytest.approx(-thirteen.teen_ty_lead)
+    # a minute without such a partner costs no scoring
+    quarter = speech_validator._match_evidence(state, transcript, "CHECK OUT 17 45")
+    assert math.isinf(quarter.teen_ty_lead)

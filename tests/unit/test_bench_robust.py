@@ -39,6 +39,17 @@ def test_time_near_misses_change_one_minute_hour_or_action_and_never_give_the_ph
     assert "ENTRADA 13 40" not in flat(candidates)
 
 
+def test_an_english_teen_or_ty_minute_meets_its_partner_first():
+    candidates = near_miss_candidates("CHECK IN 7 15", "en-US", random.Random(0))
+    assert next(iter(candidates)) == "teen_ty" and candidates["teen_ty"] == ["CHECK IN 7 50"]
+    assert near_miss_candidates("CHECK OUT 17 30", "en-US", random.Random(0))["teen_ty"] == [
+        "CHECK OUT 17 13"
+    ]
+    assert pick_near_misses("CHECK IN 7 50", "en-US", 1, "clip") == ["CHECK IN 7 15"]
+    assert "teen_ty" not in near_miss_candidates("ENTRADA 13 40", "pt-BR", random.Random(0))
+    assert "teen_ty" not in near_miss_candidates("CHECK IN 7 45", "en-US", random.Random(0))
+
+
 def test_the_random_hour_never_shares_the_hour_on_a_12_hour_clock():
     for seed in range(50):
         hours = near_miss_candidates("CHECK IN 1 40", "en-US", random.Random(seed))["hour"]

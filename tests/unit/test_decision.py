@@ -61,6 +61,11 @@ def scored(
         (Evidence(True, False, free_numeral_lead=2.5), REASON_MATCH),
         # …but a numeral taken by a hair ("750" barely over "715") cannot vouch for the phrase
         (Evidence(True, False, free_numeral_lead=0.4), REASON_UNCERTAIN),
+        # …and one the audio, scored as whole phrases, does not make e times likelier than its
+        # "-teen"/"-ty" partner ("Check in, 750." heard where "seven fifteen" fits as well)
+        (Evidence(True, False, free_numeral_lead=4.5, teen_ty_lead=2.5), REASON_MATCH),
+        (Evidence(True, False, free_numeral_lead=4.5, teen_ty_lead=0.4), REASON_UNCERTAIN),
+        (Evidence(True, False, free_numeral_lead=4.5, teen_ty_lead=-1.1), REASON_UNCERTAIN),
         # the expected phrase is as likely as what the recognizer wrote: accept
         (scored(0.1), REASON_ACOUSTIC_MATCH),
         # less likely than a garbled transcript, but far more likely than every near miss
@@ -212,6 +217,15 @@ def test_near_misses_differ_in_one_number_and_never_mean_the_phrase():
         key = comparison_key(normalize(expected, language))
         for miss in near_misses(expected):
             assert comparison_key(normalize(miss, language)) != key, miss
+
+
+def test_a_teen_or_ty_minute_has_its_partner_as_the_rival_a_match_must_beat():
+    from fala.core.verbalize import teen_ty_misses
+
+    assert teen_ty_misses("CHECK IN 7 50") == ["CHECK IN 7 15"]
+    assert teen_ty_misses("CHECK OUT 17 30") == ["CHECK OUT 17 13"]
+    assert teen_ty_misses("Check in 9 14 please") == ["Check in 9 40 please"]
+    assert teen_ty_misses("CHECK IN 9 45") == teen_ty_misses("CODE 1530") == []
 
 
 def test_a_near_miss_that_fits_the_audio_as_well_makes_the_verdict_uncertain():
