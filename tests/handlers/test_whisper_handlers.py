@@ -181,3 +181,40 @@ def test_task_unreadable_audio_is_invalid_audio(handlers, s3):
 def test_typed_errors_reach_step_functions_by_class_name():
     # Lambda reports the exception class as errorType; the state machine catches on these names.
     assert (InvalidAudio.__name__, UploadNotFound.__name__) == ("InvalidAudio", "UploadNotFound")
+
+
+def emitted_metrics(output: str) -> set[str]:
+    """The metric names of the CloudWatch embedded-metric documents printed on stdout."""
+    names = set()
+    for line in output.splitlines():
+        if line.startswith("{") and '"_aws"' in line:
+            for directive in json.loads(line)["_aws"]["CloudWatchMetrics"]:
+                names |= {m["Name"] for m in directive["Metrics"]}
+    return names
+
+
+def test_enrolments_and_erasures_are_counted_like_verdicts(handlers, monkeypatch, capsys):
+    # Without a count of their own, Powertools warns "No application metrics to publish" on
+    # every successful enrolment or erasure, and nobody can chart them.
+    api, _ = handlers
+    engine = sys.modules["whisper_validation.engine"]
+    with mock_aws():
+        table = boto3.resource("dynamodb", region_name="us-east-1").create_table(
+            TableName="speakers",
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        monkeypatch.setattr(engine, "speaker_table", lambda: table)
+        clips = ["entrada_13_40_pt.wav", "saida_13_40_pt.wav", "entrada_13_40_pt.ogg"]
+        body = {"clips": [base64.b64encode((AUDIO / c).read_bytes()).decode() for c in clips]}
+        enrol = url_event(body) | {"rawPath": "/speakers/emp-7"}
+        erase = url_event("", method="DELETE") | {"rawPath": "/speakers/emp-7"}
+
+        capsys.readouterr()
+        assert api.handler(enrol, Context())["statusCode"] == 201
+        assert emitted_metrics(capsys.readouterr().out) == {"SpeakersEnrolled"}
+        assert api.handler(erase, Context())["statusCode"] == 200
+        assert emitted_metrics(capsys.readouterr().out) == {"SpeakersErased"}
+        assert api.handler(erase, Context())["statusCode"] == 404
+        assert emitted_metrics(capsys.readouterr().out) == {"SpeechValidationErrors"}

@@ -12,7 +12,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from fala.core.errors import FalaError
-from fala.core.function_url import error_response, handle_validation_request
+from fala.core.function_url import error_response, handle_validation_request, route_of
 from fala.core.models import Validation
 from whisper_validation import engine
 
@@ -53,4 +53,6 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             },
         )
         engine.record_error(error["error"])
+    else:
+        engine.record_request(route_of(event).name)
     return answer

@@ -69,6 +69,20 @@ def record(validation: Validation) -> None:
         metrics.add_metric(name="SpeakerVerified", unit=MetricUnit.Count, value=verified)
 
 
+# What a request with no verdict did, counted when it succeeds (a verdict is counted by `record`).
+REQUEST_METRICS = {
+    "challenge": "ChallengesIssued",
+    "enroll": "SpeakersEnrolled",
+    "forget": "SpeakersErased",
+}
+
+
+def record_request(route: str) -> None:
+    """One count per challenge issued, voice enrolled or voiceprint erased."""
+    if route in REQUEST_METRICS:
+        metrics.add_metric(name=REQUEST_METRICS[route], unit=MetricUnit.Count, value=1)
+
+
 def log_fields(validation: Validation) -> dict[str, Any]:
     """What a verdict's log line says (never the transcript or the embedding)."""
     fields: dict[str, Any] = {"reason": validation.reason, "validated": validation.validated}
