@@ -397,7 +397,9 @@ class SpeechValidator:
         only by such phrases)."""
         ev = Evidence(True, False, free_numeral_lead=transcript.numeral_lead)
         partners = teen_ty_misses(expected)
-        if language_family(transcript.language) != "en" or not partners or state is None:
+        english = language_family(transcript.language) == "en"
+        # a numeral taken by a hair already makes the match unclear: nothing more to score
+        if not (english and partners and state is not None and clear_match(ev)):
             return ev
         own = spoken_forms(spelled_as_heard(expected, transcript.text, "en"), "en")
         rivals = [
