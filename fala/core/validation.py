@@ -57,6 +57,7 @@ from fala.core.verbalize import (
     near_misses,
     number_words,
     spoken_forms,
+    teen_hour_misses,
     teen_ty_misses,
     with_values,
 )
@@ -382,11 +383,16 @@ class SpeechValidator:
             # The best form as said, its numbers in digits: weighing the numerals of another
             # wording ("17 e 45" for "quinze para as seis") would weigh numbers never said.
             in_digits = tokenizer.encode(" " + numbers_to_digits(ev.expected_form, family))
-            numerals, rival_values = self._read_numerals(state, in_digits)
+            numerals, rival_values, reading_values = self._read_numerals(state, in_digits)
             ev = dataclasses.replace(ev, numerals=numerals)
             if decide(ev) == REASON_ACOUSTIC_MATCH:
                 ev = self._contrast_rival_values(
                     state, ev, expected, transcript.text, family, rival_values
+                )
+            if decide(ev) == REASON_ACOUSTIC_MATCH:
+                own = max(float(s.sum()) for s in scores[1:])
+                ev = self._contrast_rival_readings(
+                    state, ev, own, expected, transcript.text, family, reading_values
                 )
         return transcript, ev, normalized_spoken, normalized_expected
 
@@ -428,6 +434,33 @@ class SpeechValidator:
         scores = self._score(state, [tokenizer.encode(" " + f) for f in forms])
         return _with_best_near_miss(ev, forms, scores)
 
+    def _contrast_rival_readings(
+        self, state, ev: Evidence, own: float, expected: str, heard: str, lang: str, rival_values
+    ) -> Evidence:
+        """`ev` with how much likelier (nats, whole phrases) the phrase is than the likeliest
+        reading with another value the audio suggests (or the hour with or without its "-teen",
+        or an English minute's "-teen"/"-ty" partner), each said the way it fits best — not in
+        the phrase's wording: "oito horas e cinco" heard for ENTRADA 8 45 is scored as "Entrada,
+        8 horas e 5." as well as "Entrada, oito e cinco."; the best of those readings per token
+        becomes the near miss to beat if it fits better. `own`: the phrase's best whole score."""
+        rivals = [*with_values(expected, rival_values), *teen_hour_misses(expected)]
+        if lang == "en":
+            rivals += teen_ty_misses(expected)
+        forms = [
+            form
+            for rival in dict.fromkeys(rivals)
+            for form in spoken_forms(spelled_as_heard(rival, heard, lang), lang)
+        ]
+        if not forms:
+            return ev
+        tokenizer = state[2]
+        scores = self._score(state, [tokenizer.encode(" " + f) for f in forms])
+        best = max(float(s.sum()) for s in scores)
+        # …and per token, as every near miss is: a whole phrase favours fewer tokens ("três e
+        # quarenta" over "treze e quarenta", 1 token less, equal per token: the audio cannot tell)
+        ev = _with_best_near_miss(ev, forms, scores)
+        return dataclasses.replace(ev, rival_reading_lead=own - best)
+
     def _contrast(
         self, state, ev: Evidence, own: np.ndarray, expected: str, heard: str, lang: str
     ) -> Evidence:
@@ -463,17 +496,20 @@ class SpeechValidator:
 
     def _read_numerals(
         self, state, form: list[int]
-    ) -> tuple[tuple[tuple[float, float], ...], tuple[tuple[str, ...], ...]]:
+    ) -> tuple[
+        tuple[tuple[float, float], ...], tuple[tuple[str, ...], ...], tuple[tuple[str, ...], ...]
+    ]:
         """(log P of each numeral token of `form`, log P of its likeliest rival of the same length)
         at its place, from the vocabulary distribution of one teacher-forced pass; and at each
-        numeral the values of its likeliest rivals (digits, best first, RIVAL_VALUES of them): the
-        readings the whole phrase is then scored against."""
+        numeral the values of its likeliest rivals (digits, best first, RIVAL_VALUES of them): of
+        the same length (phrases said like `form` are scored with them), and of any value a short
+        number can take (whole readings are: `_contrast_rival_readings`)."""
         import ctranslate2
 
         memory, _, tokenizer = state
         places = [(j, t) for j, t in enumerate(form) if t in self._numeral_tokens]
         if not places:
-            return (), ()
+            return (), (), ()
         # Forced tokens are decoded one step each (~10 ms): stop at the last numeral.
         form = form[: places[-1][0] + 1]
         prompt = [*tokenizer.sot_sequence, tokenizer.no_timestamps, *form]
@@ -489,16 +525,16 @@ class SpeechValidator:
         )[0]
         logits = np.asarray(result.logits[0], dtype=np.float64)
         if logits.shape[0] < len(form):  # not expected; then there is no numeral evidence
-            return (), ()
-        out, values = [], []
+            return (), (), ()
+        out, values, readings = [], [], []
         for j, token in places:
             row = logits[j] - logits[j].max()
             logp = row - np.log(np.exp(row).sum())
             rivals = self._numeral_tokens[token]
             out.append((float(logp[token]), float(logp[rivals].max())))
-            best = rivals[np.argsort(logp[rivals])[::-1][:RIVAL_VALUES]]
-            values.append(tuple(tokenizer.decode([int(t)]).strip() for t in best))
-        return tuple(out), tuple(values)
+            values.append(_likeliest(rivals, logp, tokenizer))
+            readings.append(_likeliest(self._reading_tokens[token], logp, tokenizer))
+        return tuple(out), tuple(values), tuple(readings)
 
     @functools.cached_property
     def _numeral_tokens(self) -> dict[int, np.ndarray]:
@@ -517,6 +553,25 @@ class SpeechValidator:
             token: np.array([t for t in alike[shape] if t != token])
             for token, shape in shapes.items()
             if len(alike[shape]) > 1
+        }
+
+    @functools.cached_property
+    def _reading_tokens(self) -> dict[int, np.ndarray]:
+        """Each numeral token → the numeral tokens that can stand for another value in its place:
+        `_numeral_tokens`, and for a number of one or two digits every other such number (minute
+        " 5" is a rival of " 45": "oito horas e cinco" read as 8 45)."""
+        short = {
+            token: self.model.hf_tokenizer.id_to_token(token).startswith("Ġ")
+            for token, alike in self._numeral_tokens.items()
+            if len(self.model.hf_tokenizer.id_to_token(token).removeprefix("Ġ")) <= 2
+        }
+        return {
+            token: (
+                np.array([t for t, space in short.items() if space == short[token] and t != token])
+                if token in short
+                else alike
+            )
+            for token, alike in self._numeral_tokens.items()
         }
 
     def validate(
@@ -582,6 +637,12 @@ def _said_like(phrases: list[str], heard: str, lang: str, like: str) -> list[str
     the transcript spells its words), without repeats or `like` itself."""
     forms = [form_like(spelled_as_heard(p, heard, lang), lang, like) for p in phrases]
     return list(dict.fromkeys(f for f in forms if f != like))
+
+
+def _likeliest(tokens: np.ndarray, logp: np.ndarray, tokenizer) -> tuple[str, ...]:
+    """The values (digits) of the RIVAL_VALUES likeliest numeral `tokens` under `logp`."""
+    best = tokens[np.argsort(logp[tokens])[::-1][:RIVAL_VALUES]]
+    return tuple(tokenizer.decode([int(t)]).strip() for t in best)
 
 
 def _with_best_near_miss(ev: Evidence, forms: list[str], scores: list[np.ndarray]) -> Evidence:

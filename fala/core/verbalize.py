@@ -133,6 +133,22 @@ def teen_ty_misses(expected: str) -> list[str]:
     return out
 
 
+def teen_hour_misses(expected: str) -> list[str]:
+    """`expected` with an hour of a time said with or without its "-teen"/"dez-" (3 ↔ 13 … 9 ↔
+    19: "três"/"treze", "seven"/"seventeen"): a reading the audio's numeral ranking may leave out,
+    since the two are written as numerals of different lengths."""
+    tokens = expected.split()
+    out = []
+    for i in range(len(tokens) - 1):
+        hour, minute = _hour(tokens[i]), _minute(tokens[i + 1])
+        if hour is None or minute is None or not 3 <= hour % 10 <= 9 or hour >= 20:
+            continue
+        other = hour + 10 if hour < 10 else hour - 10
+        written = f"{other:02d}" if tokens[i].startswith("0") else str(other)
+        out.append(" ".join([*tokens[:i], written, *tokens[i + 1 :]]))
+    return out
+
+
 def with_values(expected: str, values: tuple[tuple[str, ...], ...]) -> list[str]:
     """`expected` with one of its numbers replaced by each of its `values` (digits, one tuple per
     number of the phrase, in order): the readings the audio itself suggests, whatever they are.
@@ -141,8 +157,9 @@ def with_values(expected: str, values: tuple[tuple[str, ...], ...]) -> list[str]
     slots = [i for i, w in enumerate(words) if w.isdecimal()]
     if len(slots) != len(values):
         return []
+    # a value as wide as the number it replaces: minute 5 is written "05" in "ENTRADA 8 05"
     return [
-        " ".join([*words[:i], value, *words[i + 1 :]])
+        " ".join([*words[:i], value.zfill(len(words[i])), *words[i + 1 :]])
         for i, options in zip(slots, values, strict=True)
         for value in options
         if value.isdecimal() and int(value) != int(words[i])

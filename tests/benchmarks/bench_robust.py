@@ -366,9 +366,11 @@ def _code_digits(tokens: list[str]) -> str | None:
 
 def near_miss_candidates(expected: str, language: str, rng: random.Random) -> dict[str, list[str]]:
     """Phrases that differ from `expected` in one thing, by category: an English minute's
-    "-teen"/"-ty" partner (15/50), another minute (+-1, +-5, one random), hour (+-1, one random),
-    action word, opposite word, a changed digit of a code (three sampled) or number. A random hour
-    never shares the hour on a 12-hour clock: "one forty" said for 13 40 may well mean 01 40."""
+    "-teen"/"-ty" partner (15/50), the hour with or without its "-teen"/"dez-" (3/13, 7/17:
+    "três"/"treze", which the dev corpus' diphone voices are heard as either way), another minute
+    (+-1, +-5, one random), hour (+-1, one random), action word, opposite word, a changed digit
+    of a code (three sampled) or number. A random hour never shares the hour on a 12-hour clock:
+    "one forty" said for 13 40 may well mean 01 40."""
     lang = language.lower()[:2]
     tokens = expected.split()
     out: dict[str, list[str]] = {}
@@ -384,6 +386,8 @@ def near_miss_candidates(expected: str, language: str, rng: random.Random) -> di
 
         if lang == "en" and minute in TEEN_TY:
             out["teen_ty"] = [at(hour, TEEN_TY[minute])]
+        if 3 <= hour % 10 <= 9 and hour < 20:
+            out["teen_hour"] = [at(hour + 10 if hour < 10 else hour - 10, minute)]
         minutes = [(minute + d) % 60 for d in (1, -1, 5, -5)]
         minutes.append(rng.choice([m for m in range(60) if m not in {minute, *minutes}]))
         out["minute"] = [at(hour, m) for m in minutes]

@@ -29,7 +29,8 @@ def flat(candidates: dict[str, list[str]]) -> list[str]:
 
 def test_time_near_misses_change_one_minute_hour_or_action_and_never_give_the_phrase():
     candidates = near_miss_candidates("ENTRADA 13 40", "pt-BR", random.Random(0))
-    assert set(candidates) == {"minute", "hour", "action"}
+    assert set(candidates) == {"teen_hour", "minute", "hour", "action"}
+    assert candidates["teen_hour"] == ["ENTRADA 3 40"]
     assert {"ENTRADA 13 41", "ENTRADA 13 39", "ENTRADA 13 45", "ENTRADA 13 35"} <= set(
         candidates["minute"]
     )
@@ -48,6 +49,15 @@ def test_an_english_teen_or_ty_minute_meets_its_partner_first():
     assert pick_near_misses("CHECK IN 7 50", "en-US", 1, "clip") == ["CHECK IN 7 15"]
     assert "teen_ty" not in near_miss_candidates("ENTRADA 13 40", "pt-BR", random.Random(0))
     assert "teen_ty" not in near_miss_candidates("CHECK IN 7 45", "en-US", random.Random(0))
+
+
+def test_an_hour_meets_itself_with_or_without_its_teen_before_other_hours():
+    assert near_miss_candidates("CHECK IN 7 45", "en-US", random.Random(0))["teen_hour"] == [
+        "CHECK IN 17 45"
+    ]
+    assert pick_near_misses("SAIDA 18 15", "pt-BR", 1, "clip") == ["SAIDA 8 15"]
+    for phrase in ("ENTRADA 12 00", "ENTRADA 22 10", "CHECK IN 10 30", "CHECK IN 1 40"):
+        assert "teen_hour" not in near_miss_candidates(phrase, "pt-BR", random.Random(0))
 
 
 def test_the_random_hour_never_shares_the_hour_on_a_12_hour_clock():
@@ -95,15 +105,16 @@ def test_word_near_misses_reverse_the_meaning_and_keep_case_and_punctuation():
 
 
 def test_picked_near_misses_take_each_category_in_turn_seeded_and_honour_exclusions():
-    picked = pick_near_misses("ENTRADA 13 40", "pt-BR", 3, "clip-a")
-    assert len(picked) == 3
-    assert picked == pick_near_misses("ENTRADA 13 40", "pt-BR", 3, "clip-a")
-    minute, hour, action = picked
+    picked = pick_near_misses("ENTRADA 13 40", "pt-BR", 4, "clip-a")
+    assert len(picked) == 4
+    assert picked == pick_near_misses("ENTRADA 13 40", "pt-BR", 4, "clip-a")
+    teen_hour, minute, hour, action = picked
+    assert teen_hour == "ENTRADA 3 40"
     assert minute.split()[:2] == ["ENTRADA", "13"]
     assert hour.split()[0::2] == ["ENTRADA", "40"]
     assert action.split()[1:] == ["13", "40"]
     assert pick_near_misses("ENTRADA 13 40", "pt-BR", 40, "clip-a").count(minute) == 1
-    assert len(pick_near_misses("ENTRADA 13 40", "pt-BR", 40, "clip-a")) == 11
+    assert len(pick_near_misses("ENTRADA 13 40", "pt-BR", 40, "clip-a")) == 12
     excluded = pick_near_misses("Agent Logged off.", "en-US", 4, "x", exclude={"agentloggedon"})
     assert excluded == ["Agent Logged in."]
 

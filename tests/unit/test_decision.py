@@ -30,6 +30,7 @@ def scored(
     heard_word_leads=(),
     confusable_leads=(),
     free=-1.0,
+    rival_reading_lead=float("inf"),
 ):
     """Evidence with the expected phrase `gap` nats/token below the free transcript and, unless
     `contrast` is False (a phrase without numbers), `margin` above its best near miss;
@@ -49,6 +50,7 @@ def scored(
         numerals=numerals,
         heard_word_leads=heard_word_leads,
         confusable_leads=confusable_leads,
+        rival_reading_lead=rival_reading_lead,
     )
 
 
@@ -108,6 +110,11 @@ def scored(
         # a rival that is merely possible, or not far ahead, does not veto
         (scored(-0.1, numerals=((-0.2, -6.0), (-7.0, -4.6))), REASON_ACOUSTIC_MATCH),
         (scored(-0.1, numerals=((-0.2, -6.0), (-2.9, -0.6))), REASON_ACOUSTIC_MATCH),
+        # another value at a number, said the way it fits best ("Entrada, 8 horas e 5." for
+        # ENTRADA 8 45), must be e times less likely than the phrase, as whole phrases
+        (scored(-0.1, rival_reading_lead=2.7), REASON_ACOUSTIC_MATCH),
+        (scored(-0.1, rival_reading_lead=0.6), REASON_UNCERTAIN),
+        (scored(-0.1, rival_reading_lead=-7.2), REASON_UNCERTAIN),
         # at one word the audio clearly says what was heard ("Saída" for "Entrada"): however
         # well the rest fits, the phrase was not said; a garbled spelling of it does not veto
         (scored(-0.9, heard_word_leads=(3.6,)), REASON_UNCERTAIN),
@@ -228,6 +235,17 @@ def test_a_teen_or_ty_minute_has_its_partner_as_the_rival_a_match_must_beat():
     assert teen_ty_misses("CHECK IN 9 45") == teen_ty_misses("CODE 1530") == []
 
 
+def test_an_hour_has_itself_with_or_without_its_teen_as_a_rival_reading():
+    from fala.core.verbalize import teen_hour_misses
+
+    assert teen_hour_misses("ENTRADA 13 40") == ["ENTRADA 3 40"]
+    assert teen_hour_misses("SAIDA 3 40") == ["SAIDA 13 40"]
+    assert teen_hour_misses("ENTRADA 08 30") == ["ENTRADA 18 30"]  # zero-padded stays padded
+    assert teen_hour_misses("CHECK IN 19 05") == ["CHECK IN 9 05"]
+    for phrase in ("ENTRADA 12 00", "ENTRADA 22 10", "ENTRADA 1 15", "CODIGO 3150"):
+        assert teen_hour_misses(phrase) == []
+
+
 def test_a_near_miss_that_fits_the_audio_as_well_makes_the_verdict_uncertain():
     accepted = scored(-0.2)
     assert decide(accepted) == REASON_ACOUSTIC_MATCH
@@ -328,3 +346,9 @@ def test_with_values_puts_each_suggested_value_in_place_of_its_number():
         "ENTRADA 8 18",
     ]
     assert with_values("CODIGO 3150", (("31",), ("50",))) == []  # a code read in two pieces
+    # a shorter value is written as wide as the number it replaces: minute 5 of 8 45 is "05"
+    assert with_values("ENTRADA 8 45", (("18",), ("5", "15"))) == [
+        "ENTRADA 18 45",
+        "ENTRADA 8 05",
+        "ENTRADA 8 15",
+    ]
