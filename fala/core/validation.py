@@ -390,9 +390,8 @@ class SpeechValidator:
                     state, ev, expected, transcript.text, family, rival_values
                 )
             if decide(ev) == REASON_ACOUSTIC_MATCH:
-                own = max(float(s.sum()) for s in scores[1:])
                 ev = self._contrast_rival_readings(
-                    state, ev, own, expected, transcript.text, family, reading_values
+                    state, ev, expected, transcript.text, family, reading_values
                 )
         return transcript, ev, normalized_spoken, normalized_expected
 
@@ -435,15 +434,17 @@ class SpeechValidator:
         return _with_best_near_miss(ev, forms, scores)
 
     def _contrast_rival_readings(
-        self, state, ev: Evidence, own: float, expected: str, heard: str, lang: str, rival_values
+        self, state, ev: Evidence, expected: str, heard: str, lang: str, reading_values
     ) -> Evidence:
-        """`ev` with how much likelier (nats, whole phrases) the phrase is than the likeliest
-        reading with another value the audio suggests (or the hour with or without its "-teen",
-        or an English minute's "-teen"/"-ty" partner), each said the way it fits best — not in
-        the phrase's wording: "oito horas e cinco" heard for ENTRADA 8 45 is scored as "Entrada,
-        8 horas e 5." as well as "Entrada, oito e cinco."; the best of those readings per token
-        becomes the near miss to beat if it fits better. `own`: the phrase's best whole score."""
-        rivals = [*with_values(expected, rival_values), *teen_hour_misses(expected)]
+        """`ev` with the readings that have another value at one of its numbers — the values the
+        audio suggests, of any length (minute 5 for 45), and the hour with or without its "-teen"
+        (3 for 13), or an English minute's "-teen"/"-ty" partner — each scored in every way *it*
+        is said, not only in the phrase's wording: "oito horas e cinco" heard for ENTRADA 8 45 is
+        scored as "Entrada, 8 horas e 5.", which fits the audio better than any form of 8 45.
+        The best of them becomes the near miss to beat if it fits better (per token, as every
+        near miss: a whole phrase would favour the fewest tokens, "Entrada 13 15." over
+        "Entrada, treze e quarenta e cinco.")."""
+        rivals = [*with_values(expected, reading_values), *teen_hour_misses(expected)]
         if lang == "en":
             rivals += teen_ty_misses(expected)
         forms = [
@@ -455,11 +456,7 @@ class SpeechValidator:
             return ev
         tokenizer = state[2]
         scores = self._score(state, [tokenizer.encode(" " + f) for f in forms])
-        best = max(float(s.sum()) for s in scores)
-        # …and per token, as every near miss is: a whole phrase favours fewer tokens ("três e
-        # quarenta" over "treze e quarenta", 1 token less, equal per token: the audio cannot tell)
-        ev = _with_best_near_miss(ev, forms, scores)
-        return dataclasses.replace(ev, rival_reading_lead=own - best)
+        return _with_best_near_miss(ev, forms, scores)
 
     def _contrast(
         self, state, ev: Evidence, own: np.ndarray, expected: str, heard: str, lang: str
@@ -503,7 +500,7 @@ class SpeechValidator:
         at its place, from the vocabulary distribution of one teacher-forced pass; and at each
         numeral the values of its likeliest rivals (digits, best first, RIVAL_VALUES of them): of
         the same length (phrases said like `form` are scored with them), and of any value a short
-        number can take (whole readings are: `_contrast_rival_readings`)."""
+        number can take (`_contrast_rival_readings` scores those in every wording)."""
         import ctranslate2
 
         memory, _, tokenizer = state

@@ -353,7 +353,10 @@ def _pt_time_forms(hour: int, minute: int) -> list[str]:
     elif minute == 0:
         forms += [f"{hw} em ponto", f"{h} horas", f"{hw} horas"]
     else:
-        forms += [f"{h} e {minute}", f"{hw} e {mw}", f"{h} horas e {minute}"]
+        hours = "hora" if h == 1 else "horas"
+        forms += [f"{h} e {minute}", f"{hw} e {mw}", f"{h} {hours} e {minute}"]
+        if h % 12:  # "treze horas e quarenta", as often said as written in digits
+            forms.append(f"{hw} {hours} e {mw}")
         if minute == 30:
             forms.append(f"{hw} e meia")
     if 13 <= h <= 23 or 1 <= h <= 11:  # the 12-hour clock: "uma e quarenta da tarde"

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from fala.core.audio import decode_audio
-from fala.core.decision import RIVAL_READING_LEAD
 from fala.core.errors import InvalidExpectedSpeech, UnsupportedLanguage
+from fala.core.normalize import normalize
 from fala.core.validation import (
     MAX_NEW_TOKENS,
     N_FRAMES,
@@ -278,7 +278,8 @@ def test_a_rival_value_is_weighed_in_the_wording_it_fits_best(speech_validator):
 
     assert not wrong.validated
     assert wrong.confidence < 0.5
-    assert evidence.rival_reading_lead < -RIVAL_READING_LEAD
+    assert normalize(evidence.contrast_form, "pt") == "entrada 8 05"
+    assert evidence.contrast_logprob > evidence.expected_logprob
 
 
 def test_each_numeral_the_decoder_writes_is_weighed_against_the_other_numerals(speech_validator):

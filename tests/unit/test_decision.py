@@ -30,7 +30,6 @@ def scored(
     heard_word_leads=(),
     confusable_leads=(),
     free=-1.0,
-    rival_reading_lead=float("inf"),
 ):
     """Evidence with the expected phrase `gap` nats/token below the free transcript and, unless
     `contrast` is False (a phrase without numbers), `margin` above its best near miss;
@@ -50,7 +49,6 @@ def scored(
         numerals=numerals,
         heard_word_leads=heard_word_leads,
         confusable_leads=confusable_leads,
-        rival_reading_lead=rival_reading_lead,
     )
 
 
@@ -110,11 +108,6 @@ def scored(
         # a rival that is merely possible, or not far ahead, does not veto
         (scored(-0.1, numerals=((-0.2, -6.0), (-7.0, -4.6))), REASON_ACOUSTIC_MATCH),
         (scored(-0.1, numerals=((-0.2, -6.0), (-2.9, -0.6))), REASON_ACOUSTIC_MATCH),
-        # another value at a number, said the way it fits best ("Entrada, 8 horas e 5." for
-        # ENTRADA 8 45), must be e times less likely than the phrase, as whole phrases
-        (scored(-0.1, rival_reading_lead=2.7), REASON_ACOUSTIC_MATCH),
-        (scored(-0.1, rival_reading_lead=0.6), REASON_UNCERTAIN),
-        (scored(-0.1, rival_reading_lead=-7.2), REASON_UNCERTAIN),
         # at one word the audio clearly says what was heard ("Saída" for "Entrada"): however
         # well the rest fits, the phrase was not said; a garbled spelling of it does not veto
         (scored(-0.9, heard_word_leads=(3.6,)), REASON_UNCERTAIN),
@@ -171,6 +164,9 @@ def test_confidence_is_a_probability_on_the_side_of_the_verdict():
                 "Entrada, vinte para as duas da tarde.",
             ],
         ),
+        # the hour said with its word "horas" in words too, and "hora" for one o'clock
+        ("ENTRADA 13 40", "pt", ["Entrada, treze horas e quarenta.", "Entrada, 13 horas e 40."]),
+        ("SAIDA 1 05", "pt", ["Saida, uma hora e cinco.", "Saida, 1 hora e 5."]),
         ("SAIDA 07 00", "pt", ["Saida 07 00.", "Saida, sete em ponto."]),
         ("SAIDA 12 30", "pt", ["Saida, meio-dia e meia."]),
         ("ENTRADA 08 30", "pt", ["Entrada, oito e meia.", "Entrada, oito e trinta da manhã."]),
