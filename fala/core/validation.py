@@ -387,11 +387,7 @@ class SpeechValidator:
             ev = dataclasses.replace(ev, numerals=numerals)
             if decide(ev) == REASON_ACOUSTIC_MATCH:
                 ev = self._contrast_rival_values(
-                    state, ev, expected, transcript.text, family, rival_values
-                )
-            if decide(ev) == REASON_ACOUSTIC_MATCH:
-                ev = self._contrast_rival_readings(
-                    state, ev, expected, transcript.text, family, reading_values
+                    state, ev, expected, transcript.text, family, rival_values, reading_values
                 )
         return transcript, ev, normalized_spoken, normalized_expected
 
@@ -420,38 +416,28 @@ class SpeechValidator:
         return dataclasses.replace(ev, teen_ty_lead=lead)
 
     def _contrast_rival_values(
-        self, state, ev: Evidence, expected: str, heard: str, lang: str, rival_values
+        self, state, ev: Evidence, expected: str, heard: str, lang: str, rival_values, readings
     ) -> Evidence:
         """`ev` with the phrase scored against the values the audio likes best at each of its
         numbers (any hour, minute or digit, not only the listed near misses: "oito e quinze"
-        checked as ENTRADA 8 16 meets ENTRADA 8 15), each said the way the phrase is; the best
-        becomes the near miss to beat when it fits better than the listed ones."""
-        forms = _said_like(with_values(expected, rival_values), heard, lang, ev.expected_form)
-        if not forms:
-            return ev
-        tokenizer = state[2]
-        scores = self._score(state, [tokenizer.encode(" " + f) for f in forms])
-        return _with_best_near_miss(ev, forms, scores)
-
-    def _contrast_rival_readings(
-        self, state, ev: Evidence, expected: str, heard: str, lang: str, reading_values
-    ) -> Evidence:
-        """`ev` with the readings that have another value at one of its numbers — the values the
-        audio suggests, of any length (minute 5 for 45), and the hour with or without its "-teen"
-        (3 for 13), or an English minute's "-teen"/"-ty" partner — each scored in every way *it*
-        is said, not only in the phrase's wording: "oito horas e cinco" heard for ENTRADA 8 45 is
-        scored as "Entrada, 8 horas e 5.", which fits the audio better than any form of 8 45.
-        The best of them becomes the near miss to beat if it fits better (per token, as every
-        near miss: a whole phrase would favour the fewest tokens, "Entrada 13 15." over
+        checked as ENTRADA 8 16 meets ENTRADA 8 15), in one scoring pass: `rival_values` (as
+        many digits) said the way the phrase is, and `readings` (any length: minute 5 for 45),
+        the hour with or without its "-teen" (3 for 13) and an English minute's "-teen"/"-ty"
+        partner, each said every way *it* is said — "oito horas e cinco" heard for ENTRADA 8 45
+        is scored as "Entrada, 8 horas e 5.", which fits better than any form of 8 45. The best
+        becomes the near miss to beat when it fits better than the listed ones (per token, as
+        every near miss: a whole phrase would favour the fewest tokens, "Entrada 13 15." over
         "Entrada, treze e quarenta e cinco.")."""
-        rivals = [*with_values(expected, reading_values), *teen_hour_misses(expected)]
+        said_like = _said_like(with_values(expected, rival_values), heard, lang, ev.expected_form)
+        rivals = [*with_values(expected, readings), *teen_hour_misses(expected)]
         if lang == "en":
             rivals += teen_ty_misses(expected)
-        forms = [
+        own_wording = [
             form
             for rival in dict.fromkeys(rivals)
             for form in spoken_forms(spelled_as_heard(rival, heard, lang), lang)
         ]
+        forms = list(dict.fromkeys([*said_like, *own_wording]))
         if not forms:
             return ev
         tokenizer = state[2]
@@ -500,7 +486,7 @@ class SpeechValidator:
         at its place, from the vocabulary distribution of one teacher-forced pass; and at each
         numeral the values of its likeliest rivals (digits, best first, RIVAL_VALUES of them): of
         the same length (phrases said like `form` are scored with them), and of any value a short
-        number can take (`_contrast_rival_readings` scores those in every wording)."""
+        number can take (`_contrast_rival_values` scores those in every wording)."""
         import ctranslate2
 
         memory, _, tokenizer = state
