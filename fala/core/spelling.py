@@ -14,7 +14,11 @@ import functools
 import gzip
 import itertools
 import json
+import marshal
+import os
+from importlib.metadata import version
 from importlib.resources import files
+from pathlib import Path
 
 from fala.core.normalize import SENTENCE_PUNCTUATION, normalize
 
@@ -70,10 +74,42 @@ def _variants(bare: str):
                 yield "".join(chars)
 
 
+# A folder of the word lists pre-read at image build time (`write_word_cache`): a cold start
+# reads them 3x faster than from pyspellchecker's gzip JSON (~0.5 s for both).
+WORD_CACHE_ENV = "FALA_WORD_CACHE_DIR"
+
+
 @functools.cache
 def word_counts(lang: str) -> dict[str, int]:
-    """Word → frequency, from pyspellchecker's list for `lang` ("pt" ~0.5 s to read, "en" ~0.1 s;
-    once a process: the validator reads both at load so no request pays for them)."""
+    """Word → frequency, from pyspellchecker's list for `lang` (once a process: the validator
+    reads both at load so no request pays for them)."""
+    folder = os.environ.get(WORD_CACHE_ENV)
+    if folder:
+        try:
+            # the fastest reader of a plain dict; the file is the image's own, written by this
+            # Python (its name has the list's version), and any mismatch falls back to the JSON
+            return marshal.loads(_cached_words(Path(folder), lang).read_bytes())  # noqa: S302
+        except (OSError, ValueError, EOFError, TypeError):
+            pass
+    return _read_words(lang)
+
+
+def _read_words(lang: str) -> dict[str, int]:
     resource = files("spellchecker") / "resources" / f"{lang}.json.gz"
     with resource.open("rb") as raw, gzip.open(raw, "rt", encoding="utf-8") as text:
         return json.load(text)  # NFC already, as the variants are (tests/unit/test_spelling.py)
+
+
+def _cached_words(folder: Path, lang: str) -> Path:
+    return folder / f"{lang}-pyspellchecker-{version('pyspellchecker')}.marshal"
+
+
+def write_word_cache(folder: Path, langs: tuple[str, ...]) -> list[Path]:
+    """Pre-read word lists for processes whose WORD_CACHE_ENV is `folder` (an image build step)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for lang in langs:
+        path = _cached_words(folder, lang)
+        path.write_bytes(marshal.dumps(_read_words(lang)))
+        written.append(path)
+    return written

@@ -27,12 +27,12 @@ import math
 import os
 import time
 import unicodedata
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from fala.core import whisper_window
 from fala.core.audio import SAMPLE_RATE
 from fala.core.decision import (
     CALIBRATED_CONFIDENCE,
@@ -62,6 +62,7 @@ from fala.core.verbalize import (
     with_values,
 )
 from fala.core.whisper_tokenizer import with_all_merges
+from fala.core.whisper_window import filled_silence, max_new_tokens
 
 logger = logging.getLogger(__name__)
 
@@ -73,25 +74,6 @@ AUTO_LANGUAGE = AUTO  # what a caller sends to ask for detection
 DEFAULT_MAX_EXPECTED_CHARS = 200
 # Below this RMS level (about -60 dBFS) there is nothing to hear; skip the model entirely.
 SILENCE_RMS = 1e-3
-# The expected text is at most a few hundred characters; a transcript far longer than that is a
-# mismatch anyway, and the cap stops a hallucination loop from decoding 448 tokens (≈2.5 s).
-MAX_NEW_TOKENS = 160
-# …and so does the clip's length: speech says at most about this many tokens a second (fast
-# Portuguese ≈ 8), so a transcript longer than that is the decoder repeating itself.
-TOKENS_PER_SECOND = 15
-MIN_NEW_TOKENS = 24
-# Whisper's own no-speech rule (faster-whisper defaults): a segment whose no-speech probability
-# is high *and* whose text is improbable is silence the decoder filled with words.
-NO_SPEECH_THRESHOLD = 0.6
-LOG_PROB_THRESHOLD = -1.0
-N_FRAMES = 3000  # one 30 s Whisper window of mel frames
-# The first pass encodes a window fitted to the clip, not Whisper's fixed 30 s: the clip plus
-# WINDOW_MARGIN_FRAMES of silence, at least WINDOW_FLOOR_FRAMES (100 frames a second), at most
-# N_FRAMES. CTranslate2 encodes a shorter mel input (15 s: ~4x faster, 10 s: ~7x); too short a
-# window makes the decoder repeat itself or mishear (whisper.cpp users keep audio_ctx at about
-# 10 s): on dev, judged wholly on a fitted window, TAR was 0.863 at 15 s and 0.838 at 10 s.
-WINDOW_FLOOR_FRAMES = 1500
-WINDOW_MARGIN_FRAMES = 200
 # Scoring cross-attends only to the encoder positions that hold the clip plus this much of the
 # padding after it (one position per 20 ms: 100 = 2 s), not to all 1,500 of the 30 s window: the
 # decoder's cross-attention keys and values are computed per candidate, so this makes a scoring
@@ -157,17 +139,6 @@ class Transcript:
     numeral_lead: float = math.inf  # Evidence.free_numeral_lead
 
 
-def max_new_tokens(seconds: float) -> int:
-    return min(MAX_NEW_TOKENS, MIN_NEW_TOKENS + math.ceil(TOKENS_PER_SECOND * seconds))
-
-
-def encoder_window(frames: int) -> int:
-    """Mel frames the encoder sees for a clip of `frames`: the clip and a margin, floored and
-    capped (WINDOW_*), even (the encoder halves it)."""
-    window = min(N_FRAMES, max(WINDOW_FLOOR_FRAMES, frames + WINDOW_MARGIN_FRAMES))
-    return window + window % 2
-
-
 def numbers_in(normalized: str) -> str:
     return "".join(t for t in normalized.split() if t.isdecimal())
 
@@ -218,20 +189,16 @@ class SpeechValidator:
 
     def _transcribe(self, audio: np.ndarray, whisper_language: str | None, *, fitted: bool = False):
         """Free greedy transcript and the encoder output (reused by `_score`): over Whisper's
-        30 s window, or with `fitted` over a window fitted to the clip (encoder_window)."""
+        30 s window, or with `fitted` over a window fitted to the clip (whisper_window)."""
         if audio.size == 0:
             raise InvalidAudio("The audio has no samples.")
         if float(np.sqrt(np.mean(np.square(audio, dtype=np.float64)))) < SILENCE_RMS:
             return Transcript("", whisper_language or "", 0.0, no_speech=True), None
-        from faster_whisper.audio import pad_or_trim
         from faster_whisper.tokenizer import Tokenizer
 
         # One encoder pass, greedy, no timestamps, no temperature fallback: the floor is one
         # encoder pass plus a few decoder steps.
-        features = self.model.feature_extractor(audio[: 30 * SAMPLE_RATE])
-        frames = min(features.shape[-1], N_FRAMES)
-        window = encoder_window(frames) if fitted else N_FRAMES
-        encoded = self.model.encode(pad_or_trim(features[:, :window], length=window))
+        encoded, frames, window = whisper_window.encode(self.model, audio, fitted=fitted)
         language = whisper_language or self._detect_language(encoded)
         tokenizer = Tokenizer(self.model.hf_tokenizer, True, task="transcribe", language=language)
         prompt = [*tokenizer.sot_sequence, tokenizer.no_timestamps]
@@ -250,11 +217,7 @@ class SpeechValidator:
         # CTranslate2's score is the summed log-probability divided by the length.
         avg_logprob = float(result.scores[0]) if tokens else -math.inf
         text = tokenizer.decode(list(tokens)).strip()
-        # Whisper's no-speech rule, plus: a repetition loop ("o que é o que é …", compression
-        # ratio above Whisper's 2.4) is not evidence of speech either.
-        improbable = avg_logprob < LOG_PROB_THRESHOLD or _compression_ratio(text) > 2.4
-        silent = result.no_speech_prob > NO_SPEECH_THRESHOLD and improbable
-        if silent or not text:
+        if not text or filled_silence(text, avg_logprob, result.no_speech_prob):
             return Transcript("", language, 0.0, no_speech=True), None
         transcript = Transcript(
             text=text,
@@ -637,11 +600,6 @@ def _with_best_near_miss(ev: Evidence, forms: list[str], scores: list[np.ndarray
     if means[best] <= ev.contrast_logprob:
         return ev
     return dataclasses.replace(ev, contrast_logprob=means[best], contrast_form=forms[best])
-
-
-def _compression_ratio(text: str) -> float:
-    data = text.encode()
-    return len(data) / len(zlib.compress(data)) if data else 0.0
 
 
 @functools.cache

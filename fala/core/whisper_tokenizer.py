@@ -12,6 +12,7 @@ it, which sinks any phrase with "três", "treze", "trinta", "tarde", "two", "ten
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 # Byte-level BPE (GPT-2, Whisper): ids 0-255 are the bytes, merge i makes token 256 + i.
 FIRST_MERGED_ID = 256
@@ -54,3 +55,18 @@ def with_all_merges(tokenizer):
     as_pairs = not isinstance(merges[0], str)
     model["merges"] = [list(p) if as_pairs else " ".join(p) for p in restored] + merges
     return Tokenizer.from_str(json.dumps(data))
+
+
+def write_all_merges(model_dir: Path) -> bool:
+    """Rewrite `model_dir`/tokenizer.json with its missing merges restored (`with_all_merges`),
+    once, where the model is installed: loading it then skips the repair (~0.2 s of a cold
+    start). True when the file was rewritten."""
+    from tokenizers import Tokenizer
+
+    path = model_dir / "tokenizer.json"
+    shipped = Tokenizer.from_file(str(path))
+    repaired = with_all_merges(shipped)
+    if repaired is shipped:
+        return False
+    repaired.save(str(path))
+    return True

@@ -39,6 +39,7 @@ from rich.table import Table
 ROOT = Path(__file__).resolve().parents[2]
 AUDIO = ROOT / "tests" / "fixtures" / "audio"
 CONTAINER = ROOT / "containers" / "whisper_validation"
+WORD_CACHES = ROOT / ".fala" / "cache" / "words"
 DEFAULT_OUTPUT = ROOT / ".fala" / "bench" / "speed.json"
 
 # Targets (issue "Speech validation that can be trusted").
@@ -153,8 +154,15 @@ def silenced() -> Iterator[None]:
 
 
 def handler_environment(model_dir: Path) -> dict[str, str]:
+    """The image's environment (containers/whisper_validation/Dockerfile): its model, and the word
+    lists pre-read at build time (prepare_cache.py, done here as well)."""
+    from fala.core.phrase_language import PHRASE_LANGUAGES
+    from fala.core.spelling import WORD_CACHE_ENV, write_word_cache
+
+    write_word_cache(WORD_CACHES, PHRASE_LANGUAGES)
     return {
         "WHISPER_MODEL_DIR": str(model_dir),
+        WORD_CACHE_ENV: str(WORD_CACHES),
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_METRICS_NAMESPACE": "Fala",
         "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
@@ -236,10 +244,10 @@ def encoder_floor(model: Any, audio: np.ndarray) -> tuple[float, float]:
 
 def fitted_encoder(model: Any, audio: np.ndarray) -> float:
     """Log-mel + pad + encode seconds over the window the engine fits to the clip (its first
-    pass: fala.core.validation.encoder_window)."""
+    pass: fala.core.whisper_window.encoder_window)."""
     from faster_whisper.audio import pad_or_trim
 
-    from fala.core.validation import encoder_window
+    from fala.core.whisper_window import encoder_window
 
     started = time.perf_counter()
     features = model.feature_extractor(audio)

@@ -10,15 +10,13 @@ import pytest
 from fala.core.audio import decode_audio
 from fala.core.errors import InvalidExpectedSpeech, UnsupportedLanguage
 from fala.core.normalize import normalize
-from fala.core.validation import (
+from fala.core.validation import available_cpus, check_expected_speech, resolve_language
+from fala.core.whisper_window import (
     MAX_NEW_TOKENS,
     N_FRAMES,
     WINDOW_FLOOR_FRAMES,
-    available_cpus,
-    check_expected_speech,
     encoder_window,
     max_new_tokens,
-    resolve_language,
 )
 
 AUDIO = Path(__file__).resolve().parents[1] / "fixtures" / "audio"

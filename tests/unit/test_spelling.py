@@ -4,6 +4,7 @@ import unicodedata
 
 import pytest
 
+from fala.core import spelling
 from fala.core.spelling import accented, spelled_as_heard, word_counts
 
 
@@ -46,3 +47,34 @@ def test_the_word_list_is_composed_like_the_variants():
     counts = word_counts("pt")
     assert counts["código"] > 1000
     assert all(unicodedata.is_normalized("NFC", w) for w in counts)
+
+
+@pytest.fixture
+def fresh_word_counts():
+    word_counts.cache_clear()
+    yield word_counts
+    word_counts.cache_clear()
+
+
+def test_word_lists_pre_read_at_image_build_are_the_same_lists(
+    tmp_path, monkeypatch, fresh_word_counts
+):
+    from_json = {lang: spelling._read_words(lang) for lang in ("pt", "en")}
+    written = spelling.write_word_cache(tmp_path, ("pt", "en"))
+    assert [p.parent for p in written] == [tmp_path, tmp_path]
+    monkeypatch.setenv(spelling.WORD_CACHE_ENV, str(tmp_path))
+    reads = []
+    monkeypatch.setattr(spelling, "_read_words", lambda lang: reads.append(lang) or {})
+    assert fresh_word_counts("pt") == from_json["pt"]
+    assert fresh_word_counts("en") == from_json["en"]
+    assert reads == []  # neither JSON list was read
+
+
+def test_an_unreadable_pre_read_list_falls_back_to_the_packaged_one(
+    tmp_path, monkeypatch, fresh_word_counts
+):
+    (path,) = spelling.write_word_cache(tmp_path, ("en",))
+    path.write_bytes(b"not marshal data")
+    monkeypatch.setenv(spelling.WORD_CACHE_ENV, str(tmp_path))
+    assert fresh_word_counts("en")["the"] > 1000
+    assert fresh_word_counts("pt")["código"] > 1000  # no file for it at all

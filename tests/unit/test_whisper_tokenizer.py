@@ -6,12 +6,16 @@ from pathlib import Path
 import pytest
 from tokenizers import Tokenizer
 
-from fala.core.whisper_tokenizer import with_all_merges
+from fala import model_store
+from fala.core.whisper_tokenizer import with_all_merges, write_all_merges
+
+# the file as the model package ships it (an installed model folder has it repaired)
+SHIPPED = model_store._package_data(model_store.PART1_PACKAGE) / "tokenizer.json"
 
 
 @pytest.fixture(scope="module")
-def shipped(whisper_model_path) -> Tokenizer:
-    return Tokenizer.from_file(str(Path(whisper_model_path) / "tokenizer.json"))
+def shipped() -> Tokenizer:
+    return Tokenizer.from_file(str(SHIPPED))
 
 
 def ids(tokenizer: Tokenizer, text: str) -> list[int]:
@@ -63,3 +67,18 @@ def test_a_complete_tokenizer_is_returned_unchanged(shipped):
 
 def test_the_engine_loads_the_repaired_tokenizer(speech_validator):
     assert ids(speech_validator.model.hf_tokenizer, " tarde") == [27367]
+
+
+def test_an_installed_model_folder_gets_the_repaired_file_once(tmp_path, shipped):
+    (tmp_path / "tokenizer.json").write_bytes(SHIPPED.read_bytes())
+    assert write_all_merges(tmp_path)  # rewritten
+    assert not write_all_merges(tmp_path)  # whole now: left as it is
+    installed = Tokenizer.from_file(str(tmp_path / "tokenizer.json"))
+    assert with_all_merges(installed) is installed  # loading it skips the repair
+    text = " Entrada, treze e quarenta. The thirty-two tardes"
+    assert ids(installed, text) == ids(with_all_merges(shipped), text)
+
+
+def test_the_assembled_dev_model_is_installed_repaired(whisper_model_path):
+    installed = Tokenizer.from_file(str(Path(whisper_model_path) / "tokenizer.json"))
+    assert ids(installed, " tarde") == [27367]
