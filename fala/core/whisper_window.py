@@ -38,10 +38,10 @@ NO_SPEECH_THRESHOLD = 0.6
 LOG_PROB_THRESHOLD = -1.0
 
 
-def encoder_window(frames: int) -> int:
-    """Mel frames the encoder sees for a clip of `frames`: the clip and a margin, floored and
-    capped (WINDOW_*), even (the encoder halves it)."""
-    window = min(N_FRAMES, max(WINDOW_FLOOR_FRAMES, frames + WINDOW_MARGIN_FRAMES))
+def encoder_window(frames: int, floor: int = WINDOW_FLOOR_FRAMES) -> int:
+    """Mel frames the encoder sees for a clip of `frames`: the clip and a margin, at least
+    `floor`, at most N_FRAMES, even (the encoder halves it)."""
+    window = min(N_FRAMES, max(floor, frames + WINDOW_MARGIN_FRAMES))
     return window + window % 2
 
 
@@ -66,13 +66,15 @@ def filled_silence(text: str, avg_logprob: float, no_speech_prob: float) -> bool
     return no_speech_prob > NO_SPEECH_THRESHOLD and improbable
 
 
-def encode(model: Any, audio: np.ndarray, *, fitted: bool) -> tuple[Any, int, int]:
+def encode(
+    model: Any, audio: np.ndarray, *, fitted: bool, floor: int = WINDOW_FLOOR_FRAMES
+) -> tuple[Any, int, int]:
     """(encoder output, the clip's mel frames, the window's frames) of the first 30 s of 16 kHz
     `audio` under a faster-whisper `WhisperModel`: over Whisper's 30 s window, or with `fitted`
-    over one fitted to the clip (`encoder_window`)."""
+    over one fitted to the clip (`encoder_window`, at least `floor` frames)."""
     from faster_whisper.audio import pad_or_trim
 
     features = model.feature_extractor(audio[: 30 * SAMPLE_RATE])
     frames = min(features.shape[-1], N_FRAMES)
-    window = encoder_window(frames) if fitted else N_FRAMES
+    window = encoder_window(frames, floor) if fitted else N_FRAMES
     return model.encode(pad_or_trim(features[:, :window], length=window)), frames, window

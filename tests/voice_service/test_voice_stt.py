@@ -13,7 +13,7 @@ from voice_service.backends import stt as stt_module
 from fala.core import whisper_window
 from fala.core.audio import SAMPLE_RATE, decode_audio
 from fala.core.normalize import comparison_key, normalize
-from fala.core.whisper_window import N_FRAMES, WINDOW_FLOOR_FRAMES
+from fala.core.whisper_window import N_FRAMES
 
 AUDIO = Path(__file__).resolve().parents[1] / "fixtures" / "audio"
 
@@ -43,14 +43,14 @@ def test_a_short_clip_is_heard_over_a_window_fitted_to_it(stt, windows):
     heard = stt.transcribe(clip(CHECK_IN), "en")
     assert heard_as(heard.text, "en") == heard_as("check in 9 45", "en")
     assert heard.language == "en"
-    assert windows == [WINDOW_FLOOR_FRAMES]
+    assert windows == [stt_module.FITTED_FLOOR_FRAMES]
 
 
 def test_the_language_is_detected_on_the_fitted_window_among_the_candidates(stt, windows):
     heard = stt.transcribe(clip(CHECK_IN), None, detect_among=("pt", "en"))
     assert heard.language == "en"
     assert heard_as(heard.text, "en") == heard_as("check in 9 45", "en")
-    assert windows == [WINDOW_FLOOR_FRAMES]  # one encoder pass serves detection and decoding
+    assert windows == [stt_module.FITTED_FLOOR_FRAMES]  # one pass: detection and decoding
 
 
 def test_timestamps_take_faster_whispers_path(stt, windows):
@@ -75,7 +75,7 @@ def test_a_transcript_that_loops_is_heard_again_over_the_30_s_window(stt, window
     monkeypatch.setattr(whisper_window, "looks_looped", lambda text: looped.append(text) or True)
     heard = stt.transcribe(clip(CHECK_IN), "en")
     assert looped and not real(looped[0])  # asked of the fitted window's transcript
-    assert windows[0] == WINDOW_FLOOR_FRAMES and set(windows[1:]) == {N_FRAMES}
+    assert windows[0] == stt_module.FITTED_FLOOR_FRAMES and set(windows[1:]) == {N_FRAMES}
     assert heard_as(heard.text, "en") == heard_as("check in 9 45", "en")
 
 
@@ -89,3 +89,9 @@ def test_the_transcript_bound_grows_with_the_clip_and_stops_at_the_decoders_room
         10.0, cap=444
     )
     assert whisper_window.max_new_tokens(30.0, cap=444) == 444
+
+
+def test_the_services_window_has_its_own_floor():
+    assert whisper_window.encoder_window(300, floor=stt_module.FITTED_FLOOR_FRAMES) == 2000
+    assert whisper_window.encoder_window(2500, floor=stt_module.FITTED_FLOOR_FRAMES) == 2700
+    assert whisper_window.encoder_window(300) == whisper_window.WINDOW_FLOOR_FRAMES  # validation's
