@@ -54,7 +54,7 @@ REAL_EN_PROMPTS = 80
 CHECK_POINTS = 1.0  # the "within 1 point" of the 30 s window
 PROGRESS_EVERY = 25
 
-console = Console(width=max(Console().width, 140))
+console = Console(width=max(Console().width, 190))
 progress_console = Console(stderr=True)
 
 

@@ -21,7 +21,7 @@ def test_cdk_json_context_matches_the_model_defaults() -> None:
 def test_defaults() -> None:
     config = FalaConfig()
     assert config.whisper_model == "base"
-    assert config.validation_memory_mb == 3008
+    assert config.validation_memory_mb == 2560
     assert config.function_url_auth == "AWS_IAM"
     assert config.max_upload_mb == 20
     assert config.max_upload_bytes == 20 * 1024 * 1024

@@ -394,7 +394,7 @@ def test_image_functions_share_one_image_with_their_own_commands(default_synth: 
     assert api["Metadata"]["aws:asset:path"] == task["Metadata"]["aws:asset:path"]
     for props in (api["Properties"], task["Properties"]):
         assert props["PackageType"] == "Image"
-        assert props["MemorySize"] == 3008
+        assert props["MemorySize"] == 2560
         assert props["Timeout"] == 60
         assert props["Architectures"] == ["x86_64"]
         assert props["TracingConfig"] == {"Mode": "Active"}
