@@ -25,6 +25,7 @@ import functools
 import logging
 import math
 import os
+import re
 import time
 import unicodedata
 from dataclasses import dataclass
@@ -349,6 +350,16 @@ class SpeechValidator:
             numerals, rival_values, reading_values = self._read_numerals(state, in_digits)
             ev = dataclasses.replace(ev, numerals=numerals)
             if decide(ev) == REASON_ACOUSTIC_MATCH:
+                ranked = sorted(range(len(forms)), key=lambda i: -float(scores[i + 1].mean()))
+                other = _next_wording([forms[i] for i in ranked], ev.expected_form, family)
+                if other is not None:
+                    # the values the audio suggests where the next-best wording has its numbers
+                    # ("8 horas e _" suggests 5 where "8 e _" does not)
+                    _, more_values, more_readings = self._read_numerals(
+                        state, tokenizer.encode(" " + other)
+                    )
+                    rival_values = _merged(rival_values, more_values)
+                    reading_values = _merged(reading_values, more_readings)
                 ev = self._contrast_rival_values(
                     state, ev, expected, transcript.text, family, rival_values, reading_values
                 )
@@ -583,6 +594,25 @@ def _said_like(phrases: list[str], heard: str, lang: str, like: str) -> list[str
     the transcript spells its words), without repeats or `like` itself."""
     forms = [form_like(spelled_as_heard(p, heard, lang), lang, like) for p in phrases]
     return list(dict.fromkeys(f for f in forms if f != like))
+
+
+def _next_wording(ranked_forms: list[str], best: str, lang: str) -> str | None:
+    """The likeliest form after `best` that says the same numbers in the same order in other
+    words, in digits ("Entrada, 8 horas e 45." after "Entrada, 8 e 45."); None if there is none."""
+    best_digits = numbers_to_digits(best, lang)
+    numbers = re.findall(r"\d+", best_digits)
+    for form in ranked_forms:
+        digits = numbers_to_digits(form, lang)
+        if digits != best_digits and re.findall(r"\d+", digits) == numbers:
+            return digits
+    return None
+
+
+def _merged(first: tuple[tuple[str, ...], ...], second: tuple[tuple[str, ...], ...]):
+    """Per number, the values of `first` then those of `second` not in it (when they pair up)."""
+    if len(first) != len(second):
+        return first
+    return tuple(tuple(dict.fromkeys([*a, *b])) for a, b in zip(first, second, strict=True))
 
 
 def _likeliest(tokens: np.ndarray, logp: np.ndarray, tokenizer) -> tuple[str, ...]:

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from fala.core import validation
 from fala.core.audio import decode_audio
 from fala.core.errors import InvalidExpectedSpeech, UnsupportedLanguage
 from fala.core.normalize import normalize
@@ -278,6 +279,45 @@ def test_a_rival_value_is_weighed_in_the_wording_it_fits_best(speech_validator):
     assert wrong.confidence < 0.5
     assert normalize(evidence.contrast_form, "pt") == "entrada 8 05"
     assert evidence.contrast_logprob > evidence.expected_logprob
+
+
+def test_rival_values_are_also_read_where_the_next_wording_has_its_numbers(speech_validator):
+    # The plain voice saying "Entrada, oito horas e cinco" slowly; Whisper hears "Entrada, oito a
+    # me simpular.". Under AVX2 kernels the likeliest minutes after "Entrada, 8 e" did not include
+    # 5, so ENTRADA 8 45 ("oito e quarenta e cinco") was accepted at 0.99; after "8 horas e",
+    # the next-best wording, they do, and "Entrada, 8 horas e 5." fits better than 8 45.
+    wrong = speech_validator.validate(clip("entrada_8_05_pt_formant_135.wav"), "ENTRADA 8 45", "pt")
+    assert not wrong.validated
+    assert wrong.confidence < 0.5
+
+
+@pytest.mark.parametrize(
+    ("ranked", "best", "other"),
+    [
+        (
+            ["Entrada, oito e quarenta e cinco.", "Entrada, oito horas e quarenta e cinco."],
+            "Entrada, oito e quarenta e cinco.",
+            "Entrada, 8 horas e 45.",
+        ),
+        # "quinze para as nove" says other numbers (15, 9): not a wording to read 45's rivals in
+        (
+            ["Entrada, 8 e 45.", "Entrada, quinze para as nove.", "Entrada, 8:45."],
+            "Entrada, 8 e 45.",
+            "Entrada, 8:45.",
+        ),
+        (["Entrada, 8 e 45."], "Entrada, 8 e 45.", None),
+    ],
+)
+def test_the_next_wording_says_the_same_numbers_in_other_words(ranked, best, other):
+    assert validation._next_wording(ranked, best, "pt") == other
+
+
+def test_rival_values_of_two_readings_are_merged_per_number():
+    assert validation._merged((("40", "50"), ("3",)), (("5", "40"), ("4",))) == (
+        ("40", "50", "5"),
+        ("3", "4"),
+    )
+    assert validation._merged((("40",),), ()) == (("40",),)  # they do not pair up
 
 
 def test_each_numeral_the_decoder_writes_is_weighed_against_the_other_numerals(speech_validator):
