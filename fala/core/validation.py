@@ -63,7 +63,7 @@ from fala.core.verbalize import (
     with_values,
 )
 from fala.core.whisper_tokenizer import with_all_merges
-from fala.core.whisper_window import filled_silence, max_new_tokens
+from fala.core.whisper_window import filled_silence
 
 logger = logging.getLogger(__name__)
 
@@ -202,33 +202,26 @@ class SpeechValidator:
         encoded, frames, window = whisper_window.encode(self.model, audio, fitted=fitted)
         language = whisper_language or self._detect_language(encoded)
         tokenizer = Tokenizer(self.model.hf_tokenizer, True, task="transcribe", language=language)
-        prompt = [*tokenizer.sot_sequence, tokenizer.no_timestamps]
-        result = self.model.model.generate(
+        heard = whisper_window.greedy(
+            self.model,
             encoded,
-            [prompt],
+            tokenizer,
+            audio.size / SAMPLE_RATE,
             beam_size=self.beam_size,
-            max_length=len(prompt) + max_new_tokens(audio.size / SAMPLE_RATE),
-            return_scores=True,
-            return_no_speech_prob=True,
-            return_logits_vocab=True,  # for the numerals' leads; no extra pass
-            suppress_blank=True,
-            suppress_tokens=[-1],
-        )[0]
-        tokens = tuple(t for t in result.sequences_ids[0] if t < tokenizer.eot)
-        # CTranslate2's score is the summed log-probability divided by the length.
-        avg_logprob = float(result.scores[0]) if tokens else -math.inf
-        text = tokenizer.decode(list(tokens)).strip()
-        if not text or filled_silence(text, avg_logprob, result.no_speech_prob):
+            vocab_logits=True,  # for the numerals' leads; no extra pass
+        )
+        text, avg_logprob = heard.text, heard.avg_logprob
+        if not text or filled_silence(text, avg_logprob, heard.no_speech_prob):
             return Transcript("", language, 0.0, no_speech=True), None
         transcript = Transcript(
             text=text,
             language=language,
             confidence=min(max(math.exp(avg_logprob), 0.0), 1.0),
             no_speech=False,
-            tokens=tokens,
+            tokens=heard.tokens,
             avg_logprob=avg_logprob,
-            no_speech_prob=float(result.no_speech_prob),
-            numeral_lead=self._numeral_lead(tokens, result.logits[0], language),
+            no_speech_prob=heard.no_speech_prob,
+            numeral_lead=self._numeral_lead(heard.tokens, heard.logits, language),
         )
         # Scoring sees the clip and a little padding (SCORE_TAIL_POSITIONS), not the whole window.
         positions = min(window // 2, frames // 2 + SCORE_TAIL_POSITIONS)

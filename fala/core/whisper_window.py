@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import zlib
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -64,6 +65,56 @@ def filled_silence(text: str, avg_logprob: float, no_speech_prob: float) -> bool
     of speech either."""
     improbable = avg_logprob < LOG_PROB_THRESHOLD or looks_looped(text)
     return no_speech_prob > NO_SPEECH_THRESHOLD and improbable
+
+
+@dataclass(frozen=True)
+class Greedy:
+    """One greedy transcript of an encoded window."""
+
+    tokens: tuple[int, ...]  # text tokens, no end of text
+    text: str
+    avg_logprob: float  # -inf when there is no token
+    no_speech_prob: float
+    filled_its_bound: bool  # stopped by max_new_tokens, not by the end of text: likely a loop
+    logits: Any = None  # each step's vocabulary logits, when asked for
+
+
+def greedy(
+    model: Any,
+    encoded: Any,
+    tokenizer: Any,
+    seconds: float,
+    *,
+    cap: int = MAX_NEW_TOKENS,
+    beam_size: int = 1,
+    vocab_logits: bool = False,
+) -> Greedy:
+    """The transcript of `seconds` of speech from `encoded` under a faster-whisper `WhisperModel`
+    and its `Tokenizer`: no timestamps, no prompt, no temperature fallback, at most
+    `max_new_tokens(seconds, cap)` tokens."""
+    prompt = [*tokenizer.sot_sequence, tokenizer.no_timestamps]
+    room = max_new_tokens(seconds, cap)
+    result = model.model.generate(
+        encoded,
+        [prompt],
+        beam_size=beam_size,
+        max_length=len(prompt) + room,
+        return_scores=True,
+        return_no_speech_prob=True,
+        return_logits_vocab=vocab_logits,
+        suppress_blank=True,
+        suppress_tokens=[-1],
+    )[0]
+    tokens = tuple(t for t in result.sequences_ids[0] if t < tokenizer.eot)
+    return Greedy(
+        tokens=tokens,
+        text=tokenizer.decode(list(tokens)).strip(),
+        # CTranslate2's score is the summed log-probability divided by the length.
+        avg_logprob=float(result.scores[0]) if tokens else -math.inf,
+        no_speech_prob=float(result.no_speech_prob),
+        filled_its_bound=len(tokens) >= room,
+        logits=result.logits[0] if vocab_logits else None,
+    )
 
 
 def encode(

@@ -129,24 +129,14 @@ class FasterWhisperSTT:
             ranked = self._model.model.detect_language(encoded)[0]
             language = _pick_language([(t.strip("<|>"), p) for t, p in ranked], detect_among)
         tokenizer = Tokenizer(self._model.hf_tokenizer, True, task="transcribe", language=language)
-        prompt = [*tokenizer.sot_sequence, tokenizer.no_timestamps]
-        room = whisper_window.max_new_tokens(seconds, cap=MAX_LENGTH - len(prompt))
-        result = self._model.model.generate(
-            encoded,
-            [prompt],
-            beam_size=1,
-            max_length=len(prompt) + room,
-            return_scores=True,
-            return_no_speech_prob=True,
-            suppress_blank=True,
-            suppress_tokens=[-1],
-        )[0]
-        tokens = [t for t in result.sequences_ids[0] if t < tokenizer.eot]
-        text = tokenizer.decode(tokens).strip()
-        if len(tokens) >= room or whisper_window.looks_looped(text):
+        prompt_length = len(tokenizer.sot_sequence) + 1  # and <|notimestamps|>
+        heard = whisper_window.greedy(
+            self._model, encoded, tokenizer, seconds, cap=MAX_LENGTH - prompt_length
+        )
+        if heard.filled_its_bound or whisper_window.looks_looped(heard.text):
             return None
-        avg_logprob = float(result.scores[0]) if tokens else -np.inf
-        if whisper_window.filled_silence(text, avg_logprob, result.no_speech_prob):
+        text = heard.text
+        if whisper_window.filled_silence(text, heard.avg_logprob, heard.no_speech_prob):
             text = ""
         return Transcription(text, language, seconds)
 
