@@ -149,7 +149,10 @@ def _named_times(tokens: list[str]) -> list[str]:
             out.append(_NAMED_TIME_PAIRS[pair])
             i += 2
             continue
-        out.append(_NAMED_TIMES.get(tokens[i], tokens[i]))
+        named = _NAMED_TIMES.get(tokens[i])
+        if named is not None and out[-1:] == ["12"]:
+            out.pop()  # "twelve noon", "twelve midnight"
+        out.append(named or tokens[i])
         i += 1
     return out
 
@@ -226,6 +229,8 @@ def _relative_times(tokens: list[str]) -> list[str]:
             if direction in _TO_WORDS:
                 # on a 12-hour clock "ten to one" is 12:50; "cinco para a meia-noite" 23:55
                 h, m = 12 if h == 1 else (h - 1) % 24, 60 - m
+            if tokens[i] == "quarter" and out[-1:] == ["a"]:
+                out.pop()  # "at a quarter past eight"
             out += [str(h), _as_minutes(str(m))]
             i = j + 1
             continue
@@ -259,6 +264,8 @@ def _period_of_day(tokens: list[str]) -> list[str]:
             if tuple(tokens[i : i + len(words)]) == words:
                 found = (words, shift)
                 break
+        if found and len(out) >= 2 and out[-1] in _HOUR_WORDS and _is_hour(out[-2]):
+            out.pop()  # "seis horas da tarde"
         if found and out:
             hour_at = _hour_index(out)
             if hour_at is not None:
@@ -304,8 +311,21 @@ def _clock_times(tokens: list[str]) -> list[str]:
     return out
 
 
+def _checking(tokens: list[str]) -> list[str]:
+    # Whisper writes "check in" before a time as the word it sounds like: "Checking at nine."
+    out: list[str] = []
+    for i, tok in enumerate(tokens):
+        nxt = tokens[i + 1 : i + 2]
+        if tok == "checking" and nxt and (is_number(nxt[0]) or nxt[0] in _TIME_PREPOSITIONS):
+            out += ["check", "in"]
+        else:
+            out.append(tok)
+    return out
+
+
 def _time_prepositions(tokens: list[str]) -> list[str]:
-    # "entrada às 13 40" ≡ "entrada 13 40"; "check in at 9 45" ≡ "check in 9 45".
+    # "entrada às 13 40" ≡ "entrada 13 40"; "check in at 9 45" ≡ "check in 9 45";
+    # "saída ao meio-dia", "retorno à uma da tarde".
     return [
         tok
         for i, tok in enumerate(tokens)
@@ -337,7 +357,12 @@ _DIGIT_WORDS = {
     **dict.fromkeys(("oito", "eight"), "8"),
     **dict.fromkeys(("nove", "nine"), "9"),
 }
-_NAMED_TIME_PAIRS = {("meio", "dia"): "12", ("meia", "noite"): "0"}
+_NAMED_TIME_PAIRS = {
+    ("meio", "dia"): "12",
+    ("meia", "noite"): "0",
+    ("zero", "hora"): "0",  # "zero hora": midnight, as Brazilians also say it
+    ("zero", "horas"): "0",
+}
 _NAMED_TIMES = {"meiodia": "12", "meianoite": "0", "noon": "12", "midday": "12", "midnight": "0"}
 _ON_THE_HOUR = {("em", "ponto"), ("oclock",)}
 _AFTER_AN_HOUR = frozenset(
@@ -362,7 +387,7 @@ _PERIODS: tuple[tuple[tuple[str, ...], int], ...] = (
     (("am",), 0),
     (("in", "the", "morning"), 0),
 )
-_TIME_PREPOSITIONS = frozenset({"as", "at"})
+_TIME_PREPOSITIONS = frozenset({"as", "at", "ao"})
 
 TOKEN_RULES: tuple[TokenRule, ...] = (
     TokenRule("small hour words", _small_hour_words),
@@ -376,6 +401,7 @@ TOKEN_RULES: tuple[TokenRule, ...] = (
     TokenRule("trailing hour word", _drop_trailing_hour_word),
     TokenRule("period of day", _period_of_day),
     TokenRule("clock times", _clock_times),
+    TokenRule("checking", _checking),
     TokenRule("time prepositions", _time_prepositions),
 )
 
@@ -401,6 +427,7 @@ def _normalize_once(text: str, lang: str) -> str:
     text = _GLUED_PERIOD.sub(lambda m: f"{m[1]} {m[2] or ''} {m[3]}m ", text)
     text = numbers_to_digits(text, lang)
     tokens = _NON_WORD.sub(" ", text).split()
+    tokens = _singular_time_preposition(tokens)
     filler = _FILLERS.get(lang)
     if filler:
         tokens = [t for t in tokens if not filler.fullmatch(t)]
@@ -410,6 +437,19 @@ def _normalize_once(text: str, lang: str) -> str:
     for rule in TOKEN_RULES:
         tokens = rule.apply(tokens)
     return " ".join(tokens)
+
+
+def _singular_time_preposition(tokens: list[str]) -> list[str]:
+    # "à uma", "à meia-noite" are "às duas" in the singular; folded, "à" would read as the article
+    # "a", which stays ("volta à base" ≡ "volta a base").
+    return [
+        "as" if tok == "à" and i + 1 < len(tokens) and _hour_follows(tokens[i + 1]) else tok
+        for i, tok in enumerate(tokens)
+    ]
+
+
+def _hour_follows(token: str) -> bool:
+    return _is_hour(token) or token in _SMALL_HOUR_WORDS or token in ("meia", "meio")
 
 
 def numbers_to_digits(text: str, lang: str) -> str:

@@ -38,10 +38,14 @@ _MAX_MARKS = 2
 def spelled_as_heard(expected: str, transcript: str, lang: str) -> str:
     """`expected` with each word spelled as the transcript spells it when they are the same word
     ("SAIDA" → "Saída"), else, in Portuguese, as the language commonly spells it ("CODIGO" →
-    "código")."""
+    "código"). Numbers stay digits: "noon" and "meio-dia" normalize to 12, but only the phrase's
+    verbalizer knows the ways a number is said (fala.core.verbalize.spoken_forms)."""
     heard = {normalize(w, None): w.strip(SENTENCE_PUNCTUATION) for w in transcript.split()}
     words = []
     for word in expected.split():
+        if word.isdigit():
+            words.append(word)
+            continue
         same = heard.get(normalize(word, None))
         words.append(same or (accented(word) if lang == "pt" else word))
     return " ".join(words)

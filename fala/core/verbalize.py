@@ -79,7 +79,9 @@ def spoken_forms(expected: str, lang: str) -> list[str]:
     forms: list[str] = []
     for combination in itertools.islice(itertools.product(*segments), MAX_FORMS * 2):
         words = list(combination)
-        if first_number:  # Whisper puts a comma between the words and the number: "Entrada, 13…"
+        # Whisper puts a comma between the words and the number ("Entrada, 13…"), not before a
+        # preposition ("Check out at noon.")
+        if first_number and words[first_number].split()[0] not in ("at", "ao", "à"):
             words[first_number - 1] += ","
         forms.append(_sentence_case(" ".join(words)).rstrip(".") + ".")
     key = comparison_key(normalize(expected, lang))
@@ -350,6 +352,7 @@ def _pt_time_forms(hour: int, minute: int) -> list[str]:
     forms: list[str] = []
     if minute == 0 and h in (0, 12):
         forms += [hw] + (["12 horas", "doze horas"] if h == 12 else [])
+        forms.append(("ao " if h == 12 else "à ") + hw)  # "Saída ao meio-dia."
     elif minute == 0:
         forms += [f"{hw} em ponto", f"{h} horas", f"{hw} horas"]
     else:
@@ -396,15 +399,21 @@ def _en_time_forms(hour: int, minute: int) -> list[str]:
     suffix, suffix_words = (" p.m.", " p m") if pm else (" a.m.", " a m") if h == 0 else ("", "")
     forms: list[str] = []
     if minute == 0:
-        forms += [{12: "noon", 0: "midnight"}.get(h, f"{hw} o'clock{suffix_words}")]
+        named = {12: "noon", 0: "midnight"}.get(h)
+        forms += [named or f"{hw} o'clock{suffix_words}"]
         forms += [f"{h12}{suffix}" if pm else f"{h12} o'clock"]
+        if named:
+            forms.append(f"at {named}")  # "Check out at noon."
     else:
         forms += [f"{h12}:{minute:02d}{suffix}", f"{hw} {mw}{suffix_words}"]
-        past = {15: "quarter past", 30: "half past"}.get(minute)
-        if past:
-            forms.append(f"{past} {hw}{suffix_words}")
-        if minute == 45:
-            forms.append(f"quarter to {number_words((h + 1) % 12 or 12, 'en')}{suffix_words}")
+        # minutes counted from the hour in fives: "ten past six", "quarter to ten", "twenty to one"
+        to_next = number_words((h + 1) % 12 or 12, "en")
+        past = {15: "quarter", 30: "half"}.get(minute, number_words(minute, "en"))
+        to = "quarter" if minute == 45 else number_words(60 - minute, "en")
+        if minute % 5 == 0 and minute <= 30:
+            forms.append(f"{past} past {hw}{suffix_words}")
+        elif minute % 5 == 0:
+            forms.append(f"{to} to {to_next}{suffix_words}")
     if 1 <= h <= 11:  # mornings are said bare ("eight thirty") or with the half of the day
         forms.append(f"{h12}:{minute:02d} a.m." if minute else f"{h12} a.m.")
     return forms

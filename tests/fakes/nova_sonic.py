@@ -44,6 +44,7 @@ send buffer fill up, the client's send blocks).
 from __future__ import annotations
 
 import asyncio
+import atexit
 import base64
 import binascii
 import contextlib
@@ -51,6 +52,7 @@ import datetime
 import io
 import json
 import math
+import shutil
 import ssl
 import tempfile
 import threading
@@ -174,6 +176,7 @@ def _certificate() -> tuple[str, str]:
                 .sign(key, hashes.SHA256())
             )
             folder = Path(tempfile.mkdtemp(prefix="fake-nova-sonic-"))
+            atexit.register(shutil.rmtree, folder, ignore_errors=True)  # a key left in /tmp
             cert_file, key_file = folder / "cert.pem", folder / "key.pem"
             cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
             key_file.write_bytes(

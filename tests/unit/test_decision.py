@@ -185,7 +185,9 @@ def test_confidence_is_a_probability_on_the_side_of_the_verdict():
         ("CHECK IN 9 45", "en", ["Check in, nine forty-five.", "Check in, quarter to ten."]),
         ("CHECK IN 8 30", "en", ["Check in, half past eight.", "Check in, 8:30 a.m."]),
         ("CHECK OUT 17 30", "en", ["Check out, 5:30 p.m.", "Check out, half past five p m."]),
-        ("CHECK OUT 12 00", "en", ["Check out, noon."]),
+        ("CHECK OUT 12 00", "en", ["Check out, noon.", "Check out at noon."]),
+        ("CHECK OUT 18 10", "en", ["Check out, 6:10 p.m.", "Check out, ten past six p m."]),
+        ("CHECK IN 8 40", "en", ["Check in, eight forty.", "Check in, twenty to nine."]),
     ],
 )
 def test_spoken_forms_include_the_common_ways_of_saying_it(expected, language, includes):

@@ -40,6 +40,10 @@ CASES = [
     ("en", "Check in 945", "check in 945"),
     ("en", "It's two hours and ten minutes", "it s 2 10"),
     ("en", "Hmm... I have one car", "i have one car"),
+    # Whisper's spelling of "check in" before a time
+    ("en", "Checking at nine.", "check in 9"),
+    ("en", "Checking 815", "check in 815"),
+    ("en", "checking account", "checking account"),
     # times: one canonical form — hour without leading zero, midnight is 0 (24 → 0), ":00" and
     # "em ponto"/"o'clock" dropped, "da tarde"/"p.m." add 12 to hours 1 to 11, "e meia" is 30
     ("pt", "Entrada 13h40min", "entrada 13 40"),
@@ -52,7 +56,14 @@ CASES = [
     ("pt", "ENTRADA 08 30", "entrada 8 30"),
     ("pt", "sete da noite", "19"),
     ("pt", "doze da noite", "0"),
-    ("pt", "Saída ao meio-dia", "saida ao 12"),
+    ("pt", "Saída ao meio-dia", "saida 12"),
+    ("pt", "Retorno à uma da tarde", "retorno 13"),  # "às duas" in the singular
+    ("pt", "Saída à meia-noite", "saida 0"),
+    ("pt", "volta à base", "volta a base"),  # "à" before no hour: the article, kept
+    ("pt", "Saída, seis horas da tarde.", "saida 18"),
+    ("pt", "Entrada, zero hora e quinze.", "entrada 0 15"),
+    ("en", "Check in at twelve noon.", "check in 12"),
+    ("en", "twelve midnight", "0"),
     ("pt", "meio dia e meia", "12 30"),
     ("pt", "meia-noite", "0"),
     ("pt", "ENTRADA 00 00", "entrada 0"),
@@ -70,6 +81,7 @@ CASES = [
     ("en", "seven in the evening", "19"),
     # minutes counted from an hour
     ("en", "half past eight", "8 30"),
+    ("en", "at a quarter past eight", "8 15"),
     ("en", "quarter to six p.m.", "17 45"),
     ("en", "ten to one", "12 50"),
     ("en", "twenty five minutes past nine", "9 25"),
@@ -128,6 +140,11 @@ def test_normalize(language, text, expected):
         ("CHECK OUT 9 00", "Check out, nine o'clock.", "en"),
         ("CHECK IN 8 30", "Check in, half past eight.", "en"),
         ("SAIDA 17 45", "Saída, quinze para as seis da tarde.", "pt"),
+        ("INTERVALO 12 00", "Intervalo ao meio-dia.", "pt"),
+        ("RETORNO 13 00", "Retorno à uma da tarde.", "pt"),
+        ("CHECK IN 8 15", "Check in at a quarter past eight.", "en"),
+        ("CHECK IN 9 00", "Checking at nine.", "en"),
+        ("CHECK OUT 12 00", "Checkout at noon.", "en"),
     ],
 )
 def test_equivalent_phrasings_share_a_comparison_key(expected, spoken, language):
@@ -153,6 +170,8 @@ def test_equivalent_phrasings_share_a_comparison_key(expected, spoken, language)
         ("CODE 4729", "Code four seven two.", "en"),
         ("CHECK IN 8 30", "Check in, half past nine.", "en"),
         ("SAIDA 17 45", "Saída, quinze para as cinco da tarde.", "pt"),
+        ("CHECK OUT 9 00", "Checking at nine.", "en"),
+        ("RETORNO 13 00", "Retorno à uma.", "pt"),  # a bare 12-hour reading stays 1 o'clock
     ],
 )
 def test_different_words_keep_different_keys(expected, spoken, language):

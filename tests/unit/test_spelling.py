@@ -36,6 +36,10 @@ def test_portuguese_words_take_their_common_spelling(word, spelled):
         ("SAIDA 13 40", "Saida 13 e 40.", "pt", "Saida 13 40"),  # the model wrote it bare
         ("CHECK OUT 17 30", "Check out, 5:30 p.m.", "en", "Check out 17 30"),
         ("CAFE 10 00", "Coffee at ten.", "en", "CAFE 10 00"),  # English words are left as written
+        # numbers stay digits even where a heard word normalizes to them ("noon" is 12): the
+        # verbalizer needs "12 00" to say the time its ways ("Check out, noon.")
+        ("CHECK OUT 12 00", "Check up at noon.", "en", "Check OUT 12 00"),
+        ("SAIDA 12 30", "Saída, meio-dia e quinze.", "pt", "Saída 12 30"),
     ],
 )
 def test_the_transcript_lends_its_spelling_first(expected, transcript, lang, spelled):
