@@ -189,6 +189,23 @@ def _digit_words_in_sequences(tokens: list[str]) -> list[str]:
     return out
 
 
+def _repeated_digits(tokens: list[str]) -> list[str]:
+    # English codes read aloud: "double four", "triple seven", "double oh" → "4 4", "7 7 7", "0 0".
+    out: list[str] = []
+    i = 0
+    while i < len(tokens):
+        times = _REPEATS.get(tokens[i])
+        nxt = tokens[i + 1] if i + 1 < len(tokens) else ""
+        digit = "0" if nxt in ("oh", "o", "zero") else nxt
+        if times and _is_digit(digit):
+            out += [digit] * times
+            i += 2
+            continue
+        out.append(tokens[i])
+        i += 1
+    return out
+
+
 def _oh_digit(tokens: list[str]) -> list[str]:
     # English "nine oh five" → "9 05".
     out: list[str] = []
@@ -370,6 +387,7 @@ _AFTER_AN_HOUR = frozenset(
     | {("da", "noite"), ("da", "madrugada")}
 )
 _RELATIVE_MINUTES = {"half": "30", "quarter": "15"}
+_REPEATS = {"double": 2, "triple": 3}
 _PAST_WORDS = frozenset({"past", "after"})
 _TO_WORDS = frozenset({"to", "para", "pras", "pra"})
 _TO_ARTICLES = frozenset({"as", "a", "o"})
@@ -393,6 +411,7 @@ TOKEN_RULES: tuple[TokenRule, ...] = (
     TokenRule("small hour words", _small_hour_words),
     TokenRule("named times", _named_times),
     TokenRule("meia", _meia),
+    TokenRule("repeated digits", _repeated_digits),
     TokenRule("digit words in sequences", _digit_words_in_sequences),
     TokenRule("oh digit", _oh_digit),
     TokenRule("relative times", _relative_times),

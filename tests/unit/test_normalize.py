@@ -98,6 +98,10 @@ CASES = [
     ("pt", "três meia dois", "3 6 2"),
     ("pt", "código um dois três", "codigo 1 2 3"),
     ("en", "Code four, seven, two, nine.", "code 4 7 2 9"),
+    ("en", "Code double oh four two.", "code 0 0 4 2"),  # how many read codes aloud
+    ("en", "Code four double seven two", "code 4 7 7 2"),
+    ("en", "Code triple seven one", "code 7 7 7 1"),
+    ("en", "a double room", "a double room"),
     ("en", "three thousand one hundred fifty", "3150"),
     ("pt", "Entrada, né, treze e quarenta", "entrada 13 40"),
     # languages without number-word support still compare case/accents/punctuation
