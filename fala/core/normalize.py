@@ -191,19 +191,16 @@ def _digit_words_in_sequences(tokens: list[str]) -> list[str]:
 
 def _repeated_digits(tokens: list[str]) -> list[str]:
     # English codes read aloud: "double four", "triple seven", "double oh" → "4 4", "7 7 7", "0 0".
-    out: list[str] = []
-    i = 0
-    while i < len(tokens):
-        times = _REPEATS.get(tokens[i])
-        nxt = tokens[i + 1] if i + 1 < len(tokens) else ""
-        digit = "0" if nxt in ("oh", "o", "zero") else nxt
+    # Read from the end, so that "double double 4" settles in one pass (normalize is idempotent).
+    rest: list[str] = []
+    for tok in reversed(tokens):
+        times = _REPEATS.get(tok)
+        digit = "0" if rest[:1] in (["oh"], ["o"], ["zero"]) else rest[0] if rest else ""
         if times and _is_digit(digit):
-            out += [digit] * times
-            i += 2
-            continue
-        out.append(tokens[i])
-        i += 1
-    return out
+            rest[:1] = [digit] * times
+        else:
+            rest.insert(0, tok)
+    return rest
 
 
 def _oh_digit(tokens: list[str]) -> list[str]:
