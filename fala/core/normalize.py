@@ -485,6 +485,48 @@ def _fold_accents(token: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
+# Greetings and thanks said around a phrase ("Bom dia! Entrada, treze e quarenta. Obrigado."):
+# they change nothing the phrase says, so the transcript is compared without them at its edges.
+_COURTESIES = tuple(
+    tuple(phrase.split())
+    for phrase in (
+        "bom dia", "boa tarde", "boa noite", "oi", "ola", "alo", "muito obrigado",
+        "muito obrigada", "obrigado", "obrigada", "por favor", "tchau", "valeu",
+        "hello", "hi", "hey", "good morning", "good afternoon", "good evening", "thank you",
+        "thanks", "please", "bye",
+    )
+)  # fmt: skip
+
+
+def without_courtesies(normalized: str) -> str:
+    """`normalized` without the greetings and thanks at its start and end ("bom dia entrada 13 40
+    obrigado" → "entrada 13 40"); words between them are kept ("entrada oi 13 40")."""
+    tokens = normalized.split()
+    trimmed = True
+    while trimmed and tokens:
+        trimmed = False
+        for words in _COURTESIES:
+            n = len(words)
+            if tuple(tokens[:n]) == words:
+                tokens, trimmed = tokens[n:], True
+            elif tuple(tokens[-n:]) == words:
+                tokens, trimmed = tokens[:-n], True
+    return " ".join(tokens)
+
+
+def same_phrase(normalized_spoken: str, normalized_expected: str) -> bool:
+    """The transcript says the expected phrase: equal comparison keys, or equal once the
+    transcript's greetings and thanks are set aside — unless the phrase itself has such words at
+    its edges ("BOM DIA" is not said by "boa noite")."""
+    expected_key = comparison_key(normalized_expected)
+    if comparison_key(normalized_spoken) == expected_key:
+        return True
+    if without_courtesies(normalized_expected) != normalized_expected:
+        return False
+    bare = without_courtesies(normalized_spoken)
+    return bool(bare) and comparison_key(bare) == expected_key
+
+
 def comparison_key(normalized: str) -> str:
     """`normalized` without spaces ("check in 9 45" → "checkin945", "sai da" → "saida"): word and
     digit boundaries are not audible — Whisper writes "nine forty five" as "945" or "9:45" or

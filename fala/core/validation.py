@@ -48,7 +48,7 @@ from fala.core.decision import (
 from fala.core.errors import InvalidAudio, InvalidExpectedSpeech, UnsupportedLanguage
 from fala.core.languages import AUTO, is_auto, language_family, tag_key
 from fala.core.models import Validation
-from fala.core.normalize import comparison_key, normalize, numbers_to_digits
+from fala.core.normalize import comparison_key, normalize, numbers_to_digits, same_phrase
 from fala.core.phrase_language import PHRASE_LANGUAGES, language_of, load_word_lists
 from fala.core.spelling import spelled_as_heard
 from fala.core.verbalize import (
@@ -298,9 +298,8 @@ class SpeechValidator:
         quick, quick_state = self._transcribe(audio, whisper_language, fitted=True)
         lang = quick.language or whisper_language
         normalized_expected = normalize(expected, lang)
-        expected_key = comparison_key(normalized_expected)
         normalized_quick = normalize(quick.text, lang)
-        if not quick.no_speech and comparison_key(normalized_quick) == expected_key:
+        if not quick.no_speech and same_phrase(normalized_quick, normalized_expected):
             ev = self._match_evidence(quick_state, quick, expected)
             if clear_match(ev):
                 return quick, ev, normalized_quick, normalized_expected
@@ -312,7 +311,7 @@ class SpeechValidator:
             return transcript, Evidence(False, True), normalized_spoken, normalized_expected
         spoken_key = comparison_key(normalized_spoken)
         expected_key = comparison_key(normalized_expected)
-        if spoken_key == expected_key:
+        if same_phrase(normalized_spoken, normalized_expected):
             ev = self._match_evidence(state, transcript, expected)
             return transcript, ev, normalized_spoken, normalized_expected
         tokenizer = state[2]

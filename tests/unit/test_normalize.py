@@ -5,7 +5,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from fala.core.languages import language_family
-from fala.core.normalize import comparison_key, normalize
+from fala.core.normalize import comparison_key, normalize, same_phrase, without_courtesies
 
 CASES = [
     # (language, text, normalized)
@@ -242,3 +242,25 @@ def test_normalize_never_raises_and_is_idempotent(text, language):
     assert normalize(once, language) == once
     assert once == once.strip() and "  " not in once
     assert comparison_key(comparison_key(once)) == comparison_key(once)
+
+
+@pytest.mark.parametrize(
+    ("expected", "spoken", "language", "same"),
+    [
+        ("ENTRADA 13 40", "Bom dia! Entrada, treze e quarenta. Obrigado.", "pt", True),
+        ("ENTRADA 13 40", "Oi, entrada 13 e 40, por favor", "pt", True),
+        ("CHECK IN 9 45", "Good morning, check in at nine forty-five, thanks.", "en", True),
+        ("ENTRADA 13 40", "Bom dia, entrada 13 45", "pt", False),  # the phrase still decides
+        ("ENTRADA 13 40", "Não, entrada 13 40", "pt", False),  # only greetings and thanks go
+        ("ENTRADA 13 40", "entrada oi 13 40", "pt", False),  # and only at the edges
+        ("ENTRADA 13 40", "Bom dia. Obrigado.", "pt", False),  # nothing left
+        ("BOM DIA", "Boa noite", "pt", False),  # a phrase of courtesies is compared whole
+        ("BOM DIA", "Bom dia!", "pt", True),
+    ],
+)
+def test_greetings_and_thanks_around_a_phrase_are_set_aside(expected, spoken, language, same):
+    assert same_phrase(normalize(spoken, language), normalize(expected, language)) is same
+
+
+def test_courtesies_come_off_both_edges_repeatedly():
+    assert without_courtesies("oi bom dia entrada 13 40 muito obrigado tchau") == "entrada 13 40"
