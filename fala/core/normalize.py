@@ -514,17 +514,18 @@ def without_courtesies(normalized: str) -> str:
     return " ".join(tokens)
 
 
-def same_phrase(normalized_spoken: str, normalized_expected: str) -> bool:
-    """The transcript says the expected phrase: equal comparison keys, or equal once the
-    transcript's greetings and thanks are set aside — unless the phrase itself has such words at
-    its edges ("BOM DIA" is not said by "boa noite")."""
-    expected_key = comparison_key(normalized_expected)
-    if comparison_key(normalized_spoken) == expected_key:
-        return True
+def heard_key(normalized_spoken: str, normalized_expected: str) -> str:
+    """The comparison key of what the transcript says of the phrase: without its greetings and
+    thanks, unless the phrase itself has such words at its edges ("BOM DIA" is not said by
+    "boa noite") or nothing else was said."""
     if without_courtesies(normalized_expected) != normalized_expected:
-        return False
-    bare = without_courtesies(normalized_spoken)
-    return bool(bare) and comparison_key(bare) == expected_key
+        return comparison_key(normalized_spoken)
+    return comparison_key(without_courtesies(normalized_spoken) or normalized_spoken)
+
+
+def same_phrase(normalized_spoken: str, normalized_expected: str) -> bool:
+    """The transcript says the expected phrase (`heard_key` equal to the phrase's key)."""
+    return heard_key(normalized_spoken, normalized_expected) == comparison_key(normalized_expected)
 
 
 def comparison_key(normalized: str) -> str:

@@ -30,6 +30,7 @@ import time
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -48,7 +49,14 @@ from fala.core.decision import (
 from fala.core.errors import InvalidAudio, InvalidExpectedSpeech, UnsupportedLanguage
 from fala.core.languages import AUTO, is_auto, language_family, tag_key
 from fala.core.models import Validation
-from fala.core.normalize import comparison_key, normalize, numbers_to_digits, same_phrase
+from fala.core.normalize import (
+    comparison_key,
+    heard_key,
+    normalize,
+    numbers_to_digits,
+    same_phrase,
+    without_courtesies,
+)
 from fala.core.phrase_language import PHRASE_LANGUAGES, language_of, load_word_lists
 from fala.core.spelling import spelled_as_heard
 from fala.core.verbalize import (
@@ -140,6 +148,18 @@ class Transcript:
     numeral_lead: float = math.inf  # Evidence.free_numeral_lead
 
 
+class Scoring(NamedTuple):
+    """What a transcript's phrases are scored against: the encoder output the transcript was
+    decoded from (its first `frames` mel frames hold the clip), the tokenizer, and `lead`: the
+    transcript's own tokens of a greeting before the phrase ("Bom dia!"), the context every
+    scored phrase is preceded by, as the audio is (never scored itself)."""
+
+    memory: np.ndarray
+    frames: int
+    tokenizer: Any
+    lead: tuple[int, ...] = ()
+
+
 def numbers_in(normalized: str) -> str:
     return "".join(t for t in normalized.split() if t.isdecimal())
 
@@ -226,7 +246,7 @@ class SpeechValidator:
         # Scoring sees the clip and a little padding (SCORE_TAIL_POSITIONS), not the whole window.
         positions = min(window // 2, frames // 2 + SCORE_TAIL_POSITIONS)
         memory = np.ascontiguousarray(np.asarray(encoded)[:, :positions])
-        return transcript, (memory, frames, tokenizer)
+        return transcript, Scoring(memory, frames, tokenizer)
 
     def _numeral_lead(self, tokens: tuple[int, ...], logits, language: str) -> float:
         """The smallest lead (nats) of a numeral the decoder wrote (digits, or the first token of a
@@ -272,21 +292,24 @@ class SpeechValidator:
         ranked = self.model.model.detect_language(encoded)[0]
         return next(code for token, _ in ranked if (code := token.strip("<|>")) in PHRASE_LANGUAGES)
 
-    def _score(self, state, candidates: list[list[int]]) -> list[np.ndarray]:
-        """Teacher-forced log-probability of each token of each candidate, given the audio.
+    def _score(self, state: Scoring, candidates: list[list[int]]) -> list[np.ndarray]:
+        """Teacher-forced log-probability of each token of each candidate, given the audio and
+        the state's lead (whose own scores are dropped).
 
         One batched decoder pass over the cached encoder output (CTranslate2 `align`)."""
         import ctranslate2
 
-        memory, frames, tokenizer = state
-        batch = np.repeat(memory, len(candidates), axis=0)
+        batch = np.repeat(state.memory, len(candidates), axis=0)
+        lead = list(state.lead)
         results = self.model.model.align(
             ctranslate2.StorageView.from_array(batch),
-            list(tokenizer.sot_sequence),  # align appends <|notimestamps|> itself
-            candidates,
-            [frames] * len(candidates),
+            list(state.tokenizer.sot_sequence),  # align appends <|notimestamps|> itself
+            [lead + c for c in candidates],
+            [state.frames] * len(candidates),
         )
-        return [np.log(np.maximum(np.asarray(r.text_token_probs), 1e-9)) for r in results]
+        return [
+            np.log(np.maximum(np.asarray(r.text_token_probs[len(lead) :]), 1e-9)) for r in results
+        ]
 
     def gather_evidence(
         self, audio: np.ndarray, expected: str, whisper_language: str | None
@@ -300,7 +323,7 @@ class SpeechValidator:
         normalized_expected = normalize(expected, lang)
         normalized_quick = normalize(quick.text, lang)
         if not quick.no_speech and same_phrase(normalized_quick, normalized_expected):
-            ev = self._match_evidence(quick_state, quick, expected)
+            ev = self._match_evidence(_with_lead(quick_state, quick, lang), quick, expected)
             if clear_match(ev):
                 return quick, ev, normalized_quick, normalized_expected
         transcript, state = self._transcribe(audio, whisper_language or quick.language or None)
@@ -309,15 +332,17 @@ class SpeechValidator:
         normalized_expected = normalize(expected, lang)
         if transcript.no_speech or not normalized_spoken or state is None:
             return transcript, Evidence(False, True), normalized_spoken, normalized_expected
-        spoken_key = comparison_key(normalized_spoken)
+        spoken_key = heard_key(normalized_spoken, normalized_expected)
         expected_key = comparison_key(normalized_expected)
+        state = _with_lead(state, transcript, lang)
         if same_phrase(normalized_spoken, normalized_expected):
             ev = self._match_evidence(state, transcript, expected)
             return transcript, ev, normalized_spoken, normalized_expected
-        tokenizer = state[2]
+        tokenizer = state.tokenizer
         family = language_family(lang)
         forms = spoken_forms(spelled_as_heard(expected, transcript.text, family), family)
-        candidates = [list(transcript.tokens)] + [tokenizer.encode(" " + f) for f in forms]
+        heard = list(transcript.tokens[len(state.lead) :])
+        candidates = [heard] + [tokenizer.encode(" " + f) for f in forms]
         scores = self._score(state, candidates)
         free = float(scores[0].mean())
         best = max(range(1, len(scores)), key=lambda i: float(scores[i].mean()))
@@ -374,7 +399,7 @@ class SpeechValidator:
             for partner in partners
             for form in spoken_forms(spelled_as_heard(partner, transcript.text, "en"), "en")
         ]
-        tokenizer = state[2]
+        tokenizer = state.tokenizer
         scores = self._score(state, [tokenizer.encode(" " + f) for f in [*own, *rivals]])
         # whole phrases, not per-token means: how many times likelier one reading is
         totals = [float(s.sum()) for s in scores]
@@ -406,7 +431,7 @@ class SpeechValidator:
         forms = list(dict.fromkeys([*said_like, *own_wording]))
         if not forms:
             return ev
-        tokenizer = state[2]
+        tokenizer = state.tokenizer
         scores = self._score(state, [tokenizer.encode(" " + f) for f in forms])
         return _with_best_near_miss(ev, forms, scores)
 
@@ -418,7 +443,7 @@ class SpeechValidator:
         the phrase with the transcript's words in place of each span of its words they differ
         in (fala.core.verbalize.heard_instead). `own` is the phrase's per-token score from the
         first pass (a candidate's score does not depend on its batch: they agree to 1e-6)."""
-        tokenizer = state[2]
+        tokenizer = state.tokenizer
         forms = _said_like(near_misses(expected), heard, lang, ev.expected_form)
         instead = heard_instead(ev.expected_form, heard, lang)
         heard_forms = {f for f, _ in instead}
@@ -455,15 +480,15 @@ class SpeechValidator:
         number can take (`_contrast_rival_values` scores those in every wording)."""
         import ctranslate2
 
-        memory, _, tokenizer = state
-        places = [(j, t) for j, t in enumerate(form) if t in self._numeral_tokens]
+        tokenizer, lead = state.tokenizer, len(state.lead)
+        places = [(lead + j, t) for j, t in enumerate(form) if t in self._numeral_tokens]
         if not places:
             return (), (), ()
         # Forced tokens are decoded one step each (~10 ms): stop at the last numeral.
-        form = form[: places[-1][0] + 1]
+        form = [*state.lead, *form][: places[-1][0] + 1]
         prompt = [*tokenizer.sot_sequence, tokenizer.no_timestamps, *form]
         result = self.model.model.generate(
-            ctranslate2.StorageView.from_array(memory),
+            ctranslate2.StorageView.from_array(state.memory),
             [prompt],
             beam_size=1,
             # the logits of every forced position come back only with room to decode past them
@@ -579,6 +604,26 @@ class SpeechValidator:
             reason=reason,
         )
         return validation, evidence
+
+
+# The longest greeting looked for before a phrase ("Muito obrigado, bom dia!" is 8 tokens).
+MAX_LEAD_TOKENS = 12
+
+
+def _with_lead(state: Scoring | None, transcript: Transcript, lang: str | None):
+    """`state` with the transcript's greeting before the phrase as the lead of every scored
+    phrase: the longest run of its first tokens, ending at a word's end, that normalizes to
+    greetings and thanks only ("Bom dia!" of "Bom dia! Entrada, 3 e 40."). Scored without it,
+    a phrase's first word sits where the audio says "Bom dia" (~9 nats below)."""
+    if state is None:
+        return state
+    tokens, tokenizer = transcript.tokens, state.tokenizer
+    lead = 0
+    for k in range(1, min(len(tokens), MAX_LEAD_TOKENS + 1)):
+        said = normalize(tokenizer.decode(list(tokens[:k])), lang)
+        if said and not without_courtesies(said) and tokenizer.decode([tokens[k]]).startswith(" "):
+            lead = k
+    return state._replace(lead=tuple(tokens[:lead]))
 
 
 def _said_like(phrases: list[str], heard: str, lang: str, like: str) -> list[str]:

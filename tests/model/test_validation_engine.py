@@ -84,13 +84,35 @@ def test_a_match_is_settled_by_the_fitted_window_alone(speech_validator, monkeyp
 def test_a_greeting_and_thanks_around_the_phrase_change_nothing(
     speech_validator, expected, validated
 ):
-    # "Good morning. Check in, nine forty five. Thank you." — every CPU hears the three parts
-    # (native, AVX2 and generic: "Good morning, check in 945. Thank you"); before session 19 the
-    # true phrase was a "mismatch" for the words around it.
+    # "Good morning. Check in, nine forty five. Thank you." in the voice of the plain clip: every
+    # CPU hears the three parts (native, AVX2 and generic), and the verdict is the plain clip's.
+    # Before session 19 the true phrase was a "mismatch" for the words around it.
     result = speech_validator.validate(clip("checkin_9_45_en_piper_greeting.wav"), expected, "en")
+    plain = speech_validator.validate(clip("checkin_9_45_en_piper.wav"), expected, "en")
     assert result.validated is validated
-    assert result.reason == ("match" if validated else "mismatch")
+    assert result.reason == plain.reason
     assert result.normalized_spoken.startswith("good morning check in")
+
+
+def test_a_greeting_before_the_phrase_is_the_context_its_forms_are_scored_in(speech_validator):
+    from fala.core.validation import Transcript, _with_lead
+
+    _, state = speech_validator._transcribe(clip("checkin_9_45_en_piper_greeting.wav"), "en")
+    tokenizer = state.tokenizer
+    heard = tokenizer.encode(" Good morning, check in 945. Thank you")
+    led = _with_lead(state, Transcript("", "en", 1.0, False, tokens=tuple(heard)), "en")
+    assert tokenizer.decode(list(led.lead)) == " Good morning,"
+    # every phrase is scored after the greeting, as the audio says it, and only its own tokens
+    form = tokenizer.encode(" Check in, nine forty-five.")
+    after = speech_validator._score(led, [form])[0]
+    alone = speech_validator._score(state, [form])[0]
+    whole = speech_validator._score(state, [list(led.lead) + form])[0]
+    assert len(after) == len(form)
+    assert after == pytest.approx(whole[len(led.lead) :], abs=1e-4)
+    assert after[0] > alone[0] + 3  # "Check" where the audio says "Good morning" is unlikely
+    # no greeting, no lead
+    plain = _with_lead(state, Transcript("", "en", 1.0, False, tokens=tuple(form)), "en")
+    assert plain.lead == ()
 
 
 @pytest.mark.parametrize("expected", ["SAIDA 13 40", "ENTRADA 13 45"])
@@ -113,7 +135,7 @@ def test_one_pass_weighs_each_numeral_against_every_other(speech_validator, said
     from fala.core.decision import Evidence
 
     _, state = speech_validator._transcribe(clip("checkin_9_45_en.wav"), "en")
-    numerals, _, _ = speech_validator._read_numerals(state, state[2].encode(said_as))
+    numerals, _, _ = speech_validator._read_numerals(state, state.tokenizer.encode(said_as))
 
     assert len(numerals) == 2  # " 9" and "45"; the words and punctuation are not numerals
     evidence = Evidence(False, False, numerals=numerals)
