@@ -617,6 +617,9 @@ def _with_lead(state: Scoring | None, transcript: Transcript, lang: str | None):
     a phrase's first word sits where the audio says "Bom dia" (~9 nats below)."""
     if state is None:
         return state
+    said = normalize(transcript.text, lang)
+    if said.startswith(without_courtesies(said)):  # no greeting first: nothing to look for
+        return state
     tokens, tokenizer = transcript.tokens, state.tokenizer
     lead = 0
     for k in range(1, min(len(tokens), MAX_LEAD_TOKENS + 1)):

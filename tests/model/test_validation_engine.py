@@ -99,8 +99,10 @@ def test_a_greeting_before_the_phrase_is_the_context_its_forms_are_scored_in(spe
 
     _, state = speech_validator._transcribe(clip("checkin_9_45_en_piper_greeting.wav"), "en")
     tokenizer = state.tokenizer
-    heard = tokenizer.encode(" Good morning, check in 945. Thank you")
-    led = _with_lead(state, Transcript("", "en", 1.0, False, tokens=tuple(heard)), "en")
+    text = " Good morning, check in 945. Thank you"
+    led = _with_lead(
+        state, Transcript(text, "en", 1.0, False, tokens=tuple(tokenizer.encode(text))), "en"
+    )
     assert tokenizer.decode(list(led.lead)) == " Good morning,"
     # every phrase is scored after the greeting, as the audio says it, and only its own tokens
     form = tokenizer.encode(" Check in, nine forty-five.")
@@ -111,7 +113,8 @@ def test_a_greeting_before_the_phrase_is_the_context_its_forms_are_scored_in(spe
     assert after == pytest.approx(whole[len(led.lead) :], abs=1e-4)
     assert after[0] > alone[0] + 3  # "Check" where the audio says "Good morning" is unlikely
     # no greeting, no lead
-    plain = _with_lead(state, Transcript("", "en", 1.0, False, tokens=tuple(form)), "en")
+    text = " Check in, nine forty-five."
+    plain = _with_lead(state, Transcript(text, "en", 1.0, False, tokens=tuple(form)), "en")
     assert plain.lead == ()
 
 
