@@ -342,6 +342,8 @@ class SpeechValidator:
         family = language_family(lang)
         forms = spoken_forms(spelled_as_heard(expected, transcript.text, family), family)
         heard = list(transcript.tokens[len(state.lead) :])
+        # what was heard after the greeting: the words compared with the phrase's
+        heard_text = tokenizer.decode(heard) if state.lead else transcript.text
         candidates = [heard] + [tokenizer.encode(" " + f) for f in forms]
         scores = self._score(state, candidates)
         free = float(scores[0].mean())
@@ -359,7 +361,7 @@ class SpeechValidator:
             and spoken_numbers != numbers_in(normalized_expected),
         )
         if needs_contrast(ev):
-            ev = self._contrast(state, ev, scores[best], expected, transcript.text, family)
+            ev = self._contrast(state, ev, scores[best], expected, heard_text, family)
         if needs_numerals(ev):
             # The best form as said, its numbers in digits: weighing the numerals of another
             # wording ("17 e 45" for "quinze para as seis") would weigh numbers never said.
@@ -378,7 +380,7 @@ class SpeechValidator:
                     rival_values = _merged(rival_values, more_values)
                     reading_values = _merged(reading_values, more_readings)
                 ev = self._contrast_rival_values(
-                    state, ev, expected, transcript.text, family, rival_values, reading_values
+                    state, ev, expected, heard_text, family, rival_values, reading_values
                 )
         return transcript, ev, normalized_spoken, normalized_expected
 
