@@ -323,7 +323,8 @@ class SpeechValidator:
         normalized_expected = normalize(expected, lang)
         normalized_quick = normalize(quick.text, lang)
         if not quick.no_speech and same_phrase(normalized_quick, normalized_expected):
-            ev = self._match_evidence(_with_lead(quick_state, quick, lang), quick, expected)
+            led = _with_lead(quick_state, quick, normalized_quick, lang)
+            ev = self._match_evidence(led, quick, expected)
             if clear_match(ev):
                 return quick, ev, normalized_quick, normalized_expected
         transcript, state = self._transcribe(audio, whisper_language or quick.language or None)
@@ -334,8 +335,8 @@ class SpeechValidator:
             return transcript, Evidence(False, True), normalized_spoken, normalized_expected
         spoken_key = heard_key(normalized_spoken, normalized_expected)
         expected_key = comparison_key(normalized_expected)
-        state = _with_lead(state, transcript, lang)
-        if same_phrase(normalized_spoken, normalized_expected):
+        state = _with_lead(state, transcript, normalized_spoken, lang)
+        if spoken_key == expected_key:
             ev = self._match_evidence(state, transcript, expected)
             return transcript, ev, normalized_spoken, normalized_expected
         tokenizer = state.tokenizer
@@ -612,15 +613,15 @@ class SpeechValidator:
 MAX_LEAD_TOKENS = 12
 
 
-def _with_lead(state: Scoring | None, transcript: Transcript, lang: str | None):
+def _with_lead(
+    state: Scoring, transcript: Transcript, normalized: str, lang: str | None
+) -> Scoring:
     """`state` with the transcript's greeting before the phrase as the lead of every scored
     phrase: the longest run of its first tokens, ending at a word's end, that normalizes to
     greetings and thanks only ("Bom dia!" of "Bom dia! Entrada, 3 e 40."). Scored without it,
-    a phrase's first word sits where the audio says "Bom dia" (~9 nats below)."""
-    if state is None:
-        return state
-    said = normalize(transcript.text, lang)
-    if said.startswith(without_courtesies(said)):  # no greeting first: nothing to look for
+    a phrase's first word sits where the audio says "Bom dia" (~9 nats below). `normalized`
+    is the transcript's text, normalized."""
+    if normalized.startswith(without_courtesies(normalized)):  # no greeting first
         return state
     tokens, tokenizer = transcript.tokens, state.tokenizer
     lead = 0

@@ -97,12 +97,14 @@ def test_a_greeting_and_thanks_around_the_phrase_change_nothing(
 def test_a_greeting_before_the_phrase_is_the_context_its_forms_are_scored_in(speech_validator):
     from fala.core.validation import Transcript, _with_lead
 
+    def lead_of(text: str, tokens: list[int]):
+        heard = Transcript(text, "en", 1.0, False, tokens=tuple(tokens))
+        return _with_lead(state, heard, normalize(text, "en"), "en")
+
     _, state = speech_validator._transcribe(clip("checkin_9_45_en_piper_greeting.wav"), "en")
     tokenizer = state.tokenizer
     text = " Good morning, check in 945. Thank you"
-    led = _with_lead(
-        state, Transcript(text, "en", 1.0, False, tokens=tuple(tokenizer.encode(text))), "en"
-    )
+    led = lead_of(text, tokenizer.encode(text))
     assert tokenizer.decode(list(led.lead)) == " Good morning,"
     # every phrase is scored after the greeting, as the audio says it, and only its own tokens
     form = tokenizer.encode(" Check in, nine forty-five.")
@@ -113,9 +115,7 @@ def test_a_greeting_before_the_phrase_is_the_context_its_forms_are_scored_in(spe
     assert after == pytest.approx(whole[len(led.lead) :], abs=1e-4)
     assert after[0] > alone[0] + 3  # "Check" where the audio says "Good morning" is unlikely
     # no greeting, no lead
-    text = " Check in, nine forty-five."
-    plain = _with_lead(state, Transcript(text, "en", 1.0, False, tokens=tuple(form)), "en")
-    assert plain.lead == ()
+    assert lead_of(" Check in, nine forty-five.", form).lead == ()
 
 
 @pytest.mark.parametrize("expected", ["SAIDA 13 40", "ENTRADA 13 45"])
