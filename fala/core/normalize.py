@@ -339,11 +339,15 @@ def _checking(tokens: list[str]) -> list[str]:
 
 def _time_prepositions(tokens: list[str]) -> list[str]:
     # "entrada às 13 40" ≡ "entrada 13 40"; "check in at 9 45" ≡ "check in 9 45";
-    # "saída ao meio-dia", "retorno à uma da tarde".
+    # "saída ao meio-dia", "retorno à uma da tarde"; "check in at 945", as Whisper glues a time.
     return [
         tok
         for i, tok in enumerate(tokens)
-        if not (tok in _TIME_PREPOSITIONS and i + 1 < len(tokens) and _is_hour(tokens[i + 1]))
+        if not (
+            tok in _TIME_PREPOSITIONS
+            and i + 1 < len(tokens)
+            and (_is_hour(tokens[i + 1]) or _is_glued_time(tokens[i + 1]))
+        )
     ]
 
 
@@ -357,6 +361,16 @@ def _is_hour(token: str) -> bool:
 
 def _is_minute(token: str) -> bool:
     return token.isdecimal() and len(token) == 2 and int(token) < 60
+
+
+def _is_glued_time(token: str) -> bool:
+    """ "945", "1340": an hour and its minutes written as one number."""
+    return (
+        token.isdecimal()
+        and len(token) in (3, 4)
+        and _is_hour(token[:-2])
+        and _is_minute(token[-2:])
+    )
 
 
 _DIGIT_WORDS = {
@@ -526,6 +540,31 @@ def heard_key(normalized_spoken: str, normalized_expected: str) -> str:
 def same_phrase(normalized_spoken: str, normalized_expected: str) -> bool:
     """The transcript says the expected phrase (`heard_key` equal to the phrase's key)."""
     return heard_key(normalized_spoken, normalized_expected) == comparison_key(normalized_expected)
+
+
+# English words that sound exactly like a number, as Whisper writes them where its language model
+# prefers a word: "Check out for 54." for "four fifty-four", "Check in to 30.".
+_HOMOPHONES = {"en": {"for": "4", "fore": "4", "to": "2", "too": "2", "won": "1", "ate": "8"}}
+_WORDS = re.compile(r"[^\W\d_]+")
+
+
+def transcript_reading(transcript: str, normalized_expected: str, language: str | None) -> str:
+    """`normalize(transcript)`, or the transcript with one homophone of a number read as that
+    number when that reading says the expected phrase ("Check out for 20pm" → "check out 16 20"
+    for CHECK OUT 16 20): only where the phrase has that number in the homophone's place is
+    "for" a 4."""
+    normalized = normalize(transcript, language)
+    homophones = _HOMOPHONES.get(language_family(language), {})
+    if not homophones or same_phrase(normalized, normalized_expected):
+        return normalized
+    for word in _WORDS.finditer(transcript):
+        digit = homophones.get(word.group().casefold())
+        if digit is None:
+            continue
+        reading = normalize(transcript[: word.start()] + digit + transcript[word.end() :], language)
+        if same_phrase(reading, normalized_expected):
+            return reading
+    return normalized
 
 
 def comparison_key(normalized: str) -> str:

@@ -55,6 +55,7 @@ from fala.core.normalize import (
     normalize,
     numbers_to_digits,
     same_phrase,
+    transcript_reading,
     without_courtesies,
 )
 from fala.core.phrase_language import PHRASE_LANGUAGES, language_of, load_word_lists
@@ -321,7 +322,7 @@ class SpeechValidator:
         quick, quick_state = self._transcribe(audio, whisper_language, fitted=True)
         lang = quick.language or whisper_language
         normalized_expected = normalize(expected, lang)
-        normalized_quick = normalize(quick.text, lang)
+        normalized_quick = transcript_reading(quick.text, normalized_expected, lang)
         if not quick.no_speech and same_phrase(normalized_quick, normalized_expected):
             led = _with_lead(quick_state, quick, normalized_quick, lang)
             ev = self._match_evidence(led, quick, expected)
@@ -329,8 +330,8 @@ class SpeechValidator:
                 return quick, ev, normalized_quick, normalized_expected
         transcript, state = self._transcribe(audio, whisper_language or quick.language or None)
         lang = transcript.language or whisper_language
-        normalized_spoken = normalize(transcript.text, lang)
         normalized_expected = normalize(expected, lang)
+        normalized_spoken = transcript_reading(transcript.text, normalized_expected, lang)
         if transcript.no_speech or not normalized_spoken or state is None:
             return transcript, Evidence(False, True), normalized_spoken, normalized_expected
         spoken_key = heard_key(normalized_spoken, normalized_expected)

@@ -5,7 +5,13 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from fala.core.languages import language_family
-from fala.core.normalize import comparison_key, normalize, same_phrase, without_courtesies
+from fala.core.normalize import (
+    comparison_key,
+    normalize,
+    same_phrase,
+    transcript_reading,
+    without_courtesies,
+)
 
 CASES = [
     # (language, text, normalized)
@@ -260,6 +266,44 @@ def test_normalize_never_raises_and_is_idempotent(text, language):
 )
 def test_greetings_and_thanks_around_a_phrase_are_set_aside(expected, spoken, language, same):
     assert same_phrase(normalize(spoken, language), normalize(expected, language)) is same
+
+
+@pytest.mark.parametrize(
+    ("expected", "spoken", "language", "same"),
+    [
+        ("CHECK OUT 4 54", "Check out for 54.", "en", True),  # "four", as Whisper often spells it
+        ("CHECK OUT 16 20", "Check out for 20pm.", "en", True),
+        ("CHECK IN 2 30", "Check in to 30.", "en", True),
+        ("CHECK IN 2 30", "Check in, too, 30", "en", True),
+        ("CHECK IN 8 15", "Check in ate 15", "en", True),
+        ("CHECK OUT 4 54", "Check out for 55.", "en", False),  # the other numbers still decide
+        ("CHECK OUT 16 20", "Check out for 30pm.", "en", False),
+        ("CHECK IN 2 30", "Check in for 30", "en", False),  # "for" is a 4, never a 2
+        ("CHECK IN 4 30", "Check in 4 for 30", "en", False),  # only in the number's place
+        ("CHECK IN 4 30", "Check in 30", "en", False),
+        ("CHECK IN 8 40", "Check in twenty to nine", "en", True),  # "to" as a word still works
+        ("SAIDA 8 30", "Saída até 30", "pt", False),  # "até" is "until", not "eight"
+        ("SAIDA 8 30", "Saída ate 30", None, False),  # no language, no homophones
+    ],
+)
+def test_a_number_homophone_in_the_numbers_place_is_the_number(expected, spoken, language, same):
+    normalized_expected = normalize(expected, language)
+    reading = transcript_reading(spoken, normalized_expected, language)
+    assert same_phrase(reading, normalized_expected) is same
+    assert same or reading == normalize(spoken, language)  # what was heard, when it is not
+
+
+@pytest.mark.parametrize(
+    ("spoken", "language", "normalized"),
+    [
+        ("Check in at 945.", "en", "check in 945"),
+        ("Check out at 1230", "en", "check out 1230"),
+        ("Entrada às 1340", "pt", "entrada 1340"),
+        ("Check in at 2460", "en", "check in at 2460"),  # not a time: the word stays
+    ],
+)
+def test_a_preposition_before_a_glued_time_goes(spoken, language, normalized):
+    assert normalize(spoken, language) == normalized
 
 
 def test_courtesies_come_off_both_edges_repeatedly():
