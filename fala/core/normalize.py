@@ -280,6 +280,8 @@ def _period_of_day(tokens: list[str]) -> list[str]:
                 break
         if found and len(out) >= 2 and out[-1] in _HOUR_WORDS and _is_hour(out[-2]):
             out.pop()  # "seis horas da tarde"
+        if found and out and _is_glued_time(out[-1]):
+            out[-1:] = [out[-1][:-2], out[-1][-2:]]  # "530 in the afternoon"
         if found and out:
             hour_at = _hour_index(out)
             if hour_at is not None:
@@ -326,11 +328,14 @@ def _clock_times(tokens: list[str]) -> list[str]:
 
 
 def _checking(tokens: list[str]) -> list[str]:
-    # Whisper writes "check in" before a time as the word it sounds like: "Checking at nine."
+    # Whisper writes "check in" before a time as the word it sounds like: "Checking at nine.";
+    # people say "checking in/out at 9:45" for the punch itself.
     out: list[str] = []
     for i, tok in enumerate(tokens):
         nxt = tokens[i + 1 : i + 2]
-        if tok == "checking" and nxt and (is_number(nxt[0]) or nxt[0] in _TIME_PREPOSITIONS):
+        if tok == "checking" and nxt and nxt[0] in ("in", "out"):
+            out.append("check")
+        elif tok == "checking" and nxt and (is_number(nxt[0]) or nxt[0] in _TIME_PREPOSITIONS):
             out += ["check", "in"]
         else:
             out.append(tok)

@@ -300,9 +300,12 @@ def test_a_number_homophone_in_the_numbers_place_is_the_number(expected, spoken,
         ("Check out at 1230", "en", "check out 1230"),
         ("Entrada às 1340", "pt", "entrada 1340"),
         ("Check in at 2460", "en", "check in at 2460"),  # not a time: the word stays
+        ("Checking in at 9:45.", "en", "check in 9 45"),
+        ("Checking out at 5:30 p.m.", "en", "check out 17 30"),
+        ("Check out 530 in the afternoon.", "en", "check out 17 30"),
     ],
 )
-def test_a_preposition_before_a_glued_time_goes(spoken, language, normalized):
+def test_times_as_whisper_glues_them_and_punches_in_the_progressive(spoken, language, normalized):
     assert normalize(spoken, language) == normalized
 
 
