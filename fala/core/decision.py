@@ -202,6 +202,8 @@ def decide(ev: Evidence) -> str:
        near miss said the same way — another hour, minute, half of the day or digit — by
        CONTRAST_MARGIN, more the weaker its score (CONTRAST_SLOPE): a per-token mean dilutes one
        changed digit, a direct comparison does not.
+       An English phrase with a "-teen"/"-ty" minute must also beat its partner reading by
+       MATCH_TEEN_TY_LEAD, scored whole, as a match must ("Check out 3 15." against "350").
        A near miss that fits as well, or a numeral where the audio clearly says another one
        (Evidence.another_numeral_heard), or a word where it clearly says the one the transcript
        has in its place (Evidence.another_word_heard) → "uncertain". The near misses include
@@ -227,6 +229,7 @@ def decide(ev: Evidence) -> str:
         margin = CONTRAST_MARGIN + CONTRAST_SLOPE * max(0.0, -gap - UNCONTRASTED_GAP) + doubt
         if (
             ev.expected_logprob - ev.contrast_logprob < margin
+            or ev.teen_ty_lead < MATCH_TEEN_TY_LEAD
             or ev.another_numeral_heard
             or ev.another_word_heard
             or (ev.confusable_leads and ev.word_support < WORD_MARGIN + doubt)

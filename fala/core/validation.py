@@ -384,31 +384,47 @@ class SpeechValidator:
                 ev = self._contrast_rival_values(
                     state, ev, expected, heard_text, family, rival_values, reading_values
                 )
+                if (
+                    decide(ev) == REASON_ACOUSTIC_MATCH
+                    and family == "en"
+                    and teen_ty_misses(expected)
+                ):
+                    # held to the match's standard: "350" heard, "Check out 3 15." scored
+                    lead = self._teen_ty_lead(state, expected, transcript, own=scores[1:])
+                    ev = dataclasses.replace(ev, teen_ty_lead=lead)
         return transcript, ev, normalized_spoken, normalized_expected
 
     def _match_evidence(self, state, transcript: Transcript, expected: str) -> Evidence:
         """A transcript equal to the phrase: how clearly the decoder chose its numerals and, for an
         English minute with a "-teen"/"-ty" partner, how much likelier the phrase is than that
-        reading: the likeliest of the ways each is said, scored whole (one scoring pass, paid
-        only by such phrases)."""
+        reading (`_teen_ty_lead`, paid only by such phrases)."""
         ev = Evidence(True, False, free_numeral_lead=transcript.numeral_lead)
-        partners = teen_ty_misses(expected)
         english = language_family(transcript.language) == "en"
         # a numeral taken by a hair already makes the match unclear: nothing more to score
-        if not (english and partners and state is not None and clear_match(ev)):
+        if not (english and teen_ty_misses(expected) and state is not None and clear_match(ev)):
             return ev
-        own = spoken_forms(spelled_as_heard(expected, transcript.text, "en"), "en")
+        return dataclasses.replace(ev, teen_ty_lead=self._teen_ty_lead(state, expected, transcript))
+
+    def _teen_ty_lead(
+        self, state, expected: str, transcript: Transcript, own: list[np.ndarray] | None = None
+    ) -> float:
+        """How much likelier (nats) an English phrase is than itself with its minute's "-teen"/
+        "-ty" partner (7 50 / 7 15): the likeliest of the ways each is said, scored whole (one
+        scoring pass; `own`: the phrase's forms' scores when that pass has them already). Whole
+        phrases, not per-token means: "Check out 3 15." and "Check out 350." differ in length."""
+        own_forms = spoken_forms(spelled_as_heard(expected, transcript.text, "en"), "en")
         rivals = [
             form
-            for partner in partners
+            for partner in teen_ty_misses(expected)
             for form in spoken_forms(spelled_as_heard(partner, transcript.text, "en"), "en")
         ]
+        scored = [*own_forms, *rivals] if own is None else rivals
         tokenizer = state.tokenizer
-        scores = self._score(state, [tokenizer.encode(" " + f) for f in [*own, *rivals]])
-        # whole phrases, not per-token means: how many times likelier one reading is
+        scores = self._score(state, [tokenizer.encode(" " + f) for f in scored])
+        if own is not None:
+            scores = [*own, *scores]
         totals = [float(s.sum()) for s in scores]
-        lead = max(totals[: len(own)]) - max(totals[len(own) :])
-        return dataclasses.replace(ev, teen_ty_lead=lead)
+        return max(totals[: len(own_forms)]) - max(totals[len(own_forms) :])
 
     def _contrast_rival_values(
         self, state, ev: Evidence, expected: str, heard: str, lang: str, rival_values, readings

@@ -80,8 +80,9 @@ def spoken_forms(expected: str, lang: str) -> list[str]:
     for combination in itertools.islice(itertools.product(*segments), MAX_FORMS * 2):
         words = list(combination)
         # Whisper puts a comma between the words and the number ("Entrada, 13…"), not before a
-        # preposition ("Check out at noon.")
-        if first_number and words[first_number].split()[0] not in ("at", "ao", "à"):
+        # preposition ("Check out at noon.") nor a glued time ("Check in 945.")
+        first = words[first_number].split()[0] if first_number else ""
+        if first_number and first not in ("at", "ao", "à") and not _is_glued(first):
             words[first_number - 1] += ","
         forms.append(_sentence_case(" ".join(words)).rstrip(".") + ".")
     key = comparison_key(normalize(expected, lang))
@@ -406,6 +407,9 @@ def _en_time_forms(hour: int, minute: int) -> list[str]:
             forms.append(f"at {named}")  # "Check out at noon."
     else:
         forms += [f"{h12}:{minute:02d}{suffix}", f"{hw} {mw}{suffix_words}"]
+        # glued, as Whisper often writes a time said in words ("Check in 945", "350"): the
+        # wording the audio fits best may be this one, for the phrase and for its rivals alike
+        forms.append(f"{h12}{minute:02d}{suffix}")
         # minutes counted from the hour in fives: "ten past six", "quarter to ten", "twenty to one"
         to_next = number_words((h + 1) % 12 or 12, "en")
         past = {15: "quarter", 30: "half"}.get(minute, number_words(minute, "en"))
@@ -417,6 +421,11 @@ def _en_time_forms(hour: int, minute: int) -> list[str]:
     if 1 <= h <= 11:  # mornings are said bare ("eight thirty") or with the half of the day
         forms.append(f"{h12}:{minute:02d} a.m." if minute else f"{h12} a.m.")
     return forms
+
+
+def _is_glued(token: str) -> bool:
+    """A time written as one number ("945", "1230"), as `_en_time_forms` writes it."""
+    return _is_number(token) and len(token) in (3, 4) and not token.startswith("0")
 
 
 def _is_number(token: str) -> bool:

@@ -114,6 +114,21 @@ def test_a_homophone_of_the_hour_in_its_place_says_the_hour(speech_validator, ex
     assert result.validated is (reason == "match")
 
 
+def test_a_minute_heard_as_its_teen_partner_in_noise_is_never_accepted(speech_validator):
+    # Flite's kal16 says "Check out, three fifty." in pink noise (10 dB SNR). The fitted window
+    # hears "three 15" or "315" (native, AVX512_CORE), the 30 s window "350" (all CPUs); in the
+    # wording "3 15" the audio prefers 15, glued it prefers "350". Before session 20 every CPU
+    # accepted CHECK OUT 3 15 at 0.99: a match on the first transcript, or an acoustic match
+    # whose partner was never scored as Whisper writes it ("350"). Now the partner is said every
+    # way, glued too, and an acoustic match must beat it by a nat, as a match must.
+    audio = clip("checkout_3_50_en_flite_noise10.wav")
+    wrong = speech_validator.validate(audio, "CHECK OUT 3 15", "en")
+    assert wrong.reason == "uncertain"
+    assert not wrong.validated
+    # the true phrase: a match on AVX2 and generic CPUs, uncertain on AVX-512 ones
+    assert speech_validator.validate(audio, "CHECK OUT 3 50", "en").reason in ("match", "uncertain")
+
+
 def test_a_greeting_before_the_phrase_is_the_context_its_forms_are_scored_in(speech_validator):
     from fala.core.validation import Transcript, _with_lead
 

@@ -1,5 +1,7 @@
 """The verdict from the evidence (fala.core.decision.decide): pure, no model."""
 
+from dataclasses import replace
+
 import pytest
 
 from fala.core.decision import (
@@ -68,6 +70,10 @@ def scored(
         (Evidence(True, False, free_numeral_lead=4.5, teen_ty_lead=-1.1), REASON_UNCERTAIN),
         # the expected phrase is as likely as what the recognizer wrote: accept
         (scored(0.1), REASON_ACOUSTIC_MATCH),
+        # …unless its "-teen"/"-ty" partner, scored whole in the way it fits best, is within a
+        # nat, as for a match ("Check out 3 15." scored where "350" was heard)
+        (replace(scored(0.1), teen_ty_lead=1.5), REASON_ACOUSTIC_MATCH),
+        (replace(scored(0.1), teen_ty_lead=0.66), REASON_UNCERTAIN),
         # less likely than a garbled transcript, but far more likely than every near miss
         (scored(-1.1), REASON_ACOUSTIC_MATCH),
         # …without near misses to beat (no numbers in the phrase) that is not enough
