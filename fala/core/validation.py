@@ -390,7 +390,7 @@ class SpeechValidator:
                     and teen_ty_misses(expected)
                 ):
                     # held to the match's standard: "350" heard, "Check out 3 15." scored
-                    lead = self._teen_ty_lead(state, expected, transcript, own=scores[1:])
+                    lead = self._teen_ty_lead(state, expected, transcript)
                     ev = dataclasses.replace(ev, teen_ty_lead=lead)
         return transcript, ev, normalized_spoken, normalized_expected
 
@@ -405,26 +405,23 @@ class SpeechValidator:
             return ev
         return dataclasses.replace(ev, teen_ty_lead=self._teen_ty_lead(state, expected, transcript))
 
-    def _teen_ty_lead(
-        self, state, expected: str, transcript: Transcript, own: list[np.ndarray] | None = None
-    ) -> float:
+    def _teen_ty_lead(self, state, expected: str, transcript: Transcript) -> float:
         """How much likelier (nats) an English phrase is than itself with its minute's "-teen"/
-        "-ty" partner (7 50 / 7 15): the likeliest of the ways each is said, scored whole (one
-        scoring pass; `own`: the phrase's forms' scores when that pass has them already). Whole
-        phrases, not per-token means: "Check out 3 15." and "Check out 350." differ in length."""
-        own_forms = spoken_forms(spelled_as_heard(expected, transcript.text, "en"), "en")
+        "-ty" partner (7 50 / 7 15): the likeliest of the ways each is said, glued times too
+        ("Check out 350."), scored whole in one pass. Whole phrases, not per-token means:
+        "Check out 3 15." and "Check out 350." differ in length."""
+        own = spoken_forms(spelled_as_heard(expected, transcript.text, "en"), "en", glued=True)
         rivals = [
             form
             for partner in teen_ty_misses(expected)
-            for form in spoken_forms(spelled_as_heard(partner, transcript.text, "en"), "en")
+            for form in spoken_forms(
+                spelled_as_heard(partner, transcript.text, "en"), "en", glued=True
+            )
         ]
-        scored = [*own_forms, *rivals] if own is None else rivals
         tokenizer = state.tokenizer
-        scores = self._score(state, [tokenizer.encode(" " + f) for f in scored])
-        if own is not None:
-            scores = [*own, *scores]
+        scores = self._score(state, [tokenizer.encode(" " + f) for f in [*own, *rivals]])
         totals = [float(s.sum()) for s in scores]
-        return max(totals[: len(own_forms)]) - max(totals[len(own_forms) :])
+        return max(totals[: len(own)]) - max(totals[len(own) :])
 
     def _contrast_rival_values(
         self, state, ev: Evidence, expected: str, heard: str, lang: str, rival_values, readings

@@ -51,11 +51,14 @@ def digit_by_digit(digits: str, lang: str) -> str:
     return ", ".join(names[int(d)] for d in digits if d in "0123456789")
 
 
-def spoken_forms(expected: str, lang: str) -> list[str]:
+def spoken_forms(expected: str, lang: str, *, glued: bool = False) -> list[str]:
     """Distinct renderings of `expected` for scoring: as written first, then each clock time and
     number said the common ways (at most MAX_FORMS). A rendering that does not normalize to the
     expected phrase's own key (an ambiguous one: "vinte e cinco" for 20:05 reads as 25) is
-    dropped, so accepting any form never accepts another meaning."""
+    dropped, so accepting any form never accepts another meaning. `glued`: English times also
+    as one number ("Check in 945."), as Whisper often writes them — for comparing two readings
+    as whole phrases only: the numerals' pass reads a number's value from its tokens, and " 65"
+    + "2" is not 6 and 52."""
     tokens = expected.split()
     # Every form ends its sentence: scoring covers only text tokens, never the end of text, so an
     # unterminated form would be scored as a prefix ("Entrada, 13 e 40" of "… 13 e 45.").
@@ -69,7 +72,7 @@ def spoken_forms(expected: str, lang: str) -> list[str]:
         if _is_number(tok) and first_number is None:
             first_number = len(segments)
         if _hour(tok) is not None and _minute(nxt) is not None:
-            segments.append(time_forms(int(tok), int(nxt), lang))
+            segments.append(time_forms(int(tok), int(nxt), lang, glued=glued))
             i += 2
             continue
         segments.append(number_forms(tok, lang) if _is_number(tok) else [tok])
@@ -331,9 +334,9 @@ def form_like(phrase: str, lang: str, like: str) -> str:
     return max(forms, key=lambda f: difflib.SequenceMatcher(None, f, like).ratio())
 
 
-def time_forms(hour: int, minute: int, lang: str) -> list[str]:
+def time_forms(hour: int, minute: int, lang: str, *, glued: bool = False) -> list[str]:
     """The ways a clock time is said (and written by Whisper), most common first."""
-    return _pt_time_forms(hour, minute) if lang == "pt" else _en_time_forms(hour, minute)
+    return _pt_time_forms(hour, minute) if lang == "pt" else _en_time_forms(hour, minute, glued)
 
 
 def number_forms(digits: str, lang: str) -> list[str]:
@@ -391,7 +394,7 @@ def _pt_hour(h: int) -> str:
     return number_words(h, "pt", feminine=True)
 
 
-def _en_time_forms(hour: int, minute: int) -> list[str]:
+def _en_time_forms(hour: int, minute: int, glued: bool = False) -> list[str]:
     h = hour % 24
     h12 = h % 12 or 12
     pm = 12 < h < 24
@@ -407,9 +410,8 @@ def _en_time_forms(hour: int, minute: int) -> list[str]:
             forms.append(f"at {named}")  # "Check out at noon."
     else:
         forms += [f"{h12}:{minute:02d}{suffix}", f"{hw} {mw}{suffix_words}"]
-        # glued, as Whisper often writes a time said in words ("Check in 945", "350"): the
-        # wording the audio fits best may be this one, for the phrase and for its rivals alike
-        forms.append(f"{h12}{minute:02d}{suffix}")
+        if glued:  # "Check in 945": the wording the audio fits best may be this one
+            forms.append(f"{h12}{minute:02d}{suffix}")
         # minutes counted from the hour in fives: "ten past six", "quarter to ten", "twenty to one"
         to_next = number_words((h + 1) % 12 or 12, "en")
         past = {15: "quarter", 30: "half"}.get(minute, number_words(minute, "en"))

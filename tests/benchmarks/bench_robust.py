@@ -17,8 +17,11 @@ FAR > 0.005 or a false accept above confidence 0.5).
 
 Splits: the corpus splits (tests/fixtures/corpus), plus two fetched or generated here and never
 committed: `real_en`, a professional human speaker (Debian's asterisk-core-sounds-en, CC-BY-SA-3.0,
-downloaded with `apt-get download` into .fala/cache/asterisk/), and `espeak_variants`, espeak-ng
-voice variants saying time-clock phrases (.fala/cache/espeak_variants/). Like bench_accuracy,
+downloaded with `apt-get download` into .fala/cache/asterisk/), `espeak_variants`, espeak-ng
+voice variants saying time-clock phrases (.fala/cache/espeak_variants/), and `flite`, English
+time-clock phrases in Flite's four voices (CMU kal16, awb, rms, slt; `apt-get install flite`;
+.fala/cache/flite/), a synthesizer no split uses, added in session 20 after two of its clips had
+shown the homophone and glued-time problems fixed then. Like bench_accuracy,
 false accepts are listed for dev only: the other splits are for measuring, not for tuning.
 """
 
@@ -54,7 +57,7 @@ from tests.benchmarks.bench_accuracy import SPLITS as CORPUS_SPLITS
 
 OUTPUT = ROOT / ".fala" / "bench" / "robust.json"
 CACHE = ROOT / ".fala" / "cache"
-SPLITS = (*CORPUS_SPLITS, "real_en", "espeak_variants")
+SPLITS = (*CORPUS_SPLITS, "real_en", "espeak_variants", "flite")
 MAX_SECONDS = 60
 SEED = 20240611
 CHECK_MAX_FAR = 0.005
@@ -702,6 +705,29 @@ def espeak_clips() -> list[Clip]:
     return clips
 
 
+FLITE_CACHE = CACHE / "flite"
+FLITE_VOICES = ("kal16", "awb", "rms", "slt")
+FLITE_PER_VOICE = 6
+
+
+def flite_clips() -> list[Clip]:
+    rng = random.Random(f"{SEED}|flite")
+    clips = []
+    for voice in FLITE_VOICES:
+        for _ in range(FLITE_PER_VOICE):
+            action = rng.choice(sorted(ACTIONS["en"]))
+            said, expected = clock_phrase(action, rng.randint(1, 12), rng.randrange(60), "en-US")
+            tag = hashlib.sha256(f"{voice}|{said}".encode()).hexdigest()[:10]
+            path = FLITE_CACHE / f"{voice}_{tag}.wav"
+            if not path.is_file():
+                FLITE_CACHE.mkdir(parents=True, exist_ok=True)
+                command = ["flite", "-voice", voice, "-t", said, "-o", str(path)]
+                subprocess.run(command, check=True, capture_output=True)
+            load = partial(load_espeak, path)
+            clips.append(Clip("flite", path.name, expected, "en-US", "accept", "positive", load))
+    return clips
+
+
 def split_clips(split: str) -> tuple[list[Clip], str | None]:
     """The split's clips, or none and the reason it is skipped."""
     if split in CORPUS_SPLITS:
@@ -709,6 +735,10 @@ def split_clips(split: str) -> tuple[list[Clip], str | None]:
     if split == "real_en":
         reason = fetch_asterisk()
         return ([], reason) if reason else (real_en_clips(), None)
+    if split == "flite":
+        if shutil.which("flite") is None:
+            return [], "flite: skipped, flite is not installed (sudo apt-get install flite)"
+        return flite_clips(), None
     if shutil.which("espeak-ng") is None:
         return [], (
             "espeak_variants: skipped, espeak-ng is not installed (sudo apt-get install espeak-ng)"
