@@ -280,7 +280,7 @@ def _period_of_day(tokens: list[str]) -> list[str]:
                 break
         if found and len(out) >= 2 and out[-1] in _HOUR_WORDS and _is_hour(out[-2]):
             out.pop()  # "seis horas da tarde"
-        if found and out and _is_glued_time(out[-1]):
+        if found and out and is_glued_time(out[-1]):
             out[-1:] = [out[-1][:-2], out[-1][-2:]]  # "530 in the afternoon"
         if found and out:
             hour_at = _hour_index(out)
@@ -351,7 +351,7 @@ def _time_prepositions(tokens: list[str]) -> list[str]:
         if not (
             tok in _TIME_PREPOSITIONS
             and i + 1 < len(tokens)
-            and (_is_hour(tokens[i + 1]) or _is_glued_time(tokens[i + 1]))
+            and (_is_hour(tokens[i + 1]) or is_glued_time(tokens[i + 1]))
         )
     ]
 
@@ -368,7 +368,7 @@ def _is_minute(token: str) -> bool:
     return token.isdecimal() and len(token) == 2 and int(token) < 60
 
 
-def _is_glued_time(token: str) -> bool:
+def is_glued_time(token: str) -> bool:
     """ "945", "1340": an hour and its minutes written as one number."""
     return (
         token.isdecimal()

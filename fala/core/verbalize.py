@@ -18,7 +18,7 @@ import re
 
 from num2words import num2words
 
-from fala.core.normalize import SENTENCE_PUNCTUATION, comparison_key, normalize
+from fala.core.normalize import SENTENCE_PUNCTUATION, comparison_key, is_glued_time, normalize
 
 # Forms scored per phrase (one batched decoder pass): enough for every way a time is said,
 # few enough that the pass stays a small part of the model time.
@@ -85,7 +85,7 @@ def spoken_forms(expected: str, lang: str, *, glued: bool = False) -> list[str]:
         # Whisper puts a comma between the words and the number ("Entrada, 13…"), not before a
         # preposition ("Check out at noon.") nor a glued time ("Check in 945.")
         first = words[first_number].split()[0] if first_number else ""
-        if first_number and first not in ("at", "ao", "à") and not _is_glued(first):
+        if first_number and first not in ("at", "ao", "à") and not is_glued_time(first):
             words[first_number - 1] += ","
         forms.append(_sentence_case(" ".join(words)).rstrip(".") + ".")
     key = comparison_key(normalize(expected, lang))
@@ -423,11 +423,6 @@ def _en_time_forms(hour: int, minute: int, glued: bool = False) -> list[str]:
     if 1 <= h <= 11:  # mornings are said bare ("eight thirty") or with the half of the day
         forms.append(f"{h12}:{minute:02d} a.m." if minute else f"{h12} a.m.")
     return forms
-
-
-def _is_glued(token: str) -> bool:
-    """A time written as one number ("945", "1230"), as `_en_time_forms` writes it."""
-    return _is_number(token) and len(token) in (3, 4) and not token.startswith("0")
 
 
 def _is_number(token: str) -> bool:
