@@ -406,22 +406,33 @@ class SpeechValidator:
         return dataclasses.replace(ev, teen_ty_lead=self._teen_ty_lead(state, expected, transcript))
 
     def _teen_ty_lead(self, state, expected: str, transcript: Transcript) -> float:
-        """How much likelier (nats) an English phrase is than itself with its minute's "-teen"/
-        "-ty" partner (7 50 / 7 15): the likeliest of the ways each is said, glued times too
-        ("Check out 350."), scored whole in one pass. Whole phrases, not per-token means:
-        "Check out 3 15." and "Check out 350." differ in length."""
-        own = spoken_forms(spelled_as_heard(expected, transcript.text, "en"), "en", glued=True)
-        rivals = [
-            form
-            for partner in teen_ty_misses(expected)
-            for form in spoken_forms(
-                spelled_as_heard(partner, transcript.text, "en"), "en", glued=True
+        """How much likelier (nats, whole phrases) an English phrase is than itself with its
+        minute's "-teen"/"-ty" partner (7 50 / 7 15), compared in the same wording twice: in the
+        one the phrase fits best and in the one the partner fits best, the smaller lead counting.
+        The audio can prefer 15 said "3 15" and 50 glued as "350" (noise blurs what tells them
+        apart): then it does not tell, whichever wording the decoder happened to write. Every
+        way each is said is scored, glued times too, in one pass."""
+        spelled = spelled_as_heard(expected, transcript.text, "en")
+        own = spoken_forms(spelled, "en", glued=True)
+        partners = [
+            (said, spoken_forms(said, "en", glued=True))
+            for said in (
+                spelled_as_heard(p, transcript.text, "en") for p in teen_ty_misses(expected)
             )
         ]
+        candidates = [*own, *(form for _, forms in partners for form in forms)]
         tokenizer = state.tokenizer
-        scores = self._score(state, [tokenizer.encode(" " + f) for f in [*own, *rivals]])
-        totals = [float(s.sum()) for s in scores]
-        return max(totals[: len(own)]) - max(totals[len(own) :])
+        scores = self._score(state, [tokenizer.encode(" " + f) for f in candidates])
+        total = dict(zip(candidates, (float(s.sum()) for s in scores), strict=True))
+        best_own = max(own, key=total.__getitem__)
+        leads = []
+        for said, forms in partners:
+            best_partner = max(forms, key=total.__getitem__)
+            partner_like_own = form_like(said, "en", best_own, glued=True)
+            own_like_partner = form_like(spelled, "en", best_partner, glued=True)
+            leads.append(total[best_own] - total[partner_like_own])
+            leads.append(total[own_like_partner] - total[best_partner])
+        return min(leads)
 
     def _contrast_rival_values(
         self, state, ev: Evidence, expected: str, heard: str, lang: str, rival_values, readings
