@@ -61,6 +61,7 @@ from fala.core.normalize import (
 from fala.core.phrase_language import PHRASE_LANGUAGES, language_of, load_word_lists
 from fala.core.spelling import spelled_as_heard
 from fala.core.verbalize import (
+    closest_wording,
     confusable_words,
     form_like,
     heard_instead,
@@ -412,24 +413,21 @@ class SpeechValidator:
         The audio can prefer 15 said "3 15" and 50 glued as "350" (noise blurs what tells them
         apart): then it does not tell, whichever wording the decoder happened to write. Every
         way each is said is scored, glued times too, in one pass."""
-        spelled = spelled_as_heard(expected, transcript.text, "en")
-        own = spoken_forms(spelled, "en", glued=True)
+        own = spoken_forms(spelled_as_heard(expected, transcript.text, "en"), "en", glued=True)
         partners = [
-            (said, spoken_forms(said, "en", glued=True))
-            for said in (
-                spelled_as_heard(p, transcript.text, "en") for p in teen_ty_misses(expected)
-            )
+            spoken_forms(spelled_as_heard(p, transcript.text, "en"), "en", glued=True)
+            for p in teen_ty_misses(expected)
         ]
-        candidates = [*own, *(form for _, forms in partners for form in forms)]
+        candidates = [*own, *(form for forms in partners for form in forms)]
         tokenizer = state.tokenizer
         scores = self._score(state, [tokenizer.encode(" " + f) for f in candidates])
         total = dict(zip(candidates, (float(s.sum()) for s in scores), strict=True))
         best_own = max(own, key=total.__getitem__)
         leads = []
-        for said, forms in partners:
+        for forms in partners:
             best_partner = max(forms, key=total.__getitem__)
-            partner_like_own = form_like(said, "en", best_own, glued=True)
-            own_like_partner = form_like(spelled, "en", best_partner, glued=True)
+            partner_like_own = closest_wording(forms, best_own)
+            own_like_partner = closest_wording(own, best_partner)
             leads.append(total[best_own] - total[partner_like_own])
             leads.append(total[own_like_partner] - total[best_partner])
         return min(leads)

@@ -327,10 +327,14 @@ def _word_key(word: str, lang: str) -> str:
     return comparison_key(normalize(word, lang))
 
 
-def form_like(phrase: str, lang: str, like: str, *, glued: bool = False) -> str:
+def form_like(phrase: str, lang: str, like: str) -> str:
     """The rendering of `phrase` closest in wording to `like` (a form of another phrase), so two
     phrases are compared as said the same way: "Entrada, 13 e 45." against "Entrada, 13 e 40."."""
-    forms = spoken_forms(phrase, lang, glued=glued) or [phrase]
+    return closest_wording(spoken_forms(phrase, lang) or [phrase], like)
+
+
+def closest_wording(forms: list[str], like: str) -> str:
+    """The one of `forms` (renderings of one phrase) worded most like `like`."""
     return max(forms, key=lambda f: difflib.SequenceMatcher(None, f, like).ratio())
 
 
