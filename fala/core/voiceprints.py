@@ -164,11 +164,15 @@ def _embed_clip(audio: np.ndarray, number: int) -> np.ndarray:
         raise InvalidAudio(f"Enrolment clip {number}: {error.message}") from error
 
 
-def _check_agreement(embeddings: np.ndarray) -> None:
+def agreements(embeddings: np.ndarray) -> list[float]:
+    """Each enrolment clip's similarity to the mean of the others (tests/benchmarks/bench_speaker
+    measures how often ENROLMENT_AGREEMENT refuses one person's clips, and catches another's)."""
     total = embeddings.sum(axis=0)
-    for number, embedding in enumerate(embeddings, 1):
-        others = _unit(total - embedding)
-        agreement = SpeakerEncoder.similarity(others, embedding)
+    return [SpeakerEncoder.similarity(_unit(total - e), e) for e in embeddings]
+
+
+def _check_agreement(embeddings: np.ndarray) -> None:
+    for number, agreement in enumerate(agreements(embeddings), 1):
         if agreement < ENROLMENT_AGREEMENT:
             raise InvalidAudio(
                 f"Enrolment clip {number} does not sound like the other clips (similarity "

@@ -4,8 +4,8 @@
         [--enrolment clean|matched] [--enrolment-clips 3-10]
 
 Voices: Debian's telephony prompt packs, each one professional speaker (fetched with `apt-get
-download` into .fala/cache/speakers/, never committed; all are 8 kHz recordings, two of them GSM
-06.10 files, decoded and resampled to 16 kHz like any upload):
+download` into .fala/cache/speakers/, never committed, like the expressive voices below; all are
+8 kHz recordings, two of them GSM 06.10 files, decoded and resampled to 16 kHz like any upload):
 
     fit half     allison (en-US, asterisk-core-sounds-en-wav), ivrvoice_ru (ru-RU, -ru-wav),
                  carlo (it-IT, male, -it-wav), menardi (it-IT, asterisk-prompt-it-menardi-wav)
@@ -32,6 +32,15 @@ reported on their own. `allison_es` (asterisk-core-sounds-es-wav, es-MX) is the 
 `allison`: her Spanish prompts against her English enrolment give a cross-language target rate.
 With espeak-ng installed, `espeak_pt` adds a synthetic same-language split: pt-BR espeak-ng voice
 variants as "different speakers" (formant synthesis, not people; reported on its own).
+
+Expressive voices, reported on their own and never fitted on: the acted dialogue of the game Fish
+Fillets NG (`fillets-ng-data-cs`, `-nl`: full-band OGG, hundreds of lines per character), the
+small and the big fish of Czech and Dutch (cs_small, cs_big, nl_small, nl_big), so each language
+has two people, and the lines are spoken in character (jokes, complaints, whispers), unlike the
+prompts' even reading. Also printed: FAR/FRR of the clean trials at other thresholds (for a
+deployment choosing its own `speaker_threshold`), and how often the enrolment agreement check
+(fala.core.voiceprints.ENROLMENT_AGREEMENT) refuses one voice's own clips and catches a mix-up
+(the last clip another voice's) on random enrolments of 3 and 5 clean trial prompts.
 
 Also timed: the embedding of one 3-4 s prompt per request (p50, in a child process per BLAS
 thread count), the extra cost on top of validation. Writes everything to .fala/bench/speaker.json.
@@ -60,6 +69,7 @@ import soxr
 
 from fala.core.audio import SAMPLE_RATE, decode_audio
 from fala.core.speaker import DEFAULT_THRESHOLD, SpeakerEncoder, SpeechTooShort
+from fala.core.voiceprints import ENROLMENT_AGREEMENT, agreements
 from tests.benchmarks.bench_accuracy import ROOT
 from tests.benchmarks.bench_robust import (
     available_renders,
@@ -82,6 +92,8 @@ MAX_TRIALS = 100  # per voice
 MIN_PROMPT_SECONDS, MAX_PROMPT_SECONDS = 2.0, 8.0
 FIT_FAR = 0.005  # the threshold keeps the fit half's FAR at or below this (half the 1 % target)
 CHECK_MAX_EER, CHECK_MAX_FAR = 0.03, 0.01
+SWEEP_THRESHOLDS = (0.70, 0.75, 0.78, 0.80, 0.83, 0.85, 0.90)
+AGREEMENT_DRAWS = 200  # random enrolments per voice and size
 QUICK = {"max_trials": 20, "renders": "clean,phone8k"}
 PROGRESS_EVERY = 50
 TIMING_CLIPS, TIMING_REPEATS = 12, 3
@@ -92,25 +104,51 @@ ESPEAK_VARIANTS, ESPEAK_PHRASES = 8, 8
 class Voice:
     name: str
     package: str
-    folder: str  # inside the unpacked package
+    files: str  # a glob inside the unpacked package
     language: str
-    half: str  # "fit", "report", or "extra" (not in the main pool)
+    half: str  # "fit", "report", "expressive" (reported on its own), "extra" (not in a pool)
     same_as: str | None = None
 
 
+def prompt_pack(name: str, package: str, folder: str, language: str, half: str, **kw) -> Voice:
+    """A telephony prompt pack's voice: every prompt under `folder` of the sounds directory."""
+    files = "/".join(part for part in ("usr/share/asterisk/sounds", folder, "**/*") if part)
+    return Voice(name, package, files, language, half, **kw)
+
+
+def fish(language: str, role: str, size: str) -> Voice:
+    """A fish of Fish Fillets NG's dialogue in one language: a line's file name says who speaks
+    it ("<level>-m-…" the small fish, "<level>-v-…" the big one; the game's dialog scripts assign
+    the 650 and 611 lines so, without exception)."""
+    files = f"usr/share/games/fillets-ng/sound/*/{language[:2]}/*-{role}-*.ogg"
+    return Voice(
+        f"{language[:2]}_{size}", f"fillets-ng-data-{language[:2]}", files, language, "expressive"
+    )
+
+
 VOICES = (
-    Voice("allison", "asterisk-core-sounds-en-wav", "en_US_f_Allison", "en-US", "fit"),
-    Voice("ivrvoice_ru", "asterisk-core-sounds-ru-wav", "ru_RU_f_IvrvoiceRU", "ru-RU", "fit"),
-    Voice("carlo", "asterisk-core-sounds-it-wav", "it_IT_m_Carlo", "it-IT", "fit"),
-    Voice("menardi", "asterisk-prompt-it-menardi-wav", "it_IT_f_Menardi", "it-IT", "fit"),
-    Voice("june", "asterisk-core-sounds-fr-wav", "fr_CA_f_June", "fr-CA", "report"),
-    Voice("armelle", "asterisk-prompt-fr-armelle", "", "fr-FR", "report"),
-    Voice("july", "asterisk-prompt-es-co", "", "es-CO", "report"),
-    Voice(
-        "allison_es", "asterisk-core-sounds-es-wav", "es_MX_f_Allison", "es-MX", "extra", "allison"
+    prompt_pack("allison", "asterisk-core-sounds-en-wav", "en_US_f_Allison", "en-US", "fit"),
+    prompt_pack("ivrvoice_ru", "asterisk-core-sounds-ru-wav", "ru_RU_f_IvrvoiceRU", "ru-RU", "fit"),
+    prompt_pack("carlo", "asterisk-core-sounds-it-wav", "it_IT_m_Carlo", "it-IT", "fit"),
+    prompt_pack("menardi", "asterisk-prompt-it-menardi-wav", "it_IT_f_Menardi", "it-IT", "fit"),
+    prompt_pack("june", "asterisk-core-sounds-fr-wav", "fr_CA_f_June", "fr-CA", "report"),
+    prompt_pack("armelle", "asterisk-prompt-fr-armelle", "", "fr-FR", "report"),
+    prompt_pack("july", "asterisk-prompt-es-co", "", "es-CO", "report"),
+    prompt_pack(
+        "allison_es",
+        "asterisk-core-sounds-es-wav",
+        "es_MX_f_Allison",
+        "es-MX",
+        "extra",
+        same_as="allison",
     ),
+    fish("cs-CZ", "m", "small"),
+    fish("cs-CZ", "v", "big"),
+    fish("nl-NL", "m", "small"),
+    fish("nl-NL", "v", "big"),
 )
-SOUNDS = Path("usr/share/asterisk/sounds")
+TELEPHONY = ("fit", "report")
+PROMPT_SUFFIXES = (".wav", ".gsm", ".ogg")
 
 
 # --- the voices' prompts -----------------------------------------------------------------------
@@ -148,6 +186,9 @@ def fetch_pack(package: str) -> str | None:
 def prompt_seconds(path: Path) -> float:
     if path.suffix == ".gsm":
         return path.stat().st_size // 33 * 0.02  # 33-byte frames of 20 ms
+    if path.suffix == ".ogg":
+        with av.open(str(path)) as container:
+            return container.duration / av.time_base
     with wave.open(str(path)) as w:
         return w.getnframes() / w.getframerate()
 
@@ -164,9 +205,9 @@ def decode_prompt(path: Path) -> np.ndarray:
 
 def voice_prompts(voice: Voice) -> list[Path]:
     """The voice's distinct 2-8 s prompts (symlinks and duplicate files once), sorted."""
-    root = CACHE / voice.package / SOUNDS / voice.folder
+    root = CACHE / voice.package
     seen, prompts = set(), []
-    for path in sorted(p for p in root.rglob("*") if p.suffix in (".wav", ".gsm")):
+    for path in sorted(p for p in root.glob(voice.files) if p.suffix in PROMPT_SUFFIXES):
         if path.is_symlink() or "silence" in path.parts:
             continue
         digest = hashlib.sha256(path.read_bytes()).digest()
@@ -273,8 +314,9 @@ def score_voices(
     renders: dict,
     enrolment: str = "clean",
     enrolment_prompts: int = ENROLMENT_PROMPTS,
-) -> tuple[list[dict], dict[str, list[str]], int]:
-    """Every trial: voice, render, enrolled voice, score, target. Also the prompts used.
+) -> tuple[list[dict], dict[str, list[str]], int, dict[str, list[np.ndarray]]]:
+    """Every trial: voice, render, enrolled voice, score, target. Also the prompts used, how many
+    were too short, and each voice's clean trial embeddings (for `agreement_rows`).
 
     enrolment "clean": one enrolment per voice from its prompts as recorded, for every render;
     "matched": one per voice and render, its prompts rendered like that render's trials.
@@ -297,7 +339,7 @@ def score_voices(
     else:
         once = {v.name: enrol(embed, picked[v.name][0], f"{v.name} enrolment") for v in enrolling}
         by_render = {render: once for render in render_names}
-    trials = []
+    trials, clean_vectors = [], {}
     for voice in voices:
         own = voice.same_as or voice.name
         for path in picked[voice.name][1]:
@@ -307,6 +349,8 @@ def score_voices(
                 vector = embed(render_audio(renders, render, base, key), f"{voice.name} {render}")
                 if vector is None:
                     continue
+                if render == "clean":
+                    clean_vectors.setdefault(voice.name, []).append(vector)
                 for name, enrolled in by_render[render].items():
                     trials.append(
                         {
@@ -321,7 +365,7 @@ def score_voices(
     used = {
         name: [p.name for p in enrolment + tried] for name, (enrolment, tried) in picked.items()
     }
-    return trials, used, embed.too_short
+    return trials, used, embed.too_short, clean_vectors
 
 
 # --- tables --------------------------------------------------------------------------------------
@@ -334,6 +378,25 @@ def in_half(trial: dict, half: str) -> bool:
     return HALF[trial["voice"]] == half and HALF[trial["enrolled"]] == half
 
 
+def in_telephony_pool(trial: dict) -> bool:
+    """Both voices among the seven prompt readers (a fit x report non-target counts here)."""
+    return HALF[trial["voice"]] in TELEPHONY and HALF[trial["enrolled"]] in TELEPHONY
+
+
+def same_language_nontargets(trials: list[dict]) -> np.ndarray:
+    return np.array(
+        [
+            t["score"]
+            for t in trials
+            if not t["target"] and LANGUAGE[t["voice"]] == LANGUAGE[t["enrolled"]]
+        ]
+    )
+
+
+def rate_at(scores: np.ndarray, threshold: float) -> float | None:
+    return float(np.mean(scores >= threshold)) if scores.size else None
+
+
 def split_scores(trials: list[dict]) -> tuple[np.ndarray, np.ndarray]:
     targets = np.array([t["score"] for t in trials if t["target"]])
     nontargets = np.array([t["score"] for t in trials if not t["target"]])
@@ -344,25 +407,17 @@ def table_rows(trials: list[dict], render_names: list[str], threshold: float) ->
     rows = []
     for render in render_names:
         here = [t for t in trials if t["render"] == render]
-        main = [t for t in here if HALF[t["voice"]] != "extra"]
+        main = [t for t in here if in_telephony_pool(t)]
         report = [t for t in here if in_half(t, "report")]
         targets, nontargets = split_scores(report)
         far, frr = far_frr(targets, nontargets, threshold)
-        same = np.array(
-            [
-                t["score"]
-                for t in main
-                if not t["target"] and LANGUAGE[t["voice"]] == LANGUAGE[t["enrolled"]]
-            ]
-        )
-        same_report = np.array(
-            [
-                t["score"]
-                for t in report
-                if not t["target"] and LANGUAGE[t["voice"]] == LANGUAGE[t["enrolled"]]
-            ]
-        )
+        same = same_language_nontargets(main)
+        same_report = same_language_nontargets(report)
         cross = np.array([t["score"] for t in here if HALF[t["voice"]] == "extra" and t["target"]])
+        expressive = [t for t in here if in_half(t, "expressive")]
+        e_targets, e_nontargets = split_scores(expressive)
+        e_far, e_frr = far_frr(e_targets, e_nontargets, threshold)
+        e_same = same_language_nontargets(expressive)
         rows.append(
             {
                 "render": render,
@@ -372,23 +427,29 @@ def table_rows(trials: list[dict], render_names: list[str], threshold: float) ->
                 "frr_report": frr,
                 "targets_report": int(targets.size),
                 "nontargets_report": int(nontargets.size),
-                "far_same_language_report": float(np.mean(same_report >= threshold))
-                if same_report.size
-                else None,
+                "far_same_language_report": rate_at(same_report, threshold),
                 "nontargets_same_language_report": int(same_report.size),
-                "far_same_language_all": float(np.mean(same >= threshold)) if same.size else None,
+                "far_same_language_all": rate_at(same, threshold),
                 "nontargets_same_language_all": int(same.size),
-                "tar_cross_language": float(np.mean(cross >= threshold)) if cross.size else None,
+                "tar_cross_language": rate_at(cross, threshold),
                 "targets_cross_language": int(cross.size),
+                "eer_expressive": equal_error_rate(e_targets, e_nontargets),
+                "far_expressive": e_far,
+                "frr_expressive": e_frr,
+                "targets_expressive": int(e_targets.size),
+                "nontargets_expressive": int(e_nontargets.size),
+                "far_same_language_expressive": rate_at(e_same, threshold),
+                "nontargets_same_language_expressive": int(e_same.size),
             }
         )
     return rows
 
 
-def print_table(rows: list[dict]) -> None:
-    def pct(value: float | None) -> str:
-        return "-" if value is None or value != value else f"{100 * value:.2f}%"
+def pct(value: float | None) -> str:
+    return "-" if value is None or value != value else f"{100 * value:.2f}%"
 
+
+def print_table(rows: list[dict]) -> None:
     print(
         f"{'render':8} {'EER all':>8} {'EER rep':>8} {'FAR rep':>8} {'FRR rep':>8} "
         f"{'tgt/non rep':>12} {'FAR fr-fr':>9} {'FAR same':>9} {'TAR es|en':>9}"
@@ -403,17 +464,99 @@ def print_table(rows: list[dict]) -> None:
         )
 
 
-def hardest_pairs(trials: list[dict], render: str, count: int = 4) -> list[dict]:
-    """The non-target pairs (trial voice -> enrolled voice) with the highest mean score."""
+def print_expressive_table(rows: list[dict]) -> None:
+    print(f"{'render':8} {'EER':>8} {'FAR':>8} {'FRR':>8} {'tgt/non':>10} {'FAR same':>9}")
+    for r in rows:
+        trials = f"{r['targets_expressive']}/{r['nontargets_expressive']}"
+        print(
+            f"{r['render']:8} {pct(r['eer_expressive']):>8} {pct(r['far_expressive']):>8} "
+            f"{pct(r['frr_expressive']):>8} {trials:>10} "
+            f"{pct(r['far_same_language_expressive']):>9}"
+        )
+
+
+def hardest_pairs(
+    trials: list[dict], render: str, count: int = 4, half: str | None = None
+) -> list[dict]:
+    """The non-target pairs (trial voice -> enrolled voice) with the highest mean score: among
+    the telephony voices, or within `half`."""
     pairs: dict[tuple[str, str], list[float]] = {}
     for t in trials:
-        if t["render"] == render and not t["target"] and HALF[t["voice"]] != "extra":
+        if (
+            t["render"] == render
+            and not t["target"]
+            and (in_half(t, half) if half else in_telephony_pool(t))
+        ):
             pairs.setdefault((t["voice"], t["enrolled"]), []).append(t["score"])
     ranked = sorted(pairs.items(), key=lambda item: -np.mean(item[1]))[:count]
     return [
         {"voice": v, "enrolled": e, "mean": float(np.mean(s)), "max": float(np.max(s))}
         for (v, e), s in ranked
     ]
+
+
+def sweep_rows(trials: list[dict], render: str) -> list[dict]:
+    """FAR and FRR of the telephony voices (all seven) and of the expressive ones at a range of
+    thresholds, for deployments choosing their own `speaker_threshold`."""
+    pools = {
+        "telephony": [t for t in trials if t["render"] == render and in_telephony_pool(t)],
+        "expressive": [t for t in trials if t["render"] == render and in_half(t, "expressive")],
+    }
+    rows = []
+    for threshold in SWEEP_THRESHOLDS:
+        row: dict = {"threshold": threshold}
+        for pool, here in pools.items():
+            far, frr = far_frr(*split_scores(here), threshold) if here else (None, None)
+            row[pool] = {"far": far, "frr": frr}
+        rows.append(row)
+    return rows
+
+
+def agreement_rows(clean_vectors: dict[str, list[np.ndarray]]) -> list[dict]:
+    """How often ENROLMENT_AGREEMENT refuses an enrolment of one voice's own clips, and how often
+    it refuses one whose last clip is someone else's (a mix-up it exists to catch: a voice of the
+    same language, or any other voice of the pool), for enrolments of 3 and 5 clips drawn at
+    random from each voice's clean trial prompts."""
+    rng = random.Random(f"{SEED}|agreement")
+    pools = {
+        "telephony": [v.name for v in VOICES if v.half in TELEPHONY],
+        "expressive": [v.name for v in VOICES if v.half == "expressive"],
+    }
+
+    def refused(clips: list[np.ndarray]) -> bool:
+        return min(agreements(np.stack(clips))) < ENROLMENT_AGREEMENT
+
+    rows = []
+    for pool, names in pools.items():
+        names = [n for n in names if len(clean_vectors.get(n, [])) >= 10]
+        if len(names) < 2:
+            continue
+        for size in (3, 5):
+            own_refused, same_caught, same_tried, any_caught = 0, 0, 0, 0
+            draws = AGREEMENT_DRAWS * len(names)
+            for name in names:
+                same = [n for n in names if n != name and LANGUAGE[n] == LANGUAGE[name]]
+                others = [n for n in names if n != name]
+                for _ in range(AGREEMENT_DRAWS):
+                    clips = rng.sample(clean_vectors[name], size)
+                    own_refused += refused(clips)
+                    mixed = rng.choice(clean_vectors[rng.choice(others)])
+                    any_caught += refused([*clips[:-1], mixed])
+                    if same:
+                        mixed = rng.choice(clean_vectors[rng.choice(same)])
+                        same_tried += 1
+                        same_caught += refused([*clips[:-1], mixed])
+            rows.append(
+                {
+                    "pool": pool,
+                    "clips": size,
+                    "enrolments": draws,
+                    "own_refused": own_refused / draws,
+                    "mixed_caught_any": any_caught / draws,
+                    "mixed_caught_same_language": same_caught / same_tried if same_tried else None,
+                }
+            )
+    return rows
 
 
 def check_failures(rows: list[dict]) -> list[str]:
@@ -570,7 +713,7 @@ def main(argv: list[str] | None = None) -> int:
         "the voices differ in language (and two packs are GSM files): most non-target pairs are "
         "easier than two speakers of one language on one line; see the same-language columns"
     )
-    trials, used, too_short = score_voices(
+    trials, used, too_short, clean_vectors = score_voices(
         voices, max_trials, render_names, renders, args.enrolment, args.enrolment_clips
     )
     if too_short:
@@ -584,6 +727,8 @@ def main(argv: list[str] | None = None) -> int:
         default=float("nan"),
     )
     rows = table_rows(trials, render_names, args.threshold)
+    sweep = sweep_rows(trials, "clean") if "clean" in render_names else []
+    agreement = agreement_rows(clean_vectors)
     espeak = None if args.no_espeak else espeak_split(args.threshold)
     timing = [] if args.no_timing else [time_embedding(n) for n in (1, 2)]
 
@@ -614,6 +759,35 @@ def main(argv: list[str] | None = None) -> int:
             for p in hardest
         )
         print(f"closest non-target pairs (clean): {listed}")
+    expressive = [v.name for v in voices if v.half == "expressive"]
+    if expressive:
+        print(
+            f"expressive, reported on their own ({', '.join(expressive)}: Fish Fillets NG's "
+            "dialogue, acted, two voices per language; nothing fitted on them):"
+        )
+        print_expressive_table(rows)
+        if "clean" in render_names:
+            hardest = hardest_pairs(trials, "clean", 2, "expressive")
+            listed = ", ".join(
+                f"{p['voice']}->{p['enrolled']} mean {p['mean']:.3f} max {p['max']:.3f}"
+                for p in hardest
+            )
+            print(f"closest non-target pairs (clean): {listed}")
+    if sweep:
+        print("clean trials at other thresholds, FAR / FRR:")
+        for row in sweep:
+            cells = "  ".join(
+                f"{pool} {pct(row[pool]['far'])} / {pct(row[pool]['frr'])}"
+                for pool in ("telephony", "expressive")
+            )
+            print(f"  {row['threshold']:.2f}  {cells}")
+    for row in agreement:
+        print(
+            f"enrolment agreement >= {ENROLMENT_AGREEMENT} ({row['pool']}, {row['clips']} clean "
+            f"clips, {row['enrolments']} random enrolments): refuses {pct(row['own_refused'])} "
+            f"of one voice's own; catches a clip of another voice {pct(row['mixed_caught_any'])}"
+            f", of one the same language {pct(row['mixed_caught_same_language'])}"
+        )
     if espeak:
         print(
             f"espeak_pt (synthetic, {len(espeak['variants'])} pt-BR espeak-ng variants as "
@@ -649,6 +823,8 @@ def main(argv: list[str] | None = None) -> int:
         "fitted_threshold": fitted,
         "fit_far": FIT_FAR,
         "table": rows,
+        "sweep_clean": sweep,
+        "enrolment_agreement": agreement,
         "espeak_pt": espeak,
         "timing": timing,
         "prompts": used,

@@ -34,3 +34,39 @@ def test_error_rates_at_a_threshold_and_where_they_cross():
     targets, nontargets = np.array([0.9, 0.95, 0.7]), np.array([0.5, 0.6, 0.8])
     assert far_frr(targets, nontargets, 0.75) == pytest.approx((1 / 3, 1 / 3))
     assert equal_error_rate(targets, nontargets) == pytest.approx(1 / 3)  # at 0.8
+
+
+def test_voices_are_found_by_their_glob_inside_the_package(tmp_path, monkeypatch):
+    monkeypatch.setattr(bench_speaker, "CACHE", tmp_path)
+    monkeypatch.setattr(bench_speaker, "prompt_seconds", lambda path: float(path.read_text()))
+    small = next(v for v in VOICES if v.name == "cs_small")
+    sound = tmp_path / small.package / "usr/share/games/fillets-ng/sound"
+    for name, seconds in [
+        ("city/cs/vit-m-hlava", 2.5),  # the small fish
+        ("city/cs/vit-v-hlava", 2.5),  # the big fish
+        ("city/nl/vit-m-hlava", 2.5),  # another language
+        ("bar/cs/bar-m-kratke", 0.5),  # too short to count
+    ]:
+        path = sound / f"{name}.ogg"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(str(seconds))
+    found = [p.relative_to(sound) for p in bench_speaker.voice_prompts(small)]
+    assert found == [Path("city/cs/vit-m-hlava.ogg")]
+
+
+def test_the_agreement_study_counts_refusals_and_caught_mix_ups(monkeypatch):
+    rng = np.random.default_rng(0)
+
+    def voice(direction: np.ndarray, spread: float) -> list[np.ndarray]:
+        vectors = direction + spread * rng.standard_normal((12, direction.size))
+        return list(vectors / np.linalg.norm(vectors, axis=1, keepdims=True))
+
+    axes = np.eye(8)
+    # two telephony voices far apart, clips tightly around each: nothing refused, all caught
+    vectors = {"allison": voice(axes[0], 0.05), "carlo": voice(axes[1], 0.05)}
+    rows = bench_speaker.agreement_rows(vectors)
+    assert {(r["pool"], r["clips"]) for r in rows} == {("telephony", 3), ("telephony", 5)}
+    for row in rows:
+        assert row["own_refused"] == 0 and row["mixed_caught_any"] == 1
+        assert row["mixed_caught_same_language"] is None  # en and it: no same-language pair
+        assert row["enrolments"] == 2 * bench_speaker.AGREEMENT_DRAWS
