@@ -125,7 +125,7 @@ bench-stt: setup  ## Speech to text: fitted encoder window vs Whisper's 30 s (WE
 	$(BIN)/python -m tests.benchmarks.bench_stt $(ARGS)
 
 .PHONY: bench-speaker
-bench-speaker: setup  ## Speaker verification (EER, FAR/FRR at the threshold, per render) on Debian's telephony voices; ARGS=--quick
+bench-speaker: setup  ## Speaker verification (EER, FAR/FRR at the threshold, per render) on real telephony and expressive voices; ARGS=--quick
 	$(BIN)/python -m tests.benchmarks.bench_speaker $(ARGS)
 
 .PHONY: bench-robust

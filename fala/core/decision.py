@@ -29,6 +29,7 @@ class Evidence:
 
     free_matches: bool  # the free transcript normalizes to the expected phrase
     no_speech: bool
+    silent: bool = False  # no_speech without running the model: nothing audible at all
     # how much likelier (nats) the free transcript's least certain numeral was than any other
     # numeral at its place, as the greedy decoder saw it ("750" over "715"; inf: no numeral)
     free_numeral_lead: float = math.inf
@@ -153,18 +154,27 @@ MATCH_TEEN_TY_LEAD = MATCH_NUMERAL_LEAD
 # `confidence` per outcome: the share of the corpus' dev clips with that outcome that say the
 # phrase, add-one smoothed ((positives + 1) / (clips + 2)), so that it reads as a probability.
 # The two accepts are one group: neither accepted a negative, and a per-outcome fit would only
-# rank them by their number of clips. "no speech" is 0: nothing was heard. `make bench-accuracy`
-# refits these on dev, prints them next to these values and measures them (Brier score,
-# reliability) on the holdout splits. Session 17 fit, after the rival readings in their own
-# wording turned 5 dev positives uncertain: accepts 67/67, uncertain 9/27, mismatch 4/60
-# (session 12: 72/72, 4/22, 4/60); unchanged by session 20's changes.
+# rank them by their number of clips. "no speech" is fitted like the rest on audible clips
+# (Whisper heard no words: an accent or a voice it cannot follow does that too, so it is not
+# proof of silence) and is 0 only for silence, where nothing can have been said
+# (SILENT_CONFIDENCE). `make bench-accuracy` refits these on dev, prints them next to these
+# values and measures them (Brier score, reliability) on the holdout splits. Session 17 fit,
+# after the rival readings in their own wording turned 5 dev positives uncertain: accepts
+# 67/67, uncertain 9/27, mismatch 4/60 (session 12: 72/72, 4/22, 4/60); unchanged by session
+# 20's changes; audible no speech 0/2 (session 21, the dev noise clips; 0 before).
 CALIBRATED_CONFIDENCE = {
     REASON_MATCH: 0.99,
     REASON_ACOUSTIC_MATCH: 0.99,
     REASON_UNCERTAIN: 0.34,
+    REASON_NO_SPEECH: 0.25,
     REASON_MISMATCH: 0.08,
-    REASON_NO_SPEECH: 0.0,
 }
+SILENT_CONFIDENCE = 0.0
+
+
+def confidence(reason: str, ev: Evidence) -> float:
+    """The probability that the clip says the phrase, given the outcome (and silence)."""
+    return SILENT_CONFIDENCE if ev.silent else CALIBRATED_CONFIDENCE[reason]
 
 
 def needs_contrast(ev: Evidence) -> bool:

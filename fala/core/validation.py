@@ -37,11 +37,11 @@ import numpy as np
 from fala.core import whisper_window
 from fala.core.audio import SAMPLE_RATE
 from fala.core.decision import (
-    CALIBRATED_CONFIDENCE,
     REASON_ACOUSTIC_MATCH,
     REASON_MATCH,
     Evidence,
     clear_match,
+    confidence,
     decide,
     needs_contrast,
     needs_numerals,
@@ -148,6 +148,7 @@ class Transcript:
     avg_logprob: float = 0.0
     no_speech_prob: float = 0.0
     numeral_lead: float = math.inf  # Evidence.free_numeral_lead
+    silent: bool = False  # below SILENCE_RMS: the model was not run
 
 
 class Scoring(NamedTuple):
@@ -216,7 +217,7 @@ class SpeechValidator:
         if audio.size == 0:
             raise InvalidAudio("The audio has no samples.")
         if float(np.sqrt(np.mean(np.square(audio, dtype=np.float64)))) < SILENCE_RMS:
-            return Transcript("", whisper_language or "", 0.0, no_speech=True), None
+            return Transcript("", whisper_language or "", 0.0, no_speech=True, silent=True), None
         from faster_whisper.tokenizer import Tokenizer
 
         # One encoder pass, greedy, no timestamps, no temperature fallback: the floor is one
@@ -334,7 +335,8 @@ class SpeechValidator:
         normalized_expected = normalize(expected, lang)
         normalized_spoken = transcript_reading(transcript.text, normalized_expected, lang)
         if transcript.no_speech or not normalized_spoken or state is None:
-            return transcript, Evidence(False, True), normalized_spoken, normalized_expected
+            nothing_heard = Evidence(False, True, silent=transcript.silent)
+            return transcript, nothing_heard, normalized_spoken, normalized_expected
         spoken_key = heard_key(normalized_spoken, normalized_expected)
         expected_key = comparison_key(normalized_expected)
         state = _with_lead(state, transcript, normalized_spoken, lang)
@@ -625,7 +627,7 @@ class SpeechValidator:
             expected_speech=expected,
             normalized_expected=normalized_expected,
             normalized_spoken=normalized_spoken,
-            confidence=CALIBRATED_CONFIDENCE[reason],
+            confidence=confidence(reason, evidence),
             language=_reported_language(language, transcript.language),
             reason=reason,
         )

@@ -74,12 +74,15 @@ def summarize(results: list[dict]) -> dict:
 
 
 # Confidence bins of the reliability table: each holds one value of
-# fala.core.decision.CALIBRATED_CONFIDENCE (no speech and mismatch, uncertain, the accepts).
-CONFIDENCE_BINS = (0.0, 0.1, 0.25, 0.5, 0.9, 1.0001)
-# The outcome groups `confidence` is fitted on: the two accepts are one (see CALIBRATED_CONFIDENCE).
+# fala.core.decision.CALIBRATED_CONFIDENCE (silence and mismatch, no speech, uncertain, the
+# accepts).
+CONFIDENCE_BINS = (0.0, 0.1, 0.3, 0.5, 0.9, 1.0001)
+# The outcome groups `confidence` is fitted on: the two accepts are one (see CALIBRATED_CONFIDENCE);
+# silent clips are not fitted (their confidence is SILENT_CONFIDENCE, 0).
 CALIBRATION_GROUPS = {
     "accept": ("match", "acoustic match"),
     "uncertain": ("uncertain",),
+    "no speech": ("no speech",),
     "mismatch": ("mismatch",),
 }
 
@@ -116,7 +119,9 @@ def calibration_fit(results: list[dict]) -> dict[str, dict]:
     positives — what fala.core.decision.CALIBRATED_CONFIDENCE holds when fitted on `results`."""
     fit = {}
     for group, reasons in CALIBRATION_GROUPS.items():
-        inside = [r for r in results if r["reason"] in reasons]
+        inside = [
+            r for r in results if r["reason"] in reasons and not r.get("evidence", {}).get("silent")
+        ]
         positives = sum(r["label"] == "accept" for r in inside)
         share = round((positives + 1) / (len(inside) + 2), 2)
         fit[group] = {"clips": len(inside), "positives": positives, "confidence": share}

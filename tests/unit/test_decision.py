@@ -12,6 +12,7 @@ from fala.core.decision import (
     REASON_NO_SPEECH,
     REASON_UNCERTAIN,
     Evidence,
+    confidence,
     decide,
     needs_contrast,
     needs_numerals,
@@ -145,15 +146,24 @@ def test_the_near_misses_are_scored_only_when_the_phrase_could_be_accepted():
 
 def test_confidence_is_a_probability_on_the_side_of_the_verdict():
     """Every outcome has a confidence; an accept is likelier than not, a reject is not, and the
-    outcomes keep their order of strength (silence least)."""
+    outcomes keep their order of strength: hearing no words says less against the phrase than
+    hearing other words, and only silence rules it out."""
     accepts = (REASON_MATCH, REASON_ACOUSTIC_MATCH)
-    rejects = (REASON_UNCERTAIN, REASON_MISMATCH, REASON_NO_SPEECH)
+    rejects = (REASON_UNCERTAIN, REASON_NO_SPEECH, REASON_MISMATCH)
     assert set(CALIBRATED_CONFIDENCE) == {*accepts, *rejects}
     assert all(CALIBRATED_CONFIDENCE[r] > 0.5 for r in accepts)
-    assert all(0.0 <= CALIBRATED_CONFIDENCE[r] < 0.5 for r in rejects)
+    assert all(0.0 < CALIBRATED_CONFIDENCE[r] < 0.5 for r in rejects)
     strengths = [CALIBRATED_CONFIDENCE[r] for r in (*accepts, *rejects)]
     assert strengths == sorted(strengths, reverse=True)
-    assert CALIBRATED_CONFIDENCE[REASON_NO_SPEECH] == 0.0
+
+
+def test_only_silence_has_no_chance_of_saying_the_phrase():
+    heard_nothing = Evidence(False, True)
+    silence = Evidence(False, True, silent=True)
+    assert decide(heard_nothing) == decide(silence) == REASON_NO_SPEECH
+    assert confidence(REASON_NO_SPEECH, silence) == 0.0
+    assert confidence(REASON_NO_SPEECH, heard_nothing) == CALIBRATED_CONFIDENCE[REASON_NO_SPEECH]
+    assert confidence(REASON_MATCH, Evidence(True, False)) == CALIBRATED_CONFIDENCE[REASON_MATCH]
 
 
 @pytest.mark.parametrize(
