@@ -177,7 +177,8 @@ def _check_agreement(embeddings: np.ndarray) -> None:
             raise InvalidAudio(
                 f"Enrolment clip {number} does not sound like the other clips (similarity "
                 f"{agreement:.2f}, at least {ENROLMENT_AGREEMENT} needed): send clips of one "
-                "person only, recorded the way the punches will be."
+                "person only, spoken evenly (a calm, ordinary voice) and recorded the way the "
+                "punches will be."
             )
 
 
