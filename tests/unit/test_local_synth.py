@@ -18,6 +18,7 @@ def test_concurrent_synths_into_one_folder_run_one_at_a_time(monkeypatch, tmp_pa
             running[0] += 1
             overlaps.append(running[0])
         time.sleep(0.2)
+        (tmp_path / "cdk.out" / "manifest.json").write_text("{}")  # what a synth leaves
         with lock:
             running[0] -= 1
         return SimpleNamespace(returncode=0, stdout="", stderr="")
