@@ -40,7 +40,8 @@ has two people, and the lines are spoken in character (jokes, complaints, whispe
 prompts' even reading. Also printed: FAR/FRR of the clean trials at other thresholds (for a
 deployment choosing its own `speaker_threshold`), and how often the enrolment agreement check
 (fala.core.voiceprints.ENROLMENT_AGREEMENT) refuses one voice's own clips and catches a mix-up
-(the last clip another voice's) on random enrolments of 3 and 5 clean trial prompts.
+(the last clip another voice's) on random enrolments of 3 and 5 clean trial prompts, and how
+often it refuses one voice's two clean clips with a third through another render.
 
 Also timed: the embedding of one 3-4 s prompt per request (p50, in a child process per BLAS
 thread count), the extra cost on top of validation. Writes everything to .fala/bench/speaker.json.
@@ -314,9 +315,10 @@ def score_voices(
     renders: dict,
     enrolment: str = "clean",
     enrolment_prompts: int = ENROLMENT_PROMPTS,
-) -> tuple[list[dict], dict[str, list[str]], int, dict[str, list[np.ndarray]]]:
+) -> tuple[list[dict], dict[str, list[str]], int, dict[str, list[dict[str, np.ndarray]]]]:
     """Every trial: voice, render, enrolled voice, score, target. Also the prompts used, how many
-    were too short, and each voice's clean trial embeddings (for `agreement_rows`).
+    were too short, and each voice's trial embeddings, per prompt and render (for the enrolment
+    agreement study).
 
     enrolment "clean": one enrolment per voice from its prompts as recorded, for every render;
     "matched": one per voice and render, its prompts rendered like that render's trials.
@@ -339,18 +341,19 @@ def score_voices(
     else:
         once = {v.name: enrol(embed, picked[v.name][0], f"{v.name} enrolment") for v in enrolling}
         by_render = {render: once for render in render_names}
-    trials, clean_vectors = [], {}
+    trials, vectors = [], {}
     for voice in voices:
         own = voice.same_as or voice.name
         for path in picked[voice.name][1]:
             base = decode_prompt(path)
+            rendered = vectors.setdefault(voice.name, [])
+            rendered.append({})
             for render in render_names:
                 key = f"{voice.name}/{path.name}"
                 vector = embed(render_audio(renders, render, base, key), f"{voice.name} {render}")
                 if vector is None:
                     continue
-                if render == "clean":
-                    clean_vectors.setdefault(voice.name, []).append(vector)
+                rendered[-1][render] = vector
                 for name, enrolled in by_render[render].items():
                     trials.append(
                         {
@@ -365,7 +368,7 @@ def score_voices(
     used = {
         name: [p.name for p in enrolment + tried] for name, (enrolment, tried) in picked.items()
     }
-    return trials, used, embed.too_short, clean_vectors
+    return trials, used, embed.too_short, vectors
 
 
 # --- tables --------------------------------------------------------------------------------------
@@ -512,22 +515,55 @@ def sweep_rows(trials: list[dict], render: str) -> list[dict]:
     return rows
 
 
+POOLS = {
+    "telephony": [v.name for v in VOICES if v.half in TELEPHONY],
+    "expressive": [v.name for v in VOICES if v.half == "expressive"],
+}
+
+
+def refused_at_enrolment(clips: list[np.ndarray]) -> bool:
+    return min(agreements(np.stack(clips))) < ENROLMENT_AGREEMENT
+
+
+def channel_rows(vectors: dict[str, list[dict[str, np.ndarray]]]) -> list[dict]:
+    """How often the agreement check refuses one person's enrolment of two clean clips and one
+    through another render (a clip recorded on the phone among microphone ones), per pool."""
+    rng = random.Random(f"{SEED}|channel")
+    rows = []
+    for pool, names in POOLS.items():
+        prompts = {n: [d for d in vectors.get(n, []) if "clean" in d] for n in names}
+        prompts = {n: d for n, d in prompts.items() if len(d) >= 10}
+        renders = sorted({r for d in prompts.values() for p in d for r in p} - {"clean"})
+        for render in renders:
+            refused = tried = 0
+            for rendered in prompts.values():
+                for _ in range(AGREEMENT_DRAWS):
+                    first, second, odd = rng.sample(rendered, 3)
+                    if render in odd:
+                        tried += 1
+                        refused += refused_at_enrolment(
+                            [first["clean"], second["clean"], odd[render]]
+                        )
+            if tried:
+                rows.append(
+                    {
+                        "pool": pool,
+                        "render": render,
+                        "enrolments": tried,
+                        "refused": refused / tried,
+                    }
+                )
+    return rows
+
+
 def agreement_rows(clean_vectors: dict[str, list[np.ndarray]]) -> list[dict]:
     """How often ENROLMENT_AGREEMENT refuses an enrolment of one voice's own clips, and how often
     it refuses one whose last clip is someone else's (a mix-up it exists to catch: a voice of the
     same language, or any other voice of the pool), for enrolments of 3 and 5 clips drawn at
     random from each voice's clean trial prompts."""
     rng = random.Random(f"{SEED}|agreement")
-    pools = {
-        "telephony": [v.name for v in VOICES if v.half in TELEPHONY],
-        "expressive": [v.name for v in VOICES if v.half == "expressive"],
-    }
-
-    def refused(clips: list[np.ndarray]) -> bool:
-        return min(agreements(np.stack(clips))) < ENROLMENT_AGREEMENT
-
     rows = []
-    for pool, names in pools.items():
+    for pool, names in POOLS.items():
         names = [n for n in names if len(clean_vectors.get(n, [])) >= 10]
         if len(names) < 2:
             continue
@@ -539,13 +575,13 @@ def agreement_rows(clean_vectors: dict[str, list[np.ndarray]]) -> list[dict]:
                 others = [n for n in names if n != name]
                 for _ in range(AGREEMENT_DRAWS):
                     clips = rng.sample(clean_vectors[name], size)
-                    own_refused += refused(clips)
+                    own_refused += refused_at_enrolment(clips)
                     mixed = rng.choice(clean_vectors[rng.choice(others)])
-                    any_caught += refused([*clips[:-1], mixed])
+                    any_caught += refused_at_enrolment([*clips[:-1], mixed])
                     if same:
                         mixed = rng.choice(clean_vectors[rng.choice(same)])
                         same_tried += 1
-                        same_caught += refused([*clips[:-1], mixed])
+                        same_caught += refused_at_enrolment([*clips[:-1], mixed])
             rows.append(
                 {
                     "pool": pool,
@@ -713,7 +749,7 @@ def main(argv: list[str] | None = None) -> int:
         "the voices differ in language (and two packs are GSM files): most non-target pairs are "
         "easier than two speakers of one language on one line; see the same-language columns"
     )
-    trials, used, too_short, clean_vectors = score_voices(
+    trials, used, too_short, vectors = score_voices(
         voices, max_trials, render_names, renders, args.enrolment, args.enrolment_clips
     )
     if too_short:
@@ -728,7 +764,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     rows = table_rows(trials, render_names, args.threshold)
     sweep = sweep_rows(trials, "clean") if "clean" in render_names else []
+    clean_vectors = {n: [d["clean"] for d in v if "clean" in d] for n, v in vectors.items()}
     agreement = agreement_rows(clean_vectors)
+    channels = channel_rows(vectors)
     espeak = None if args.no_espeak else espeak_split(args.threshold)
     timing = [] if args.no_timing else [time_embedding(n) for n in (1, 2)]
 
@@ -788,6 +826,11 @@ def main(argv: list[str] | None = None) -> int:
             f"of one voice's own; catches a clip of another voice {pct(row['mixed_caught_any'])}"
             f", of one the same language {pct(row['mixed_caught_same_language'])}"
         )
+    for row in channels:
+        print(
+            f"enrolment agreement ({row['pool']}, 2 clean clips and 1 {row['render']}, "
+            f"{row['enrolments']} random enrolments): refuses {pct(row['refused'])}"
+        )
     if espeak:
         print(
             f"espeak_pt (synthetic, {len(espeak['variants'])} pt-BR espeak-ng variants as "
@@ -825,6 +868,7 @@ def main(argv: list[str] | None = None) -> int:
         "table": rows,
         "sweep_clean": sweep,
         "enrolment_agreement": agreement,
+        "enrolment_channels": channels,
         "espeak_pt": espeak,
         "timing": timing,
         "prompts": used,

@@ -70,3 +70,23 @@ def test_the_agreement_study_counts_refusals_and_caught_mix_ups(monkeypatch):
         assert row["own_refused"] == 0 and row["mixed_caught_any"] == 1
         assert row["mixed_caught_same_language"] is None  # en and it: no same-language pair
         assert row["enrolments"] == 2 * bench_speaker.AGREEMENT_DRAWS
+
+
+def test_the_channel_study_refuses_an_enrolment_whose_odd_clip_sounds_like_someone_else():
+    rng = np.random.default_rng(1)
+
+    def unit(v: np.ndarray) -> np.ndarray:
+        return v / np.linalg.norm(v)
+
+    axes = np.eye(8)
+    prompts = [
+        {
+            "clean": unit(axes[0] + 0.05 * rng.standard_normal(8)),
+            "gsm": unit(axes[0] + 0.05 * rng.standard_normal(8)),  # the codec keeps the voice
+            "phone8k": unit(axes[1] + 0.05 * rng.standard_normal(8)),  # the band loses it
+        }
+        for _ in range(12)
+    ]
+    rows = bench_speaker.channel_rows({"allison": prompts})
+    refused = {(r["pool"], r["render"]): r["refused"] for r in rows}
+    assert refused == {("telephony", "gsm"): 0.0, ("telephony", "phone8k"): 1.0}
