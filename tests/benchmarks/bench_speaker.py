@@ -693,10 +693,6 @@ def time_embedding(threads: int) -> dict:
 # --- main ----------------------------------------------------------------------------------------
 
 
-def _pct(value: float) -> str:
-    return f"{100 * value:.2f}%"
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--renders", help=f"comma-separated, of {','.join(RENDER_NAMES)}")
@@ -834,8 +830,8 @@ def main(argv: list[str] | None = None) -> int:
     if espeak:
         print(
             f"espeak_pt (synthetic, {len(espeak['variants'])} pt-BR espeak-ng variants as "
-            f"speakers, clean): EER {_pct(espeak['eer'])}, FAR {_pct(espeak['far'])}, "
-            f"FRR {_pct(espeak['frr'])} at {args.threshold:.3f} "
+            f"speakers, clean): EER {pct(espeak['eer'])}, FAR {pct(espeak['far'])}, "
+            f"FRR {pct(espeak['frr'])} at {args.threshold:.3f} "
             f"({espeak['targets']}/{espeak['nontargets']} trials; mean score target "
             f"{espeak['target_mean']:.3f}, non-target {espeak['nontarget_mean']:.3f})"
         )
