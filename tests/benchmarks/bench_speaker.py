@@ -595,6 +595,13 @@ def agreement_rows(clean_vectors: dict[str, list[np.ndarray]]) -> list[dict]:
     return rows
 
 
+def print_closest(pairs: list[dict]) -> None:
+    listed = ", ".join(
+        f"{p['voice']}->{p['enrolled']} mean {p['mean']:.3f} max {p['max']:.3f}" for p in pairs
+    )
+    print(f"closest non-target pairs (clean): {listed}")
+
+
 def check_failures(rows: list[dict]) -> list[str]:
     failures = []
     for row in rows:
@@ -787,12 +794,7 @@ def main(argv: list[str] | None = None) -> int:
         "prompts against her English enrolment"
     )
     if "clean" in render_names:
-        hardest = hardest_pairs(trials, "clean")
-        listed = ", ".join(
-            f"{p['voice']}->{p['enrolled']} mean {p['mean']:.3f} max {p['max']:.3f}"
-            for p in hardest
-        )
-        print(f"closest non-target pairs (clean): {listed}")
+        print_closest(hardest_pairs(trials, "clean"))
     expressive = [v.name for v in voices if v.half == "expressive"]
     if expressive:
         print(
@@ -801,12 +803,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         print_expressive_table(rows)
         if "clean" in render_names:
-            hardest = hardest_pairs(trials, "clean", 2, "expressive")
-            listed = ", ".join(
-                f"{p['voice']}->{p['enrolled']} mean {p['mean']:.3f} max {p['max']:.3f}"
-                for p in hardest
-            )
-            print(f"closest non-target pairs (clean): {listed}")
+            print_closest(hardest_pairs(trials, "clean", 2, "expressive"))
     if sweep:
         print("clean trials at other thresholds, FAR / FRR:")
         for row in sweep:
