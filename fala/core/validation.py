@@ -28,6 +28,7 @@ import os
 import re
 import time
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -92,6 +93,12 @@ SILENCE_RMS = 1e-3
 # ≤ 0.2 nats — and every score compared in a decision comes from the same trimmed pass. The free
 # transcript keeps the whole window it was trained on: trimmed, 89 of 157 dev transcripts changed.
 SCORE_TAIL_POSITIONS = 100
+# Candidates are scored in batches of one token length, at most SCORE_BATCH at a time. CTranslate2
+# pads a batch to its longest sequence, and the padding moved a shorter candidate's scores by up to
+# 0.26 nats at a token (saida_13_40_pt.wav, 58 rivals at once), so a score depended on what it was
+# scored with; unpadded, each is what it is alone, to the bit. And the encoder output is repeated
+# per candidate: 8 at a time cost ~10 ms each, 58 at once ~20 ms each (memory traffic).
+SCORE_BATCH = 8
 # At each number of an accepted phrase, this many of the values the audio likes best are scored
 # as whole phrases against it (see `_contrast_rival_values`).
 RIVAL_VALUES = 3
@@ -297,9 +304,28 @@ class SpeechValidator:
 
     def _score(self, state: Scoring, candidates: list[list[int]]) -> list[np.ndarray]:
         """Teacher-forced log-probability of each token of each candidate, given the audio and
-        the state's lead (whose own scores are dropped).
+        the state's lead (whose own scores are dropped): `_scored`, in the candidates' order."""
+        scores: list[Any] = [None] * len(candidates)
+        for batch, batch_scores in self._scored(state, candidates):
+            for i, s in zip(batch, batch_scores, strict=True):
+                scores[i] = s
+        return scores
 
-        One batched decoder pass over the cached encoder output (CTranslate2 `align`)."""
+    def _scored(
+        self, state: Scoring, candidates: list[list[int]]
+    ) -> Iterator[tuple[list[int], list[np.ndarray]]]:
+        """The candidates scored a batch at a time, as (their indices, their scores): batched
+        decoder passes over the cached encoder output (CTranslate2 `align`), each of candidates
+        of one length (SCORE_BATCH), so that a score does not depend on its batch."""
+        by_length: dict[int, list[int]] = {}
+        for i, candidate in enumerate(candidates):
+            by_length.setdefault(len(candidate), []).append(i)
+        for same_length in by_length.values():
+            for start in range(0, len(same_length), SCORE_BATCH):
+                batch = same_length[start : start + SCORE_BATCH]
+                yield batch, self._align(state, [candidates[i] for i in batch])
+
+    def _align(self, state: Scoring, candidates: list[list[int]]) -> list[np.ndarray]:
         import ctranslate2
 
         batch = np.repeat(state.memory, len(candidates), axis=0)
@@ -439,11 +465,12 @@ class SpeechValidator:
     ) -> Evidence:
         """`ev` with the phrase scored against the values the audio likes best at each of its
         numbers (any hour, minute or digit, not only the listed near misses: "oito e quinze"
-        checked as ENTRADA 8 16 meets ENTRADA 8 15), in one scoring pass: `rival_values` (as
-        many digits) said the way the phrase is, and `readings` (any length: minute 5 for 45),
-        the hour with or without its "-teen" (3 for 13) and an English minute's "-teen"/"-ty"
-        partner, each said every way *it* is said — "oito horas e cinco" heard for ENTRADA 8 45
-        is scored as "Entrada, 8 horas e 5.", which fits better than any form of 8 45. The best
+        checked as ENTRADA 8 16 meets ENTRADA 8 15), until one fits (nearly) as well:
+        `rival_values` (as many digits) said the way the phrase is, then `readings` (any length:
+        minute 5 for 45), the hour with or without its "-teen" (3 for 13) and an English
+        minute's "-teen"/"-ty" partner, each said every way *it* is said — "oito horas e cinco"
+        heard for ENTRADA 8 45 is scored as "Entrada, 8 horas e 5.", which fits better than any
+        form of 8 45. The best
         becomes the near miss to beat when it fits better than the listed ones (per token, as
         every near miss: a whole phrase would favour the fewest tokens, "Entrada 13 15." over
         "Entrada, treze e quarenta e cinco.")."""
@@ -456,12 +483,20 @@ class SpeechValidator:
             for rival in dict.fromkeys(rivals)
             for form in spoken_forms(spelled_as_heard(rival, heard, lang), lang)
         ]
-        forms = list(dict.fromkeys([*said_like, *own_wording]))
-        if not forms:
-            return ev
+        # Rivals said the way the phrase is said first (the audio fits that wording best, so they
+        # are the likeliest to fit as well), then the other wordings. Once one fits (nearly) as
+        # well the verdict is "uncertain", and no other can undo that.
+        like_phrase = set(_said_like(rivals, heard, lang, ev.expected_form))
+        first = [*said_like, *(f for f in own_wording if f in like_phrase)]
+        first = list(dict.fromkeys(first))
+        then = [f for f in dict.fromkeys(own_wording) if f not in first]
         tokenizer = state.tokenizer
-        scores = self._score(state, [tokenizer.encode(" " + f) for f in forms])
-        return _with_best_near_miss(ev, forms, scores)
+        for forms in (first, then):
+            for batch, scores in self._scored(state, [tokenizer.encode(" " + f) for f in forms]):
+                ev = _with_best_near_miss(ev, [forms[i] for i in batch], scores)
+                if decide(ev) != REASON_ACOUSTIC_MATCH:
+                    return ev
+        return ev
 
     def _contrast(
         self, state, ev: Evidence, own: np.ndarray, expected: str, heard: str, lang: str

@@ -165,6 +165,56 @@ def test_a_greeting_before_the_phrase_is_the_context_its_forms_are_scored_in(spe
     assert lead_of(" Check in, nine forty-five.", form).lead == ()
 
 
+def test_a_score_does_not_depend_on_what_it_is_scored_with(speech_validator):
+    # CTranslate2 pads a batch to its longest candidate, and padded, a short candidate's token
+    # scores moved by up to 0.26 nats: a verdict then hung on which rivals were scored with it.
+    _, state = speech_validator._transcribe(clip("saida_13_40_pt.wav"), "pt")
+    said = [
+        " Saída, 13 e 10.",
+        " Saída, três e quarenta.",
+        " Saída, vinte e três horas e quarenta.",
+        " Saída, uma e dez da tarde.",
+        " Saída 3 40.",
+        " Saída, 13 horas e 30.",
+    ]
+    forms = [state.tokenizer.encode(f) for f in said * 2]  # more than one batch of some lengths
+    assert len({len(f) for f in forms}) > 3 and len(forms) > validation.SCORE_BATCH
+
+    together = speech_validator._score(state, forms)
+    for form, score in zip(forms, together, strict=True):
+        assert score == pytest.approx(speech_validator._score(state, [form])[0], abs=1e-5)
+
+
+def test_rivals_are_scored_only_until_one_fits_as_well(speech_validator, monkeypatch):
+    # "Saída, treze e quarenta", heard "Siva, treme, e guarenta.": the hour without its "-teen",
+    # said the way the phrase is ("Saída, três e quarenta."), fits better. The values and
+    # wordings of the rivals number about 60; scored those said like the phrase first, the
+    # verdict is settled ("uncertain") after a handful, and scoring the rest changes nothing.
+    scored = []
+    align, contrast = (
+        validation.SpeechValidator._align,
+        validation.SpeechValidator._contrast_rival_values,
+    )
+
+    def counted(self, state, candidates):
+        if scored:  # inside the rival pass
+            scored[-1] += len(candidates)
+        return align(self, state, candidates)
+
+    def rival_pass(self, *args):
+        scored.append(0)
+        return contrast(self, *args)
+
+    monkeypatch.setattr(validation.SpeechValidator, "_align", counted)
+    monkeypatch.setattr(validation.SpeechValidator, "_contrast_rival_values", rival_pass)
+    result, evidence = speech_validator.assess(clip("saida_13_40_pt.wav"), "SAIDA 13 40", "pt")
+
+    assert result.reason == "uncertain"
+    assert normalize(evidence.contrast_form, "pt") == "saida 3 40"
+    assert evidence.contrast_logprob > evidence.expected_logprob
+    assert len(scored) == 1 and 0 < scored[0] <= 20
+
+
 @pytest.mark.parametrize("expected", ["SAIDA 13 40", "ENTRADA 13 45"])
 def test_the_demo_clip_is_rejected_against_near_misses(speech_validator, expected):
     result = speech_validator.validate(clip("entrada_13_40_pt.wav"), expected, "pt")
