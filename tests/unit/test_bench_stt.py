@@ -59,7 +59,7 @@ def test_the_memory_fit_is_the_cheapest_size_within_a_tenth_of_3008_mbs_time(par
     two_threads = one_thread * (1 - parallel_share / 2)
     cost = bench_speed.cost_model(
         warm={"a.wav": {"audio_s": 4.0}},
-        handler={"model_p50_s": two_threads, "overhead_p50_s": 0.01},
+        handler={"model_mix_s": two_threads, "overhead_p50_s": 0.01},
         threads={
             "validator_cpu_threads": 2,
             "by_threads": {
