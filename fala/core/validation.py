@@ -326,6 +326,7 @@ class SpeechValidator:
                 yield batch, self._align(state, [candidates[i] for i in batch])
 
     def _align(self, state: Scoring, candidates: list[list[int]]) -> list[np.ndarray]:
+        """One batched decoder pass: each candidate's token log-probabilities after the lead."""
         import ctranslate2
 
         batch = np.repeat(state.memory, len(candidates), axis=0)
@@ -470,10 +471,9 @@ class SpeechValidator:
         minute 5 for 45), the hour with or without its "-teen" (3 for 13) and an English
         minute's "-teen"/"-ty" partner, each said every way *it* is said — "oito horas e cinco"
         heard for ENTRADA 8 45 is scored as "Entrada, 8 horas e 5.", which fits better than any
-        form of 8 45. The best
-        becomes the near miss to beat when it fits better than the listed ones (per token, as
-        every near miss: a whole phrase would favour the fewest tokens, "Entrada 13 15." over
-        "Entrada, treze e quarenta e cinco.")."""
+        form of 8 45. The best becomes the near miss to beat when it fits better than the listed
+        ones (per token, as every near miss: a whole phrase would favour the fewest tokens,
+        "Entrada 13 15." over "Entrada, treze e quarenta e cinco.")."""
         said_like = _said_like(with_values(expected, rival_values), heard, lang, ev.expected_form)
         rivals = [*with_values(expected, readings), *teen_hour_misses(expected)]
         if lang == "en":
@@ -487,8 +487,7 @@ class SpeechValidator:
         # are the likeliest to fit as well), then the other wordings. Once one fits (nearly) as
         # well the verdict is "uncertain", and no other can undo that.
         like_phrase = set(_said_like(rivals, heard, lang, ev.expected_form))
-        first = [*said_like, *(f for f in own_wording if f in like_phrase)]
-        first = list(dict.fromkeys(first))
+        first = list(dict.fromkeys([*said_like, *(f for f in own_wording if f in like_phrase)]))
         then = [f for f in dict.fromkeys(own_wording) if f not in first]
         tokenizer = state.tokenizer
         for forms in (first, then):
