@@ -1,9 +1,11 @@
 """The speech-to-text benchmark's arithmetic and one small real run (tests/benchmarks/
-bench_stt.py); bench_speed's Lambda memory-size fit."""
+bench_stt.py); bench_speed's Lambda memory-size fit and the cost of its clips' mix."""
 
 from __future__ import annotations
 
+import base64
 import json
+import types
 
 import pytest
 
@@ -77,3 +79,37 @@ def test_the_memory_fit_is_the_cheapest_size_within_a_tenth_of_3008_mbs_time(par
     smaller = [mb for mb in by_size if mb < fit]
     assert all(by_size[mb]["request_s"] > limit for mb in smaller)
     assert by_size[fit]["usd_per_1000"] < reference["usd_per_1000"]
+
+
+def test_the_cost_of_the_clips_mix_is_the_mean_of_their_times(monkeypatch):
+    # Every request is billed: three quick clips and a slow one cost the mean of their times,
+    # not the p50 of all requests (it falls between two clips and ignores the slowest).
+    seconds = dict(zip((c.expected for c in bench_speed.CLIPS), (0.2, 2.0, 0.9, 0.3), strict=True))
+    clock = [0.0]
+    monkeypatch.setattr(bench_speed, "time", types.SimpleNamespace(perf_counter=lambda: clock[0]))
+
+    class Validator:
+        def validate(self, audio, expected, language):
+            clock[0] += seconds[expected]
+
+    validator = Validator()
+
+    def handler(event, context):
+        body = json.loads(base64.b64decode(event["body"]))
+        validator.validate(None, body["expected_speech"], body["language"])
+        clock[0] += 0.01  # parsing, logging, the response
+        return {"statusCode": 200}
+
+    report = bench_speed.measure_handler(types.SimpleNamespace(handler=handler), validator, 3)
+
+    assert report["model_mix_s"] == pytest.approx(0.85)
+    assert report["model_p50_s"] == pytest.approx(0.6)  # between the 0.3 s and 0.9 s clips
+    assert report["overhead_p50_s"] == pytest.approx(0.01)
+    one_thread = {"validate_p50_s": 3.4}
+    cost = bench_speed.cost_model(
+        warm={"a.wav": {"audio_s": 4.0}},
+        handler=report,
+        threads={"validator_cpu_threads": 2, "by_threads": {"1": one_thread, "2": one_thread}},
+        cold={"engine": {"import_engine_s": 0.8}},
+    )
+    assert cost["request_here_s"] == pytest.approx(0.86)
