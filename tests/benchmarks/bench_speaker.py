@@ -345,15 +345,14 @@ def score_voices(
     for voice in voices:
         own = voice.same_as or voice.name
         for path in picked[voice.name][1]:
-            base = decode_prompt(path)
-            rendered = vectors.setdefault(voice.name, [])
-            rendered.append({})
+            base, key = decode_prompt(path), f"{voice.name}/{path.name}"
+            rendered = {}  # this prompt's embedding per render
+            vectors.setdefault(voice.name, []).append(rendered)
             for render in render_names:
-                key = f"{voice.name}/{path.name}"
                 vector = embed(render_audio(renders, render, base, key), f"{voice.name} {render}")
                 if vector is None:
                     continue
-                rendered[-1][render] = vector
+                rendered[render] = vector
                 for name, enrolled in by_render[render].items():
                     trials.append(
                         {
