@@ -468,14 +468,21 @@ class SpeechValidator:
         numbers (any hour, minute or digit, not only the listed near misses: "oito e quinze"
         checked as ENTRADA 8 16 meets ENTRADA 8 15), until one fits (nearly) as well:
         `rival_values` (as many digits) said the way the phrase is, then `readings` (any length:
-        minute 5 for 45), the hour with or without its "-teen" (3 for 13) and an English
-        minute's "-teen"/"-ty" partner, each said every way *it* is said — "oito horas e cinco"
-        heard for ENTRADA 8 45 is scored as "Entrada, 8 horas e 5.", which fits better than any
-        form of 8 45. The best becomes the near miss to beat when it fits better than the listed
-        ones (per token, as every near miss: a whole phrase would favour the fewest tokens,
-        "Entrada 13 15." over "Entrada, treze e quarenta e cinco.")."""
+        minute 5 for 45), the hour with or without its "-teen" (3 for 13), an English minute's
+        "-teen"/"-ty" partner and the listed near misses of another hour (`_contrast` scored
+        them said the way the phrase is), each said every way *it* is said — "oito horas e
+        cinco" heard for ENTRADA 8 45 is scored as "Entrada, 8 horas e 5.", which fits better
+        than any form of 8 45; "quinze para as cinco da tarde" (16:45) heard for SAIDA 17 45,
+        whose best form is "cinco e quarenta e cinco da tarde", is 16 45 said its own way. The
+        best becomes the near miss to beat when it fits better than the listed ones (per token,
+        as every near miss: a whole phrase would favour the fewest tokens, "Entrada 13 15." over
+        "Entrada, treze e quarenta e cinco.")."""
         said_like = _said_like(with_values(expected, rival_values), heard, lang, ev.expected_form)
-        rivals = [*with_values(expected, readings), *teen_hour_misses(expected)]
+        rivals = [
+            *with_values(expected, readings),
+            *teen_hour_misses(expected),
+            *near_misses(expected, hours_only=True),
+        ]
         if lang == "en":
             rivals += teen_ty_misses(expected)
         own_wording = [
@@ -487,8 +494,10 @@ class SpeechValidator:
         # are the likeliest to fit as well), then the other wordings. Once one fits (nearly) as
         # well the verdict is "uncertain", and no other can undo that.
         like_phrase = set(_said_like(rivals, heard, lang, ev.expected_form))
+        listed = set(_said_like(near_misses(expected), heard, lang, ev.expected_form))  # scored
         first = list(dict.fromkeys([*said_like, *(f for f in own_wording if f in like_phrase)]))
-        then = [f for f in dict.fromkeys(own_wording) if f not in first]
+        first = [f for f in first if f not in listed]
+        then = [f for f in dict.fromkeys(own_wording) if f not in first and f not in listed]
         tokenizer = state.tokenizer
         for forms in (first, then):
             for batch, scores in self._scored(state, [tokenizer.encode(" " + f) for f in forms]):

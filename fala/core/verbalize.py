@@ -93,10 +93,13 @@ def spoken_forms(expected: str, lang: str, *, glued: bool = False) -> list[str]:
     return list(dict.fromkeys([written, *same]))[:MAX_FORMS]
 
 
-def near_misses(expected: str) -> list[str]:
+def near_misses(expected: str, *, hours_only: bool = False) -> list[str]:
     """Phrases that differ from `expected` in one number, as an operator would write them: another
     hour, minute or half of the day for a time, one digit changed or dropped for a code. The
-    audio must support the expected phrase better than each of these (fala.core.decision)."""
+    audio must support the expected phrase better than each of these (fala.core.decision).
+    `hours_only`: the other hours of its times only (the hour before and after, the other half
+    of the day) — the readings whose spoken hour can be the phrase's in another wording
+    ("cinco" is 17 in "cinco e quarenta e cinco da tarde", 16 in "quinze para as cinco")."""
     tokens = expected.split()
     out: list[str] = []
     i = 0
@@ -106,11 +109,15 @@ def near_misses(expected: str) -> list[str]:
         hour, minute = _hour(tok), _minute(nxt)
         if hour is not None and minute is not None:
             times = [(hour + 1, minute), (hour - 1, minute), ((hour + 12) % 24, minute)]
-            times += [(hour, (minute + d) % 60) for d in (5, -5, 10, -10)]
-            times += [(hour, m) for m in _TEEN_TY.get(minute, ())]
+            if not hours_only:
+                times += [(hour, (minute + d) % 60) for d in (5, -5, 10, -10)]
+                times += [(hour, m) for m in _TEEN_TY.get(minute, ())]
             for h, m in times:
                 out.append(" ".join([*tokens[:i], f"{h % 24:02d}", f"{m:02d}", *tokens[i + 2 :]]))
             i += 2
+            continue
+        if hours_only:
+            i += 1
             continue
         if _is_number(tok):
             variants = [

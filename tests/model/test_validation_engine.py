@@ -129,6 +129,20 @@ def test_a_minute_heard_as_its_teen_partner_in_noise_is_never_accepted(speech_va
     assert speech_validator.validate(audio, "CHECK OUT 3 50", "en").reason in ("match", "uncertain")
 
 
+def test_a_listed_near_miss_is_also_weighed_in_the_wording_it_fits_best(speech_validator):
+    # A dev MBROLA voice (br2) says "Saída, quinze para as cinco da tarde." (16:45) in pink noise
+    # (20 dB SNR); Whisper hears "Sai da 15 para a passinha da tarde." (CPUs differ on the
+    # garbled word). For SAIDA 17 45 the best form is "cinco e quarenta e cinco da tarde", and
+    # the hour before, said that way ("quatro e quarenta e cinco"), trailed it: SAIDA 17 45
+    # was accepted at 0.99 on AVX-512 and AVX2 CPUs until session 23. Said the way it fits
+    # best, "quinze para as cinco da tarde", that near miss leads by 0.6 nats a token.
+    audio = clip("saida_16_45_pt_mbrola_noise20.wav")
+    wrong = speech_validator.validate(audio, "SAIDA 17 45", "pt-BR")
+    assert not wrong.validated
+    assert wrong.confidence < 0.5
+    assert speech_validator.validate(audio, "SAIDA 16 45", "pt-BR").validated  # every CPU kind
+
+
 def test_a_minute_the_audio_does_not_say_is_not_accepted_in_a_glued_wording(speech_validator):
     # Flite's awb says "Check in, six fifty two." in pink noise; Whisper hears "three" (653,
     # "650 trees", "615 trees"), which no contrast here can undo. A glued best form ("Check in

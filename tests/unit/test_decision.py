@@ -240,6 +240,18 @@ def test_near_misses_differ_in_one_number_and_never_mean_the_phrase():
             assert comparison_key(normalize(miss, language)) != key, miss
 
 
+def test_the_near_misses_of_another_hour_are_the_hour_before_after_and_twelve_away():
+    from fala.core.verbalize import near_misses
+
+    assert near_misses("SAIDA 17 45", hours_only=True) == [
+        "SAIDA 18 45",
+        "SAIDA 16 45",
+        "SAIDA 05 45",
+    ]
+    assert set(near_misses("SAIDA 17 45", hours_only=True)) < set(near_misses("SAIDA 17 45"))
+    assert near_misses("CODIGO 3150", hours_only=True) == []  # a code has no hour
+
+
 def test_a_teen_or_ty_minute_has_its_partner_as_the_rival_a_match_must_beat():
     from fala.core.verbalize import teen_ty_misses
 
