@@ -494,10 +494,11 @@ class SpeechValidator:
         # are the likeliest to fit as well), then the other wordings. Once one fits (nearly) as
         # well the verdict is "uncertain", and no other can undo that.
         like_phrase = set(_said_like(rivals, heard, lang, ev.expected_form))
-        listed = set(_said_like(near_misses(expected), heard, lang, ev.expected_form))  # scored
-        first = list(dict.fromkeys([*said_like, *(f for f in own_wording if f in like_phrase)]))
-        first = [f for f in first if f not in listed]
-        then = [f for f in dict.fromkeys(own_wording) if f not in first and f not in listed]
+        # the listed near misses said the way the phrase is: `_contrast` scored them
+        scored = set(_said_like(near_misses(expected), heard, lang, ev.expected_form))
+        first = [*said_like, *(f for f in own_wording if f in like_phrase)]
+        first = [f for f in dict.fromkeys(first) if f not in scored]
+        then = [f for f in dict.fromkeys(own_wording) if f not in first and f not in scored]
         tokenizer = state.tokenizer
         for forms in (first, then):
             for batch, scores in self._scored(state, [tokenizer.encode(" " + f) for f in forms]):
