@@ -37,6 +37,10 @@ class Evidence:
     # "-teen"/"-ty" partner (English "7 50" over "7 15", verbalize.teen_ty_misses), scored on the
     # pass that matched (inf: no such minute)
     teen_ty_lead: float = math.inf
+    # the same lead of the transcript's own reading when it heard the phrase with its minute's
+    # "-teen"/"-ty" partner ("Check out 315" for CHECK OUT 3 50): how clearly the audio says the
+    # partner instead (inf: the transcript heard something else)
+    heard_partner_lead: float = math.inf
     free_logprob: float = 0.0  # the free transcript, teacher-forced
     expected_logprob: float = -math.inf  # the best spoken form of the expected phrase
     expected_min_logprob: float = -math.inf  # its least likely token
@@ -223,7 +227,10 @@ def decide(ev: Evidence) -> str:
        fits best (fala.core.validation). A close transcript with
        other numbers is not held to NEAR_MISS_GAP when the audio prefers every expected
        numeral (NUMERAL_SUPPORT).
-    3. Short of that but within UNCERTAIN_GAP → "uncertain" (a reject); else "mismatch".
+    3. Short of that but within UNCERTAIN_GAP → "uncertain" (a reject); else "mismatch" —
+       unless the transcript heard the phrase's "-teen"/"-ty" partner and the audio does not
+       prefer that partner as clearly as a match for it would need (MATCH_TEEN_TY_LEAD):
+       "uncertain", since the audio does not tell the two apart.
     """
     if ev.no_speech:
         return REASON_NO_SPEECH
@@ -248,6 +255,8 @@ def decide(ev: Evidence) -> str:
         ):
             return REASON_UNCERTAIN  # a near miss, numeral or word fits (nearly) as well
         return REASON_ACOUSTIC_MATCH
+    if ev.heard_partner_lead < MATCH_TEEN_TY_LEAD:
+        return REASON_UNCERTAIN  # what was heard is no clearer than the phrase itself
     if near_miss or not plausible or gap < -UNCERTAIN_GAP:
         return REASON_MISMATCH
     return REASON_UNCERTAIN

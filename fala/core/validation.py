@@ -40,6 +40,7 @@ from fala.core.audio import SAMPLE_RATE
 from fala.core.decision import (
     REASON_ACOUSTIC_MATCH,
     REASON_MATCH,
+    REASON_MISMATCH,
     Evidence,
     clear_match,
     confidence,
@@ -422,6 +423,12 @@ class SpeechValidator:
                     # held to the match's standard: "350" heard, "Check out 3 15." scored
                     lead = self._teen_ty_lead(state, expected, transcript)
                     ev = dataclasses.replace(ev, teen_ty_lead=lead)
+        partner = heard_partner(expected, transcript.text, lang) if family == "en" else None
+        if partner is not None and decide(ev) == REASON_MISMATCH:
+            # "315" heard for CHECK OUT 3 50 rules the phrase out only as clearly as it would
+            # be a match for CHECK OUT 3 15: held to the same whole-phrase lead
+            lead = self._teen_ty_lead(state, partner, transcript)
+            ev = dataclasses.replace(ev, heard_partner_lead=lead)
         return transcript, ev, normalized_spoken, normalized_expected
 
     def _match_evidence(self, state, transcript: Transcript, expected: str) -> Evidence:
@@ -680,6 +687,16 @@ class SpeechValidator:
 
 # The longest greeting looked for before a phrase ("Muito obrigado, bom dia!" is 8 tokens).
 MAX_LEAD_TOKENS = 12
+
+
+def heard_partner(expected: str, transcript: str, lang: str | None) -> str | None:
+    """The phrase with its minute's "-teen"/"-ty" partner (verbalize.teen_ty_misses) when that is
+    what the transcript says ("Check out 315" for CHECK OUT 3 50 → "CHECK OUT 3 15"), else None."""
+    for partner in teen_ty_misses(expected):
+        normalized = normalize(partner, lang)
+        if same_phrase(transcript_reading(transcript, normalized, lang), normalized):
+            return partner
+    return None
 
 
 def _with_lead(

@@ -33,11 +33,13 @@ def scored(
     heard_word_leads=(),
     confusable_leads=(),
     free=-1.0,
+    heard_partner_lead=float("inf"),
 ):
     """Evidence with the expected phrase `gap` nats/token below the free transcript and, unless
     `contrast` is False (a phrase without numbers), `margin` above its best near miss;
     `numerals`: (log P of each expected numeral, log P of its likeliest rival);
-    `heard_word_leads`: how much likelier (per token) with the heard words in place."""
+    `heard_word_leads`: how much likelier (per token) with the heard words in place;
+    `heard_partner_lead`: how much likelier the transcript's "-teen"/"-ty" partner reading is."""
     expected = free + gap
     return Evidence(
         free_matches=False,
@@ -52,6 +54,7 @@ def scored(
         numerals=numerals,
         heard_word_leads=heard_word_leads,
         confusable_leads=confusable_leads,
+        heard_partner_lead=heard_partner_lead,
     )
 
 
@@ -95,6 +98,18 @@ def scored(
         # phrase is nearly as likely as what was heard
         (scored(-0.6, closeness=0.9, numbers_conflict=True), REASON_MISMATCH),
         (scored(-0.2, closeness=0.9, numbers_conflict=True), REASON_ACOUSTIC_MATCH),
+        # …but a transcript that heard the phrase's "-teen"/"-ty" partner ("Check out 315" for
+        # CHECK OUT 3 50) rules it out only when the audio prefers that partner as clearly as a
+        # match for it would need; else the audio does not tell the two apart
+        (
+            scored(-0.6, closeness=0.9, numbers_conflict=True, heard_partner_lead=2.5),
+            REASON_MISMATCH,
+        ),
+        (
+            scored(-0.6, closeness=0.9, numbers_conflict=True, heard_partner_lead=0.4),
+            REASON_UNCERTAIN,
+        ),
+        (scored(-2.2, heard_partner_lead=-3.2), REASON_UNCERTAIN),
         # numbers heard in a garbled transcript are not trusted on their own
         (scored(-1.0, closeness=0.3, numbers_conflict=True), REASON_ACOUSTIC_MATCH),
         # …nor in a close one when the audio prefers every expected numeral ("Check in line 45")
@@ -259,6 +274,17 @@ def test_a_teen_or_ty_minute_has_its_partner_as_the_rival_a_match_must_beat():
     assert teen_ty_misses("CHECK OUT 17 30") == ["CHECK OUT 17 13"]
     assert teen_ty_misses("Check in 9 14 please") == ["Check in 9 40 please"]
     assert teen_ty_misses("CHECK IN 9 45") == teen_ty_misses("CODE 1530") == []
+
+
+def test_a_transcript_that_heard_the_minute_s_teen_or_ty_partner_names_it():
+    from fala.core.validation import heard_partner
+
+    assert heard_partner("CHECK OUT 3 50", "Check out 315", "en") == "CHECK OUT 3 15"
+    assert heard_partner("CHECK IN 7 15", "Check in, seven fifty.", "en") == "CHECK IN 7 50"
+    # another minute, or the phrase itself, is not its partner
+    assert heard_partner("CHECK OUT 3 50", "Check out 355", "en") is None
+    assert heard_partner("CHECK OUT 3 50", "Check out 350", "en") is None
+    assert heard_partner("CHECK IN 9 45", "Check in 915", "en") is None
 
 
 def test_an_hour_has_itself_with_or_without_its_teen_as_a_rival_reading():
