@@ -41,6 +41,11 @@ class Evidence:
     # "-teen"/"-ty" partner ("Check out 315" for CHECK OUT 3 50): how clearly the audio says the
     # partner instead (inf: the transcript heard something else)
     heard_partner_lead: float = math.inf
+    # how much likelier (nats/token) an acoustic match is than itself with its hour's "-teen"/
+    # "dez-" partner (3 40 / 13 40), compared in the same wording twice: in the one the phrase
+    # fits best and in the one the partner fits best, the smaller lead counting (inf: no such
+    # hour)
+    teen_hour_lead: float = math.inf
     free_logprob: float = 0.0  # the free transcript, teacher-forced
     expected_logprob: float = -math.inf  # the best spoken form of the expected phrase
     expected_min_logprob: float = -math.inf  # its least likely token
@@ -249,6 +254,7 @@ def decide(ev: Evidence) -> str:
         if (
             ev.expected_logprob - ev.contrast_logprob < margin
             or ev.teen_ty_lead < MATCH_TEEN_TY_LEAD
+            or ev.teen_hour_lead < margin
             or ev.another_numeral_heard
             or ev.another_word_heard
             or (ev.confusable_leads and ev.word_support < WORD_MARGIN + doubt)

@@ -415,6 +415,10 @@ class SpeechValidator:
                 ev = self._contrast_rival_values(
                     state, ev, expected, heard_text, family, rival_values, reading_values
                 )
+                if decide(ev) == REASON_ACOUSTIC_MATCH and teen_hour_misses(expected):
+                    own = dict(zip(forms, (float(s.mean()) for s in scores[1:]), strict=True))
+                    lead = self._teen_hour_lead(state, ev, expected, transcript.text, family, own)
+                    ev = dataclasses.replace(ev, teen_hour_lead=lead)
                 if (
                     decide(ev) == REASON_ACOUSTIC_MATCH
                     and family == "en"
@@ -467,6 +471,41 @@ class SpeechValidator:
             leads.append(total[best_own] - total[partner_like_own])
             leads.append(total[own_like_partner] - total[best_partner])
         return min(leads)
+
+    def _teen_hour_lead(
+        self, state, ev: Evidence, expected: str, heard: str, lang: str, own: dict[str, float]
+    ) -> float:
+        """How much likelier (nats/token) the phrase is than itself with its hour's "-teen"/"dez-"
+        partner (verbalize.teen_hour_misses), compared in the same wording twice: in the one the
+        phrase fits best and in the one the partner fits best, the smaller lead counting. The
+        wording can hide the syllable that tells them apart: an MBROLA "Entrada, treze horas e
+        quarenta", heard "Entrada, 3 horas por 40.", makes "3 horas e 40" far likelier than
+        "13 horas e 40" but "três horas e quarenta" barely likelier than "treze horas e
+        quarenta". Only wordings that say both hours by their own numbers count: where the
+        phrase is best said another way ("uma e quarenta da tarde" for 13 40) the audio named
+        the hour in words the partner does not share. `own`: the phrase's forms and scores."""
+        tokenizer = state.tokenizer
+        leads = []
+        for partner in teen_hour_misses(expected):
+            hour, other = next(
+                (a, b) for a, b in zip(expected.split(), partner.split(), strict=True) if a != b
+            )
+            if not _names_hour(ev.expected_form, hour, lang):
+                continue  # said another way ("uma e quarenta da tarde"): no syllable hides it
+            forms = spoken_forms(spelled_as_heard(partner, heard, lang), lang)
+            scores = self._score(state, [tokenizer.encode(" " + f) for f in forms])
+            means = dict(zip(forms, (float(s.mean()) for s in scores), strict=True))
+            best_partner = max(forms, key=means.__getitem__)
+            pairs = [
+                (ev.expected_form, closest_wording(forms, ev.expected_form)),
+                (closest_wording(list(own), best_partner), best_partner),
+            ]
+            leads += [
+                own[mine] - means[theirs]
+                for mine, theirs in pairs
+                if _names_hour(mine, hour, lang) and _names_hour(theirs, other, lang)
+            ]
+        return min(leads, default=math.inf)
 
     def _contrast_rival_values(
         self, state, ev: Evidence, expected: str, heard: str, lang: str, rival_values, readings
@@ -687,6 +726,13 @@ class SpeechValidator:
 
 # The longest greeting looked for before a phrase ("Muito obrigado, bom dia!" is 8 tokens).
 MAX_LEAD_TOKENS = 12
+
+
+def _names_hour(form: str, hour: str, lang: str) -> bool:
+    """Whether `form` says `hour` (digits) by its own number: "treze horas e quarenta" or
+    "13h40" say 13, "uma e quarenta da tarde" does not."""
+    pattern = rf"(?<!\d)0?{int(hour)}(?:h?\d\d)?(?!\d)"
+    return re.search(pattern, numbers_to_digits(form, lang)) is not None
 
 
 def heard_partner(expected: str, transcript: str, lang: str | None) -> str | None:

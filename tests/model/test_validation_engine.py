@@ -33,10 +33,14 @@ def demo_validation(speech_validator):
 
 
 def test_the_demo_clip_validates(demo_validation):
+    # Every CPU kind accepts it; most hear it exactly ("Entrada, treze e quarenta."), Intel's MKL
+    # kernels limited to AVX2 (tests/with_isa.sh mkl-avx2) hear "Entrada, 13 e guarda a
+    # interessa." and accept it on the audio's score: an acoustic match.
     assert demo_validation.validated is True
-    assert demo_validation.reason == "match"
-    assert demo_validation.normalized_expected == demo_validation.normalized_spoken
-    assert demo_validation.normalized_spoken == "entrada 13 40"
+    assert demo_validation.reason in ("match", "acoustic match")
+    if demo_validation.reason == "match":
+        assert demo_validation.normalized_spoken == "entrada 13 40"
+    assert demo_validation.normalized_expected == "entrada 13 40"
     assert demo_validation.spoken_text_in_audio.lower().startswith("entrada")
     assert demo_validation.language == "pt-BR"
     assert demo_validation.expected_speech == "ENTRADA 13 40"
@@ -150,10 +154,12 @@ def test_a_minute_the_audio_does_not_say_is_not_accepted_in_a_glued_wording(spee
     # "650 trees", "615 trees"), which no contrast here can undo. A glued best form ("Check in
     # 652.", tokens " 65" + "2") once had the numerals' pass read 6 and 2 and accepted CHECK IN
     # 6 52 as well, on AVX2 and generic CPUs: glued times are only compared as whole phrases.
+    # Intel's AVX2 kernels (tests/with_isa.sh avx2 on a Sapphire Rapids) hear "Check in, 653.",
+    # close enough to hold the phrase to the near-miss gap: a "mismatch" there.
     result = speech_validator.validate(
         clip("checkin_6_52_en_flite_noise10.wav"), "CHECK IN 6 52", "en"
     )
-    assert result.reason == "uncertain"
+    assert result.reason in ("uncertain", "mismatch")
     assert not result.validated
 
 
@@ -236,9 +242,9 @@ def test_the_demo_clip_is_rejected_against_near_misses(speech_validator, expecte
     result = speech_validator.validate(clip("entrada_13_40_pt.wav"), expected, "pt")
 
     assert result.validated is False
-    assert result.reason == "mismatch"
-    assert result.normalized_spoken == "entrada 13 40"
-    assert result.confidence > 0
+    # "mismatch" where the clip is heard exactly; "uncertain" where it is garbled (mkl-avx2)
+    assert result.reason in ("mismatch", "uncertain")
+    assert 0 < result.confidence < 0.5
 
 
 @pytest.mark.parametrize(
@@ -411,6 +417,19 @@ def test_an_hour_the_audio_hears_with_and_without_its_teen_is_uncertain(speech_v
 
     assert not validation.validated
     assert validation.reason == "uncertain"
+
+
+def test_an_hour_is_weighed_against_its_teen_in_the_wording_that_hides_it(speech_validator):
+    # A dev MBROLA voice (br2) says "Entrada, 13 horas e 40."; Whisper hears "Entrada, 3 horas
+    # por 40." In digits the audio makes "3 horas e 40" far likelier than "13 horas e 40", but
+    # in words "três horas e quarenta" only 0.04 nats a token above "treze horas e quarenta":
+    # the audio does not tell. ENTRADA 3 40 was accepted at 0.99 on every CPU kind until
+    # session 24 compared the two in both wordings.
+    audio = decode_audio((CORPUS / "dev_pt_positive_209ccebf.ogg").read_bytes(), max_seconds=30)
+    wrong, evidence = speech_validator.assess(audio, "ENTRADA 3 40", "pt-BR")
+    assert not wrong.validated
+    assert wrong.confidence < 0.5
+    assert evidence.teen_hour_lead < 0.5
 
 
 @pytest.mark.parametrize("expected", ["ENTRADA 8 16", "ENTRADA 8 13", "ENTRADA 8 05", "SAIDA 8 15"])

@@ -78,6 +78,10 @@ def scored(
         # nat, as for a match ("Check out 3 15." scored where "350" was heard)
         (replace(scored(0.1), teen_ty_lead=1.5), REASON_ACOUSTIC_MATCH),
         (replace(scored(0.1), teen_ty_lead=0.66), REASON_UNCERTAIN),
+        # …and its hour's "-teen"/"dez-" partner, compared in the same wording twice, must
+        # trail it by the near-miss margin ("três" barely over "treze" in words, far in digits)
+        (replace(scored(0.1), teen_hour_lead=0.6), REASON_ACOUSTIC_MATCH),
+        (replace(scored(0.1), teen_hour_lead=0.04), REASON_UNCERTAIN),
         # less likely than a garbled transcript, but far more likely than every near miss
         (scored(-1.1), REASON_ACOUSTIC_MATCH),
         # …without near misses to beat (no numbers in the phrase) that is not enough
