@@ -291,6 +291,18 @@ def test_a_transcript_that_heard_the_minute_s_teen_or_ty_partner_names_it():
     assert heard_partner("CHECK IN 9 45", "Check in 915", "en") is None
 
 
+def test_a_wording_names_an_hour_by_its_own_number_or_not():
+    from fala.core.validation import _names_hour
+
+    assert _names_hour("Entrada, treze horas e quarenta.", "13", "pt")
+    assert _names_hour("Entrada, 13h40.", "13", "pt")
+    assert _names_hour("Check in 715.", "7", "en")
+    assert _names_hour("Entrada, 03 e 40.", "03", "pt")
+    # the 12-hour clock names 13 as "uma"; "13" does not name 3
+    assert not _names_hour("Entrada, uma e quarenta da tarde.", "13", "pt")
+    assert not _names_hour("Entrada, 13 horas e 40.", "3", "pt")
+
+
 def test_an_hour_has_itself_with_or_without_its_teen_as_a_rival_reading():
     from fala.core.verbalize import teen_hour_misses
 
