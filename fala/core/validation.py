@@ -427,8 +427,10 @@ class SpeechValidator:
                     # held to the match's standard: "350" heard, "Check out 3 15." scored
                     lead = self._teen_ty_lead(state, expected, transcript)
                     ev = dataclasses.replace(ev, teen_ty_lead=lead)
-        partner = heard_partner(expected, transcript.text, lang) if family == "en" else None
-        if partner is not None and decide(ev) == REASON_MISMATCH:
+        partner = None
+        if family == "en" and decide(ev) == REASON_MISMATCH:
+            partner = heard_partner(expected, transcript.text, lang)
+        if partner is not None:
             # "315" heard for CHECK OUT 3 50 rules the phrase out only as clearly as it would
             # be a match for CHECK OUT 3 15: held to the same whole-phrase lead
             lead = self._teen_ty_lead(state, partner, transcript)
