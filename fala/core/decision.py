@@ -21,6 +21,7 @@ REASON_MISMATCH = "mismatch"
 REASON_NO_SPEECH = "no speech"
 REASON_ACOUSTIC_MATCH = "acoustic match"  # transcript differs in form, the audio scores the phrase
 REASON_UNCERTAIN = "uncertain"  # not enough evidence either way: a reject
+ACCEPTS = (REASON_MATCH, REASON_ACOUSTIC_MATCH)  # the outcomes that validate the phrase
 
 
 @dataclass(frozen=True)

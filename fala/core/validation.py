@@ -38,8 +38,8 @@ import numpy as np
 from fala.core import whisper_window
 from fala.core.audio import SAMPLE_RATE
 from fala.core.decision import (
+    ACCEPTS,
     REASON_ACOUSTIC_MATCH,
-    REASON_MATCH,
     REASON_MISMATCH,
     Evidence,
     clear_match,
@@ -427,10 +427,11 @@ class SpeechValidator:
                     # held to the match's standard: "350" heard, "Check out 3 15." scored
                     lead = self._teen_ty_lead(state, expected, transcript)
                     ev = dataclasses.replace(ev, teen_ty_lead=lead)
-        partner = None
-        if family == "en" and decide(ev) == REASON_MISMATCH:
-            partner = heard_partner(expected, transcript.text, lang)
-        if partner is not None:
+        if (
+            family == "en"
+            and decide(ev) == REASON_MISMATCH
+            and (partner := heard_partner(expected, transcript.text, lang)) is not None
+        ):
             # "315" heard for CHECK OUT 3 50 rules the phrase out only as clearly as it would
             # be a match for CHECK OUT 3 15: held to the same whole-phrase lead
             lead = self._teen_ty_lead(state, partner, transcript)
@@ -714,7 +715,7 @@ class SpeechValidator:
             },
         )
         validation = Validation(
-            validated=reason in (REASON_MATCH, REASON_ACOUSTIC_MATCH),
+            validated=reason in ACCEPTS,
             spoken_text_in_audio=transcript.text,
             expected_speech=expected,
             normalized_expected=normalized_expected,
