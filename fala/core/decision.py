@@ -42,10 +42,10 @@ class Evidence:
     # "-teen"/"-ty" partner ("Check out 315" for CHECK OUT 3 50): how clearly the audio says the
     # partner instead (inf: the transcript heard something else)
     heard_partner_lead: float = math.inf
-    # how much likelier (nats/token) an acoustic match is than itself with its hour's "-teen"/
-    # "dez-" partner (3 40 / 13 40), compared in the same wording twice: in the one the phrase
-    # fits best and in the one the partner fits best, the smaller lead counting (inf: no such
-    # hour)
+    # how much likelier (nats/token) an acoustic match (or a match that writes the hour in
+    # digits) is than itself with its hour's "-teen"/"dez-" partner
+    # (3 40 / 13 40), compared in the same wording twice: in the one the phrase fits best and in
+    # the one the partner fits best, the smaller lead counting (inf: no such hour, or not asked)
     teen_hour_lead: float = math.inf
     free_logprob: float = 0.0  # the free transcript, teacher-forced
     expected_logprob: float = -math.inf  # the best spoken form of the expected phrase
@@ -159,6 +159,13 @@ MATCH_NUMERAL_LEAD = 1.0
 # numeral lead's standard, applied to the whole phrase. On dev voices saying such times in six
 # renders (session 16) it turned one false accept uncertain and no positive.
 MATCH_TEEN_TY_LEAD = MATCH_NUMERAL_LEAD
+# A transcript equal to a phrase whose hour has a "-teen"/"dez-" partner (3/13 … 9/19), written in
+# digits, must also beat that partner in the same wording by CONTRAST_MARGIN, as an acoustic
+# match must (teen_hour_lead): Whisper writes "Entrada, 3 e 40." as readily as "13 e 40" for an
+# espeak-ng "treze e quarenta" (AAC, fitted window, Intel, session 25), with " 3" 4.4 nats over
+# " 13", so no greedy lead can screen it. An hour in words ("treze") is left alone: the decoder
+# wrote the syllable that tells them apart, and in words the two compare within 0.03 nats a
+# token on true matches.
 
 
 # `confidence` per outcome: the share of the corpus' dev clips with that outcome that say the
@@ -206,16 +213,23 @@ def needs_numerals(ev: Evidence) -> bool:
 
 def clear_match(ev: Evidence) -> bool:
     """A transcript equal to the phrase whose numerals the audio clearly supports: the decoder
-    chose each by MATCH_NUMERAL_LEAD, and the phrase beats its "-teen"/"-ty" reading."""
-    return ev.free_numeral_lead >= MATCH_NUMERAL_LEAD and ev.teen_ty_lead >= MATCH_TEEN_TY_LEAD
+    chose each by MATCH_NUMERAL_LEAD, and the phrase beats its "-teen"/"-ty" reading and its
+    hour's "-teen"/"dez-" partner."""
+    return (
+        ev.free_numeral_lead >= MATCH_NUMERAL_LEAD
+        and ev.teen_ty_lead >= MATCH_TEEN_TY_LEAD
+        and ev.teen_hour_lead >= CONTRAST_MARGIN
+    )
 
 
 def decide(ev: Evidence) -> str:
     """The outcome (reason) the evidence supports; its confidence is CALIBRATED_CONFIDENCE.
 
     1. No speech → "no speech". The free (unbiased) transcript matches → "match", unless the
-       decoder chose one of its numerals by less than MATCH_NUMERAL_LEAD or the audio prefers a
-       minute's "-teen"/"-ty" partner (MATCH_TEEN_TY_LEAD) → "uncertain".
+       decoder chose one of its numerals by less than MATCH_NUMERAL_LEAD, or the audio prefers a
+       minute's "-teen"/"-ty" partner (MATCH_TEEN_TY_LEAD), or the hour's "-teen"/"dez-"
+       partner fits about as well in the same wording (CONTRAST_MARGIN; asked where the
+       transcript writes that hour in digits) → "uncertain".
     2. Otherwise the expected phrase is *scored* (teacher-forced, never generated, in each way it
        is said — fala.core.verbalize) and accepted ("acoustic match") only when none of its
        tokens is implausible (≥ MIN_TOKEN_LOGPROB), its best form is within ACCEPT_GAP

@@ -417,7 +417,9 @@ class SpeechValidator:
                 )
                 if decide(ev) == REASON_ACOUSTIC_MATCH and teen_hour_misses(expected):
                     own = dict(zip(forms, (float(s.mean()) for s in scores[1:]), strict=True))
-                    lead = self._teen_hour_lead(state, ev, expected, transcript.text, family, own)
+                    lead = self._teen_hour_lead(
+                        state, ev.expected_form, expected, transcript.text, family, own
+                    )
                     ev = dataclasses.replace(ev, teen_hour_lead=lead)
                 if (
                     decide(ev) == REASON_ACOUSTIC_MATCH
@@ -443,11 +445,40 @@ class SpeechValidator:
         English minute with a "-teen"/"-ty" partner, how much likelier the phrase is than that
         reading (`_teen_ty_lead`, paid only by such phrases)."""
         ev = Evidence(True, False, free_numeral_lead=transcript.numeral_lead)
-        english = language_family(transcript.language) == "en"
         # a numeral taken by a hair already makes the match unclear: nothing more to score
-        if not (english and teen_ty_misses(expected) and state is not None and clear_match(ev)):
+        if state is None or not clear_match(ev):
             return ev
-        return dataclasses.replace(ev, teen_ty_lead=self._teen_ty_lead(state, expected, transcript))
+        if language_family(transcript.language) == "en" and teen_ty_misses(expected):
+            lead = self._teen_ty_lead(state, expected, transcript)
+            ev = dataclasses.replace(ev, teen_ty_lead=lead)
+        if clear_match(ev) and _hour_in_digits(transcript.text, expected):
+            lead = self._match_teen_hour_lead(state, transcript, expected)
+            ev = dataclasses.replace(ev, teen_hour_lead=lead)
+        return ev
+
+    def _match_teen_hour_lead(self, state, transcript: Transcript, expected: str) -> float:
+        """`_teen_hour_lead` of a transcript equal to the phrase, the phrase's forms and the
+        partners' scored together (one decoder pass per token length: " 3" and " 13" are one
+        token each, so "3 e 40" and "13 e 40" share a batch)."""
+        lang, heard = language_family(transcript.language), transcript.text
+        own_forms = spoken_forms(spelled_as_heard(expected, heard, lang), lang)
+        partners = [
+            (partner, spoken_forms(spelled_as_heard(partner, heard, lang), lang))
+            for partner in teen_hour_misses(expected)
+        ]
+        candidates = [*own_forms, *(f for _, forms in partners for f in forms)]
+        scores = self._score(state, [state.tokenizer.encode(" " + f) for f in candidates])
+        means = dict(zip(candidates, (float(s.mean()) for s in scores), strict=True))
+        own = {f: means[f] for f in own_forms}
+        best = max(own, key=own.__getitem__)
+        leads = [
+            lead
+            for partner, forms in partners
+            for lead in _same_wording_leads(
+                best, own, {f: means[f] for f in forms}, *_hours(expected, partner), lang
+            )
+        ]
+        return min(leads, default=math.inf)
 
     def _teen_ty_lead(self, state, expected: str, transcript: Transcript) -> float:
         """How much likelier (nats, whole phrases) an English phrase is than itself with its
@@ -476,7 +507,7 @@ class SpeechValidator:
         return min(leads)
 
     def _teen_hour_lead(
-        self, state, ev: Evidence, expected: str, heard: str, lang: str, own: dict[str, float]
+        self, state, best: str, expected: str, heard: str, lang: str, own: dict[str, float]
     ) -> float:
         """How much likelier (nats/token) the phrase is than itself with its hour's "-teen"/"dez-"
         partner (verbalize.teen_hour_misses), compared in the same wording twice: in the one the
@@ -486,28 +517,17 @@ class SpeechValidator:
         "13 horas e 40" but "três horas e quarenta" barely likelier than "treze horas e
         quarenta". Only wordings that say both hours by their own numbers count: where the
         phrase is best said another way ("uma e quarenta da tarde" for 13 40) the audio named
-        the hour in words the partner does not share. `own`: the phrase's forms and scores."""
+        the hour in words the partner does not share. `best`: the phrase's likeliest form;
+        `own`: its forms and their scores."""
         tokenizer = state.tokenizer
         leads = []
         for partner in teen_hour_misses(expected):
-            hour, other = next(
-                (a, b) for a, b in zip(expected.split(), partner.split(), strict=True) if a != b
-            )
-            if not _names_hour(ev.expected_form, hour, lang):
+            if not _names_hour(best, _hours(expected, partner)[0], lang):
                 continue  # said another way ("uma e quarenta da tarde"): no syllable hides it
             forms = spoken_forms(spelled_as_heard(partner, heard, lang), lang)
             scores = self._score(state, [tokenizer.encode(" " + f) for f in forms])
             means = dict(zip(forms, (float(s.mean()) for s in scores), strict=True))
-            best_partner = max(forms, key=means.__getitem__)
-            pairs = [
-                (ev.expected_form, closest_wording(forms, ev.expected_form)),
-                (closest_wording(list(own), best_partner), best_partner),
-            ]
-            leads += [
-                own[mine] - means[theirs]
-                for mine, theirs in pairs
-                if _names_hour(mine, hour, lang) and _names_hour(theirs, other, lang)
-            ]
+            leads += _same_wording_leads(best, own, means, *_hours(expected, partner), lang)
         return min(leads, default=math.inf)
 
     def _contrast_rival_values(
@@ -734,8 +754,42 @@ MAX_LEAD_TOKENS = 12
 def _names_hour(form: str, hour: str, lang: str) -> bool:
     """Whether `form` says `hour` (digits) by its own number: "treze horas e quarenta" or
     "13h40" say 13, "uma e quarenta da tarde" does not."""
-    pattern = rf"(?<!\d)0?{int(hour)}(?:h?\d\d)?(?!\d)"
-    return re.search(pattern, numbers_to_digits(form, lang)) is not None
+    return _has_hour(numbers_to_digits(form, lang), hour)
+
+
+def _has_hour(text: str, hour: str) -> bool:
+    """Whether `text` has `hour` in digits, alone or glued to its minutes ("340", "13h40")."""
+    return re.search(rf"(?<!\d)0?{int(hour)}(?:h?\d\d)?(?!\d)", text) is not None
+
+
+def _hours(expected: str, partner: str) -> tuple[str, str]:
+    """The hour of `expected` and its "-teen"/"dez-" partner's hour in `partner`."""
+    return next((a, b) for a, b in zip(expected.split(), partner.split(), strict=True) if a != b)
+
+
+def _same_wording_leads(
+    best: str, own: dict[str, float], partner: dict[str, float], hour: str, other: str, lang: str
+) -> list[float]:
+    """`_teen_hour_lead`'s two comparisons, from the scores (nats/token) of the phrase's forms
+    (`own`, `best` the likeliest) and the partner's: in the wording each fits best, only where
+    both say their hour by its own number."""
+    best_partner = max(partner, key=partner.__getitem__)
+    pairs = [
+        (best, closest_wording(list(partner), best)),
+        (closest_wording(list(own), best_partner), best_partner),
+    ]
+    return [
+        own[mine] - partner[theirs]
+        for mine, theirs in pairs
+        if _names_hour(mine, hour, lang) and _names_hour(theirs, other, lang)
+    ]
+
+
+def _hour_in_digits(transcript: str, expected: str) -> bool:
+    """Whether a transcript equal to the phrase writes in digits an hour of it that has a
+    "-teen"/"dez-" partner ("Entrada, 340." for ENTRADA 3 40): digits hold no trace of the
+    syllable that tells the two apart, where "treze" or "três" in words does."""
+    return any(_has_hour(transcript, _hours(expected, p)[0]) for p in teen_hour_misses(expected))
 
 
 def heard_partner(expected: str, transcript: str, lang: str | None) -> str | None:

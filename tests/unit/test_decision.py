@@ -72,6 +72,10 @@ def scored(
         (Evidence(True, False, free_numeral_lead=4.5, teen_ty_lead=2.5), REASON_MATCH),
         (Evidence(True, False, free_numeral_lead=4.5, teen_ty_lead=0.4), REASON_UNCERTAIN),
         (Evidence(True, False, free_numeral_lead=4.5, teen_ty_lead=-1.1), REASON_UNCERTAIN),
+        # …and one whose hour's "-teen"/"dez-" partner fits as well in the same wording ("Entrada,
+        # 340." written in noise for "treze horas e quarenta")
+        (Evidence(True, False, free_numeral_lead=3.7, teen_hour_lead=0.3), REASON_MATCH),
+        (Evidence(True, False, free_numeral_lead=3.7, teen_hour_lead=-0.1), REASON_UNCERTAIN),
         # the expected phrase is as likely as what the recognizer wrote: accept
         (scored(0.1), REASON_ACOUSTIC_MATCH),
         # …unless its "-teen"/"-ty" partner, scored whole in the way it fits best, is within a
@@ -301,6 +305,23 @@ def test_a_wording_names_an_hour_by_its_own_number_or_not():
     # the 12-hour clock names 13 as "uma"; "13" does not name 3
     assert not _names_hour("Entrada, uma e quarenta da tarde.", "13", "pt")
     assert not _names_hour("Entrada, 13 horas e 40.", "3", "pt")
+
+
+def test_a_match_s_hour_is_weighed_when_the_transcript_writes_it_in_digits():
+    from fala.core.validation import _hour_in_digits
+
+    assert _hour_in_digits("Entrada, 340.", "ENTRADA 3 40")  # glued to its minutes
+    assert _hour_in_digits("Entrada, 3,40 horas.", "ENTRADA 3 40")
+    assert _hour_in_digits("Entrada 13h40", "ENTRADA 13 40")
+    assert _hour_in_digits("Check in 945", "CHECK IN 9 45")
+    # in words the decoder wrote the syllable that tells "treze" from "três"
+    assert not _hour_in_digits("Entrada, treze e quarenta.", "ENTRADA 13 40")
+    # only the hour counts: 3 is not in "13 40", nor the minute 15 an hour
+    assert not _hour_in_digits("Entrada, 13 e 40.", "ENTRADA 3 40")
+    assert not _hour_in_digits("Saída, cinco e quinze da tarde", "SAIDA 17 15")
+    # an hour without a "-teen"/"dez-" partner is never weighed
+    assert not _hour_in_digits("Entrada, 12 horas.", "ENTRADA 12 00")
+    assert not _hour_in_digits("Código 3150", "CODIGO 3150")
 
 
 def test_an_hour_has_itself_with_or_without_its_teen_as_a_rival_reading():
