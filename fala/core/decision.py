@@ -42,10 +42,10 @@ class Evidence:
     # "-teen"/"-ty" partner ("Check out 315" for CHECK OUT 3 50): how clearly the audio says the
     # partner instead (inf: the transcript heard something else)
     heard_partner_lead: float = math.inf
-    # how much likelier (nats/token) an acoustic match (or a match that writes the hour in
-    # digits) is than itself with its hour's "-teen"/"dez-" partner
-    # (3 40 / 13 40), compared in the same wording twice: in the one the phrase fits best and in
-    # the one the partner fits best, the smaller lead counting (inf: no such hour, or not asked)
+    # how much likelier (nats/token) an acoustic match, or a match that writes the hour in
+    # digits, is than itself with its hour's "-teen"/"dez-" partner (3 40 / 13 40), compared in
+    # the same wording twice: in the one the phrase fits best and in the one the partner fits
+    # best, the smaller lead counting (inf: no such hour, or not asked)
     teen_hour_lead: float = math.inf
     free_logprob: float = 0.0  # the free transcript, teacher-forced
     expected_logprob: float = -math.inf  # the best spoken form of the expected phrase
@@ -164,8 +164,8 @@ MATCH_TEEN_TY_LEAD = MATCH_NUMERAL_LEAD
 # match must (teen_hour_lead): Whisper writes "Entrada, 3 e 40." as readily as "13 e 40" for an
 # espeak-ng "treze e quarenta" (AAC, fitted window, Intel, session 25), with " 3" 4.4 nats over
 # " 13", so no greedy lead can screen it. An hour in words ("treze") is left alone: the decoder
-# wrote the syllable that tells them apart, and in words the two compare within 0.03 nats a
-# token on true matches.
+# wrote the syllable that tells them apart, and in words the two can be close even on a true
+# match (0.03 nats a token for espeak-ng's "treze e quarenta e cinco").
 
 
 # `confidence` per outcome: the share of the corpus' dev clips with that outcome that say the

@@ -441,9 +441,11 @@ class SpeechValidator:
         return transcript, ev, normalized_spoken, normalized_expected
 
     def _match_evidence(self, state, transcript: Transcript, expected: str) -> Evidence:
-        """A transcript equal to the phrase: how clearly the decoder chose its numerals and, for an
+        """A transcript equal to the phrase: how clearly the decoder chose its numerals; for an
         English minute with a "-teen"/"-ty" partner, how much likelier the phrase is than that
-        reading (`_teen_ty_lead`, paid only by such phrases)."""
+        reading (`_teen_ty_lead`); for an hour with a "-teen"/"dez-" partner written in digits,
+        how much likelier than the partner in the same wording (`_match_teen_hour_lead`). Each
+        is paid only by such phrases."""
         ev = Evidence(True, False, free_numeral_lead=transcript.numeral_lead)
         # a numeral taken by a hair already makes the match unclear: nothing more to score
         if state is None or not clear_match(ev):
@@ -772,7 +774,9 @@ def _same_wording_leads(
 ) -> list[float]:
     """`_teen_hour_lead`'s two comparisons, from the scores (nats/token) of the phrase's forms
     (`own`, `best` the likeliest) and the partner's: in the wording each fits best, only where
-    both say their hour by its own number."""
+    both say their hour by its own number (none where the phrase is best said another way)."""
+    if not _names_hour(best, hour, lang):
+        return []
     best_partner = max(partner, key=partner.__getitem__)
     pairs = [
         (best, closest_wording(list(partner), best)),
