@@ -461,13 +461,22 @@ class SpeechValidator:
     def _match_teen_hour_lead(self, state, transcript: Transcript, expected: str) -> float:
         """`_teen_hour_lead` of a transcript equal to the phrase, the phrase's forms and the
         partners' scored together (one decoder pass per token length: " 3" and " 13" are one
-        token each, so "3 e 40" and "13 e 40" share a batch)."""
+        token each, so "3 e 40" and "13 e 40" share a batch). Only partners said in words
+        somewhere count: compared in digits alone, the two readings differ by no syllable and
+        the comparison would only repeat the decoder's choice."""
         lang, heard = language_family(transcript.language), transcript.text
-        own_forms = spoken_forms(spelled_as_heard(expected, heard, lang), lang)
         partners = [
-            (partner, spoken_forms(spelled_as_heard(partner, heard, lang), lang))
+            (partner, forms)
             for partner in teen_hour_misses(expected)
+            if _says_hour_in_words(
+                forms := spoken_forms(spelled_as_heard(partner, heard, lang), lang),
+                _hours(expected, partner)[1],
+                lang,
+            )
         ]
+        if not partners:
+            return math.inf  # compared in digits only: no syllable to weigh (English "1745")
+        own_forms = spoken_forms(spelled_as_heard(expected, heard, lang), lang)
         candidates = [*own_forms, *(f for _, forms in partners for f in forms)]
         scores = self._score(state, [state.tokenizer.encode(" " + f) for f in candidates])
         means = dict(zip(candidates, (float(s.mean()) for s in scores), strict=True))
@@ -762,6 +771,12 @@ def _names_hour(form: str, hour: str, lang: str) -> bool:
 def _has_hour(text: str, hour: str) -> bool:
     """Whether `text` has `hour` in digits, alone or glued to its minutes ("340", "13h40")."""
     return re.search(rf"(?<!\d)0?{int(hour)}(?:h?\d\d)?(?!\d)", text) is not None
+
+
+def _says_hour_in_words(forms: list[str], hour: str, lang: str) -> bool:
+    """Whether one of `forms` says `hour` by its own number in words ("treze e quarenta"): an
+    English 17 45 is said "five forty-five p m", never "seventeen forty-five"."""
+    return any(_names_hour(f, hour, lang) and not _has_hour(f, hour) for f in forms)
 
 
 def _hours(expected: str, partner: str) -> tuple[str, str]:

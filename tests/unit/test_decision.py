@@ -324,6 +324,18 @@ def test_a_match_s_hour_is_weighed_when_the_transcript_writes_it_in_digits():
     assert not _hour_in_digits("Código 3150", "CODIGO 3150")
 
 
+def test_a_partner_hour_said_only_in_digits_is_not_weighed():
+    from fala.core.validation import _says_hour_in_words, spoken_forms
+
+    # "três e quarenta", "treze e quarenta": the syllable that tells them apart can be weighed
+    assert _says_hour_in_words(spoken_forms("ENTRADA 3 40", "pt"), "3", "pt")
+    assert _says_hour_in_words(spoken_forms("SAIDA 18 15", "pt"), "18", "pt")
+    assert _says_hour_in_words(spoken_forms("CHECK IN 9 45", "en"), "9", "en")
+    # English says 19 45 "seven forty-five p m": only "19 45" names 19, in digits
+    assert not _says_hour_in_words(spoken_forms("CHECK IN 19 45", "en"), "19", "en")
+    assert not _says_hour_in_words(spoken_forms("CHECK OUT 17 50", "en"), "17", "en")
+
+
 def test_an_hour_has_itself_with_or_without_its_teen_as_a_rival_reading():
     from fala.core.verbalize import teen_hour_misses
 
