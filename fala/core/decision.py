@@ -165,7 +165,9 @@ MATCH_TEEN_TY_LEAD = MATCH_NUMERAL_LEAD
 # espeak-ng "treze e quarenta" (AAC, fitted window, Intel, session 25), with " 3" 4.4 nats over
 # " 13", so no greedy lead can screen it. An hour in words ("treze") is left alone: the decoder
 # wrote the syllable that tells them apart, and in words the two can be close even on a true
-# match (0.03 nats a token for espeak-ng's "treze e quarenta e cinco").
+# match (0.03 nats a token for espeak-ng's "treze e quarenta e cinco"). So is a partner said only
+# in digits (English 19 45 is "seven forty-five p m"): there the comparison has no syllable to
+# weigh and would repeat the decoder's choice.
 
 
 # `confidence` per outcome: the share of the corpus' dev clips with that outcome that say the
