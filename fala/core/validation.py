@@ -465,30 +465,24 @@ class SpeechValidator:
         somewhere count: compared in digits alone, the two readings differ by no syllable and
         the comparison would only repeat the decoder's choice."""
         lang, heard = language_family(transcript.language), transcript.text
-        partners = [
-            (partner, forms)
-            for partner in teen_hour_misses(expected)
-            if _says_hour_in_words(
-                forms := spoken_forms(spelled_as_heard(partner, heard, lang), lang),
-                _hours(expected, partner)[1],
-                lang,
-            )
-        ]
+        partners = []  # (the hour, the partner's hour, the partner's forms)
+        for partner in teen_hour_misses(expected):
+            hour, other = _hours(expected, partner)
+            forms = spoken_forms(spelled_as_heard(partner, heard, lang), lang)
+            if _says_hour_in_words(forms, other, lang):
+                partners.append((hour, other, forms))
         if not partners:
             return math.inf  # compared in digits only: no syllable to weigh (English "1745")
         own_forms = spoken_forms(spelled_as_heard(expected, heard, lang), lang)
-        candidates = [*own_forms, *(f for _, forms in partners for f in forms)]
+        candidates = [*own_forms, *(f for *_, forms in partners for f in forms)]
         scores = self._score(state, [state.tokenizer.encode(" " + f) for f in candidates])
         means = dict(zip(candidates, (float(s.mean()) for s in scores), strict=True))
         own = {f: means[f] for f in own_forms}
         best = max(own, key=own.__getitem__)
-        leads = [
-            lead
-            for partner, forms in partners
-            for lead in _same_wording_leads(
-                best, own, {f: means[f] for f in forms}, *_hours(expected, partner), lang
-            )
-        ]
+        leads = []
+        for hour, other, forms in partners:
+            theirs = {f: means[f] for f in forms}
+            leads += _same_wording_leads(best, own, theirs, hour, other, lang)
         return min(leads, default=math.inf)
 
     def _teen_ty_lead(self, state, expected: str, transcript: Transcript) -> float:
