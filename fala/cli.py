@@ -257,10 +257,17 @@ def _show(outcome: dict[str, Any], *, local: bool) -> None:
 
 def _speaker_line(speaker: dict[str, Any], *, accepted: bool) -> str:
     verdict = "[green]verified[/]" if speaker["verified"] else "[red]not verified[/]"
-    score = "no score" if speaker["score"] is None else f"score {speaker['score']:.2f}"
+    scores = [
+        f"{name}{value:.2f} (threshold {threshold:.2f})"
+        for name, value, threshold in (
+            ("score ", speaker["score"], speaker["threshold"]),
+            ("by telephone ", speaker.get("telephone_score"), speaker.get("telephone_threshold")),
+        )
+        if value is not None
+    ]
     overall = "[bold green]ACCEPTED[/]" if accepted else "[bold red]NOT ACCEPTED[/]"
     return (
-        f"Speaker:    {speaker['id']} {verdict} ({score}, threshold {speaker['threshold']:.2f}, "
+        f"Speaker:    {speaker['id']} {verdict} ({', '.join(scores) or 'no score'}, "
         f"{speaker['reason']}) → {overall}"
     )
 

@@ -92,9 +92,11 @@ class FalaConfig(BaseModel):
     # Challenge phrases (POST /challenge): a token's life, and the clock's UTC offset (Brasília).
     challenge_ttl_seconds: int = Field(60, ge=10, le=3600)
     challenge_utc_offset_minutes: int = Field(-180, ge=-720, le=840)
-    # The speaker check (POST /speakers/{id}): the similarity a voice needs, and how many days a
-    # voiceprint is kept after its enrolment (biometric data: README "Speaker check").
+    # The speaker check (POST /speakers/{id}): the similarity a voice needs (to the wideband
+    # voiceprint, or to the telephone one; fala.core.speaker's thresholds), and how many days
+    # voiceprints are kept after an enrolment (biometric data: README "Speaker check").
     speaker_threshold: float = Field(0.83, gt=0.0, lt=1.0)
+    speaker_telephone_threshold: float = Field(0.88, gt=0.0, le=1.0)
     speaker_retention_days: int = Field(365, ge=1, le=3650)
 
     # Conversation through Nova Sonic (mode=converse / auto).

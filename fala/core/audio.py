@@ -10,13 +10,22 @@ import io
 import logging
 
 import av
+import av.filter
 import numpy as np
 import soxr
 
 from fala.core.errors import AudioTooLong, InvalidAudio
 from fala.core.formats import sniff_format
 
-__all__ = ["SAMPLE_RATE", "SUPPORTED_FORMATS", "decode_audio", "describe_bytes", "sniff_format"]
+__all__ = [
+    "SAMPLE_RATE",
+    "SUPPORTED_FORMATS",
+    "decode_audio",
+    "describe_bytes",
+    "filter_graph",
+    "sniff_format",
+    "telephone_channel",
+]
 
 SAMPLE_RATE = 16_000
 SUPPORTED_FORMATS = "WAV (8/16/24/32-bit PCM or float), MP3, OGG (Opus/Vorbis), FLAC, M4A/AAC, WebM"
@@ -70,6 +79,41 @@ def decode_audio(data: bytes, *, max_seconds: float) -> np.ndarray:
     # Float WAVs may carry NaN/inf or overshoot; Whisper's log-mel expects finite samples.
     samples = np.clip(np.nan_to_num(samples, nan=0.0, posinf=1.0, neginf=-1.0), -1.0, 1.0)
     return samples.astype(np.float32, copy=False)
+
+
+def filter_graph(audio: np.ndarray, *filters: tuple[str, str]) -> np.ndarray:
+    """16 kHz mono float32 `audio` through a chain of FFmpeg audio filters (name, arguments)."""
+    graph = av.filter.Graph()
+    nodes = [graph.add_abuffer(format="flt", sample_rate=SAMPLE_RATE, layout="mono")]
+    nodes += [graph.add(name, args) for name, args in filters]
+    nodes.append(graph.add("abuffersink"))
+    graph.link_nodes(*nodes).configure()
+    frame = av.AudioFrame.from_ndarray(
+        np.ascontiguousarray(audio, np.float32)[None, :], format="flt", layout="mono"
+    )
+    frame.sample_rate = SAMPLE_RATE
+    graph.push(frame)
+    graph.push(None)
+    chunks = []
+    while True:
+        try:
+            chunks.append(graph.pull().to_ndarray().reshape(-1))
+        except (av.error.EOFError, BlockingIOError):
+            break
+    return np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
+
+
+def telephone_channel(audio: np.ndarray) -> np.ndarray:
+    """16 kHz `audio` as a telephone line would carry it: the low band cut (two 2-pole high-pass
+    filters at 250 Hz) and sampled at 8 kHz (nothing above 4 kHz), back at 16 kHz.
+
+    The speaker check's model of a phone call (fala.core.voiceprints), deliberately not the
+    benchmarks' own telephone render (tests/benchmarks/bench_robust.phone8k, G.712's 300-3400 Hz
+    with steeper skirts), so that what they measure is a channel the model was not built from.
+    """
+    low_cut = filter_graph(audio, ("highpass", "f=250"), ("highpass", "f=250"))
+    narrow = soxr.resample(low_cut, SAMPLE_RATE, 8000, quality="HQ")
+    return soxr.resample(narrow, 8000, SAMPLE_RATE, quality="HQ").astype(np.float32, copy=False)
 
 
 def _decode_native(data: bytes, *, max_seconds: float) -> tuple[list[np.ndarray], int]:

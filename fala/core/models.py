@@ -63,7 +63,13 @@ class SpeakerCheck(_Model):
         description="Cosine similarity with the voiceprint; null: too little speech to tell"
     )
     threshold: float
-    reason: Literal["match", "mismatch", "too_little_speech"]
+    telephone_score: float | None = Field(
+        description="Cosine similarity with the voiceprint of the enrolment clips through a "
+        "telephone line; null: too little speech, or a voice enrolled before that voiceprint"
+    )
+    telephone_threshold: float | None
+    # "match": the wideband voiceprint; "telephone_match": only the telephone one (a phone call)
+    reason: Literal["match", "telephone_match", "mismatch", "too_little_speech"]
 
 
 def _absent(value: object) -> bool:

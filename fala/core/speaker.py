@@ -50,6 +50,7 @@ __all__ = [
     "EMBEDDING_SIZE",
     "MIN_SPEECH_SECONDS",
     "SAMPLE_RATE",
+    "TELEPHONE_THRESHOLD",
     "CheckpointError",
     "SpeakerEncoder",
     "SpeechTooShort",
@@ -85,6 +86,10 @@ MIN_SPEECH_SECONDS = MIN_COVERAGE * PARTIAL_FRAMES * HOP / SAMPLE_RATE  # 1.2 s
 # 0.824 fitted by tests/benchmarks/bench_speaker.py on its fit half of voices (FAR <= 0.5 % in each
 # of clean, phone8k, gsm and noise10), rounded up. Clean enrolment, mismatched trials: see there.
 DEFAULT_THRESHOLD = 0.83
+# The same for the telephone voiceprint (fala.core.voiceprints), OR-ed with the wideband one:
+# 0.8714 fitted by bench_speaker.py on its fit half (the lowest at which it adds no false accept
+# to the wideband voiceprint's at DEFAULT_THRESHOLD, in any render), rounded up.
+TELEPHONE_THRESHOLD = 0.88
 
 PACKAGE = "resemblyzer"
 CHECKPOINT = "pretrained.pt"

@@ -62,8 +62,12 @@ def validate_recording(
         raise ValueError("A check needs an expected phrase or a challenge token.")
     validation = validate(audio, expected, language)
     if check.speaker_id is not None and enrolled is not None:
-        threshold = settings.speaker_threshold
-        validation = validation.with_speaker(
-            compare(check.speaker_id, enrolled, audio, threshold=threshold)
+        speaker = compare(
+            check.speaker_id,
+            enrolled,
+            audio,
+            threshold=settings.speaker_threshold,
+            telephone_threshold=settings.speaker_telephone_threshold,
         )
+        validation = validation.with_speaker(speaker)
     return validation

@@ -81,6 +81,7 @@ class SpeechValidation(Construct):
             "CHALLENGE_TTL_SECONDS": str(config.challenge_ttl_seconds),
             "CHALLENGE_UTC_OFFSET_MINUTES": str(config.challenge_utc_offset_minutes),
             "SPEAKER_THRESHOLD": str(config.speaker_threshold),
+            "SPEAKER_TELEPHONE_THRESHOLD": str(config.speaker_telephone_threshold),
             "SPEAKER_RETENTION_DAYS": str(config.speaker_retention_days),
         }
         common: dict[str, Any] = {

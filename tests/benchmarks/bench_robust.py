@@ -45,11 +45,10 @@ from functools import partial
 from pathlib import Path
 
 import av
-import av.filter
 import numpy as np
 import soxr
 
-from fala.core.audio import SAMPLE_RATE, decode_audio
+from fala.core.audio import SAMPLE_RATE, decode_audio, filter_graph
 from fala.core.normalize import comparison_key, normalize
 from fala.core.verbalize import number_words
 from tests.benchmarks.bench_accuracy import CORPUS, ROOT, load_rows, summarize
@@ -75,28 +74,6 @@ def fixture(audio: np.ndarray, rng: np.random.Generator | None = None) -> np.nda
     padded = np.concatenate([before, audio, after]).astype(np.float32)
     peak = np.abs(padded).max()
     return padded * (10 ** (-3 / 20) / peak) if peak else padded
-
-
-def filter_graph(audio: np.ndarray, *filters: tuple[str, str]) -> np.ndarray:
-    """Run `audio` through a chain of FFmpeg audio filters (name, arguments)."""
-    graph = av.filter.Graph()
-    nodes = [graph.add_abuffer(format="flt", sample_rate=SAMPLE_RATE, layout="mono")]
-    nodes += [graph.add(name, args) for name, args in filters]
-    nodes.append(graph.add("abuffersink"))
-    graph.link_nodes(*nodes).configure()
-    frame = av.AudioFrame.from_ndarray(
-        np.ascontiguousarray(audio, np.float32)[None, :], format="flt", layout="mono"
-    )
-    frame.sample_rate = SAMPLE_RATE
-    graph.push(frame)
-    graph.push(None)
-    chunks = []
-    while True:
-        try:
-            chunks.append(graph.pull().to_ndarray().reshape(-1))
-        except (av.error.EOFError, BlockingIOError):
-            break
-    return np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
 
 
 def phone8k(audio: np.ndarray, rng: np.random.Generator | None = None) -> np.ndarray:

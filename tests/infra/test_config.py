@@ -10,6 +10,7 @@ import sys
 import pytest
 from cdk_synth import REPO_ROOT
 
+from fala.core.settings import ValidationSettings
 from infra.assembly import cdk_json_context
 from infra.config import ConfigError, FalaConfig
 
@@ -27,6 +28,14 @@ def test_defaults() -> None:
     assert config.max_upload_bytes == 20 * 1024 * 1024
     assert config.max_audio_seconds == 30  # a setting, not a timing
     assert config.default_language == "pt-BR"
+
+
+def test_the_stack_s_speaker_thresholds_are_the_fitted_defaults() -> None:
+    # infra/ keeps its own copies (it does not import the engine); they must not drift apart.
+    config, engine = FalaConfig(), ValidationSettings()
+    assert config.speaker_threshold == engine.speaker_threshold
+    assert config.speaker_telephone_threshold == engine.speaker_telephone_threshold
+    assert config.speaker_retention_days == engine.speaker_retention_days
 
 
 def test_cli_strings_are_coerced() -> None:

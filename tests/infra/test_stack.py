@@ -485,7 +485,8 @@ def test_voiceprints_live_without_backups_in_a_table_only_validation_reaches(
     for function in (api, task):
         env = function["Properties"]["Environment"]["Variables"]
         assert env["SPEAKER_TABLE"] == {"Ref": table_id}
-        assert (env["SPEAKER_THRESHOLD"], env["SPEAKER_RETENTION_DAYS"]) == ("0.83", "365")
+        assert (env["SPEAKER_THRESHOLD"], env["SPEAKER_TELEPHONE_THRESHOLD"]) == ("0.83", "0.88")
+        assert env["SPEAKER_RETENTION_DAYS"] == "365"
     assert granted(api) == {"dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:GetItem"}
     assert granted(task) == {"dynamodb:GetItem"}  # checks a voice, never enrols or erases
     for function_id, function in default_synth.of_type("AWS::Lambda::Function").items():

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fala.core.audio import SAMPLE_RATE, decode_audio, sniff_format
+from fala.core.audio import SAMPLE_RATE, decode_audio, sniff_format, telephone_channel
 from fala.core.errors import AudioTooLong, InvalidAudio
 
 AUDIO_FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "audio"
@@ -200,3 +200,18 @@ def _wav_header_pcm16(*, n_samples: int, rate: int) -> bytes:
     header[4:8] = (36 + n_samples * 2).to_bytes(4, "little")
     header[40:44] = (n_samples * 2).to_bytes(4, "little")
     return bytes(header)
+
+
+def test_the_telephone_channel_cuts_the_low_band_and_everything_above_4_khz():
+    t = np.arange(SAMPLE_RATE) / SAMPLE_RATE
+    tones = {hz: np.sin(2 * np.pi * hz * t).astype(np.float32) * 0.3 for hz in (80, 1000, 5000)}
+
+    def kept(hz: int) -> float:  # the tone's RMS through the line, over its RMS before
+        through = telephone_channel(tones[hz])
+        assert through.dtype == np.float32 and abs(through.size - SAMPLE_RATE) <= 2
+        middle = slice(SAMPLE_RATE // 4, 3 * SAMPLE_RATE // 4)  # away from the edges
+        return float(np.std(through[middle]) / np.std(tones[hz][middle]))
+
+    assert kept(1000) > 0.95  # speech's band passes
+    assert kept(80) < 0.05  # the low band that tells voices apart on a microphone is gone
+    assert kept(5000) < 0.01  # sampled at 8 kHz: nothing above 4 kHz

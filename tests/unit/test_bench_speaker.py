@@ -6,7 +6,15 @@ import numpy as np
 import pytest
 
 from tests.benchmarks import bench_speaker
-from tests.benchmarks.bench_speaker import VOICES, equal_error_rate, far_frr, pick
+from tests.benchmarks.bench_speaker import (
+    VOICES,
+    decide,
+    equal_error_rate,
+    far_frr,
+    fit_telephone_threshold,
+    pick,
+    split_scores,
+)
 
 
 @pytest.fixture
@@ -34,6 +42,36 @@ def test_error_rates_at_a_threshold_and_where_they_cross():
     targets, nontargets = np.array([0.9, 0.95, 0.7]), np.array([0.5, 0.6, 0.8])
     assert far_frr(targets, nontargets, 0.75) == pytest.approx((1 / 3, 1 / 3))
     assert equal_error_rate(targets, nontargets) == pytest.approx(1 / 3)  # at 0.8
+
+
+def trial(score: float, telephone_score: float, target: bool) -> dict:
+    return {"score": score, "telephone_score": telephone_score, "target": target}
+
+
+def test_a_trial_is_accepted_when_either_voiceprint_reaches_its_threshold():
+    trials = [
+        trial(0.84, 0.10, True),  # the wideband voiceprint
+        trial(0.50, 0.86, True),  # the telephone one
+        trial(0.82, 0.84, True),  # neither
+        trial(0.70, 0.849, False),
+    ]
+    decide(trials, threshold=0.83, telephone_threshold=0.85)
+    targets, nontargets = split_scores(trials, "decision")
+    assert far_frr(targets, nontargets, 0.83) == pytest.approx((0.0, 1 / 3))
+    assert [t["decision"] >= 0.83 for t in trials] == [True, True, False, False]
+
+
+def test_the_telephone_threshold_adds_no_false_accept_to_the_wideband_one_s():
+    trials = [
+        trial(0.90, 0.95, False),  # let in by the wideband voiceprint anyway
+        trial(0.50, 0.84, False),
+        trial(0.60, 0.82, False),
+        trial(0.40, 0.99, True),
+    ]
+    fitted = fit_telephone_threshold(trials, threshold=0.83)
+    assert 0.84 < fitted < 0.8401
+    decide(trials, 0.83, fitted)
+    assert [t["decision"] >= 0.83 for t in trials] == [True, False, False, True]
 
 
 def test_voices_are_found_by_their_glob_inside_the_package(tmp_path, monkeypatch):
