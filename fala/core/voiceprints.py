@@ -25,7 +25,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -173,6 +173,7 @@ def compare(
         if enrolled.telephone is None
         else round(SpeakerEncoder.similarity(enrolled.telephone, trial), 4)
     )
+    reason: Literal["match", "telephone_match", "mismatch"]
     if score >= threshold:
         reason = "match"
     elif by_telephone is not None and by_telephone >= telephone_threshold:
