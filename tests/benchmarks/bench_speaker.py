@@ -31,7 +31,9 @@ and FRR are the check's (either voiceprint at its threshold, as fala.core.voicep
 decides), next to the FRR of the wideband one alone, on the report half only. The benchmark's
 telephone render (bench_robust.phone8k) is not the channel model the telephone voiceprint is made
 with, so the telephone rows are a channel the check was not built from (but the fit half chose the
-model's settings on it: the report half is what counts).
+model's settings on it: the report half is what counts). --renders also takes other telephone
+lines (LINE_NAMES: the voiceprint's own channel model, a gentler and a steeper band, phone8k
+followed by GSM), to check that impostors stay out on a line just like the model's.
 
 Caveats, printed too: the speakers differ in language (and partly in channel: two packs are GSM
 files), so most non-target pairs are easier than two people of one language on one phone line;
@@ -76,7 +78,7 @@ import av
 import numpy as np
 import soxr
 
-from fala.core.audio import SAMPLE_RATE, decode_audio, telephone_channel
+from fala.core.audio import SAMPLE_RATE, decode_audio, filter_graph, telephone_channel
 from fala.core.speaker import (
     DEFAULT_THRESHOLD,
     TELEPHONE_THRESHOLD,
@@ -89,6 +91,7 @@ from tests.benchmarks.bench_robust import (
     available_renders,
     clock_phrase,
     espeak_variants,
+    phone8k,
     render_audio,
 )
 
@@ -97,6 +100,9 @@ CACHE = ROOT / ".fala" / "cache" / "speakers"
 ESPEAK_CACHE = ROOT / ".fala" / "cache" / "speaker_espeak"
 SEED = 20240624
 RENDER_NAMES = ("clean", "phone8k", "gsm", "noise10")
+# Other telephone lines, on request (--renders): is the telephone voiceprint safe on a line just
+# like its own model, and does it help on lines unlike it?
+LINE_NAMES = ("line_model", "line_gentle", "line_steep", "phone8k_gsm")
 ENROLMENT_PROMPTS = 3  # the fewest a user may enrol with (fala.core.voiceprints); --enrolment-clips
 # Trials start after this many prompts whatever the enrolment size, so enrolments of 3 and 5
 # clips are tried on the same prompts.
@@ -231,6 +237,30 @@ def voice_prompts(voice: Voice) -> list[Path]:
         if MIN_PROMPT_SECONDS <= prompt_seconds(path) <= MAX_PROMPT_SECONDS:
             prompts.append(path)
     return prompts
+
+
+def through_8k(audio: np.ndarray) -> np.ndarray:
+    narrow = soxr.resample(audio, SAMPLE_RATE, 8000, quality="HQ")
+    return soxr.resample(narrow, 8000, SAMPLE_RATE, quality="HQ")
+
+
+def line_renders(renders: dict) -> dict:
+    """LINE_NAMES: the voiceprint's own channel model (fala.core.audio.telephone_channel); a
+    gentler 300-3400 Hz band (one 2-pole filter per edge); a steep cut below 400 Hz (two 2-pole
+    filters); phone8k followed by a GSM 06.10 round trip (where the gsm render exists)."""
+    lines = {
+        "line_model": lambda audio, rng: telephone_channel(audio),
+        "line_gentle": lambda audio, rng: through_8k(
+            filter_graph(audio, ("highpass", "f=300"), ("lowpass", "f=3400"))
+        ),
+        "line_steep": lambda audio, rng: through_8k(
+            filter_graph(audio, ("highpass", "f=400"), ("highpass", "f=400"))
+        ),
+    }
+    if "gsm" in renders:
+        gsm = renders["gsm"]
+        lines["phone8k_gsm"] = lambda audio, rng: gsm(np.clip(phone8k(audio), -1, 1), rng)
+    return lines
 
 
 def pick(
@@ -768,7 +798,9 @@ def time_embedding(threads: int) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--renders", help=f"comma-separated, of {','.join(RENDER_NAMES)}")
+    parser.add_argument(
+        "--renders", help=f"comma-separated, of {','.join(RENDER_NAMES + LINE_NAMES)}"
+    )
     parser.add_argument("--max-trials", type=int, help=f"prompts per voice (default {MAX_TRIALS})")
     parser.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD)
     parser.add_argument("--telephone-threshold", type=float, default=TELEPHONE_THRESHOLD)
@@ -800,11 +832,14 @@ def main(argv: list[str] | None = None) -> int:
     preset = QUICK if args.quick else {"max_trials": MAX_TRIALS, "renders": None}
     max_trials = args.max_trials if args.max_trials is not None else preset["max_trials"]
     wanted = (args.renders or preset["renders"] or ",".join(RENDER_NAMES)).split(",")
-    unknown = sorted(set(wanted) - set(RENDER_NAMES))
+    unknown = sorted(set(wanted) - set(RENDER_NAMES + LINE_NAMES))
     if unknown:
-        parser.error(f"unknown render(s) {', '.join(unknown)}; choose from {RENDER_NAMES}")
+        parser.error(
+            f"unknown render(s) {', '.join(unknown)}; choose from {RENDER_NAMES + LINE_NAMES}"
+        )
     renders, notes = available_renders()
-    render_names = [r for r in RENDER_NAMES if r in wanted and r in renders]
+    renders |= line_renders(renders)
+    render_names = [r for r in RENDER_NAMES + LINE_NAMES if r in wanted and r in renders]
     notes = [n for n in notes if n.split(":")[0] in wanted]
 
     started = time.perf_counter()

@@ -128,3 +128,19 @@ def test_the_channel_study_refuses_an_enrolment_whose_odd_clip_sounds_like_someo
     rows = bench_speaker.channel_rows({"allison": prompts})
     refused = {(r["pool"], r["render"]): r["refused"] for r in rows}
     assert refused == {("telephony", "gsm"): 0.0, ("telephony", "phone8k"): 1.0}
+
+
+def test_the_other_telephone_lines_keep_the_clip_s_length_and_cut_its_low_band():
+    t = np.arange(16_000) / 16_000
+    low_and_mid = (0.3 * np.sin(2 * np.pi * 100 * t) + 0.3 * np.sin(2 * np.pi * 1000 * t)).astype(
+        np.float32
+    )
+    gsm = lambda audio, rng: audio  # noqa: E731 (stands in for the codec)
+    lines = bench_speaker.line_renders({"gsm": gsm})
+    assert set(lines) == set(bench_speaker.LINE_NAMES)
+    for name, line in lines.items():
+        through = line(low_and_mid, None)
+        assert abs(through.size - low_and_mid.size) <= 2, name
+        spectrum = np.abs(np.fft.rfft(through[4000:12000]))  # 2 Hz bins
+        assert spectrum[50] < 0.2 * spectrum[500], name  # 100 Hz well under 1 kHz
+    assert bench_speaker.line_renders({}).keys() == set(bench_speaker.LINE_NAMES) - {"phone8k_gsm"}
