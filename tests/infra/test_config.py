@@ -62,6 +62,7 @@ def test_other_context_keys_are_ignored() -> None:
         ({"fala:max_upload_mbs": 5}, "fala:max_upload_mbs"),
         ({"fala:upload_expiration_days": 60}, "(config)"),
         ({"fala:speaker_threshold": 1.5}, "fala:speaker_threshold"),
+        ({"fala:speaker_telephone_threshold": 0}, "fala:speaker_telephone_threshold"),
         ({"fala:speaker_retention_days": 0}, "fala:speaker_retention_days"),
     ],
 )

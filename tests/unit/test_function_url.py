@@ -147,6 +147,11 @@ def test_settings_come_from_the_environment():
     assert ValidationSettings.from_env({}) == ValidationSettings()
     with pytest.raises(ValueError):
         ValidationSettings.from_env({"MAX_AUDIO_SECONDS": "-1"})
+    speakers = {"SPEAKER_THRESHOLD": "0.9", "SPEAKER_TELEPHONE_THRESHOLD": "0.95"}
+    settings = ValidationSettings.from_env(speakers)
+    assert (settings.speaker_threshold, settings.speaker_telephone_threshold) == (0.9, 0.95)
+    with pytest.raises(ValueError):
+        ValidationSettings.from_env({"SPEAKER_TELEPHONE_THRESHOLD": "1.5"})  # a cosine is <= 1
 
 
 JSON = st.recursive(
