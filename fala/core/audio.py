@@ -1,7 +1,9 @@
 """Audio bytes in, 16 kHz mono float32 samples out (what Whisper consumes).
 
 PyAV (FFmpeg) demuxes and decodes from memory, soxr resamples. Every failure on bad bytes is an
-`InvalidAudio` or `AudioTooLong`, never a decoder library's own exception type.
+`InvalidAudio` or `AudioTooLong`, never a decoder library's own exception type. Decoded audio can
+also go through FFmpeg filters (`filter_graph`) and a model of a telephone line
+(`telephone_channel`, for the speaker check's second voiceprint).
 """
 
 from __future__ import annotations
