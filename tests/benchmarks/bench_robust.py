@@ -48,7 +48,7 @@ import av
 import numpy as np
 import soxr
 
-from fala.core.audio import SAMPLE_RATE, decode_audio, filter_graph
+from fala.core.audio import SAMPLE_RATE, decode_audio, filter_graph, through_8k
 from fala.core.normalize import comparison_key, normalize
 from fala.core.verbalize import number_words
 from tests.benchmarks.bench_accuracy import CORPUS, ROOT, load_rows, summarize
@@ -85,8 +85,7 @@ def phone8k(audio: np.ndarray, rng: np.random.Generator | None = None) -> np.nda
         ("lowpass", "f=3400"),
         ("lowpass", "f=3400"),
     )
-    narrow = soxr.resample(band, SAMPLE_RATE, 8000, quality="HQ")
-    return soxr.resample(narrow, 8000, SAMPLE_RATE, quality="HQ")
+    return through_8k(band)
 
 
 def encode_decode(

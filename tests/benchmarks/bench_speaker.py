@@ -78,7 +78,13 @@ import av
 import numpy as np
 import soxr
 
-from fala.core.audio import SAMPLE_RATE, decode_audio, filter_graph, telephone_channel
+from fala.core.audio import (
+    SAMPLE_RATE,
+    decode_audio,
+    filter_graph,
+    telephone_channel,
+    through_8k,
+)
 from fala.core.speaker import (
     DEFAULT_THRESHOLD,
     TELEPHONE_THRESHOLD,
@@ -237,11 +243,6 @@ def voice_prompts(voice: Voice) -> list[Path]:
         if MIN_PROMPT_SECONDS <= prompt_seconds(path) <= MAX_PROMPT_SECONDS:
             prompts.append(path)
     return prompts
-
-
-def through_8k(audio: np.ndarray) -> np.ndarray:
-    narrow = soxr.resample(audio, SAMPLE_RATE, 8000, quality="HQ")
-    return soxr.resample(narrow, 8000, SAMPLE_RATE, quality="HQ")
 
 
 def line_renders(renders: dict) -> dict:
