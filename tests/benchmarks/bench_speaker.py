@@ -47,7 +47,12 @@ Expressive voices, reported on their own and never fitted on: the acted dialogue
 Fillets NG (`fillets-ng-data-cs`, `-nl`: full-band OGG, hundreds of lines per character), the
 small and the big fish of Czech and Dutch (cs_small, cs_big, nl_small, nl_big), so each language
 has two people, and the lines are spoken in character (jokes, complaints, whispers), unlike the
-prompts' even reading. Also printed: FAR/FRR of the clean trials at other thresholds (for a
+prompts' even reading. Volunteers, reported on their own and never fitted on either: the words
+of KTuberling (`ktuberling-data`), each language recorded by its translator at home (13 people,
+13 languages, 70-210 words each; fr at 8 kHz, the others 22-44 kHz), a voice's words joined in a
+seeded order into 3.5 s utterances (join_words: single words are too short to embed): no
+reading voice, no studio, no telephone, the nearest these packages come to users' own phones.
+Also printed: FAR/FRR of the clean trials at other thresholds (for a
 deployment choosing its own `speaker_threshold`), and how often the enrolment agreement check
 (fala.core.voiceprints.ENROLMENT_AGREEMENT) refuses one voice's own clips and catches a mix-up
 (the last clip another voice's) on random enrolments of 3 and 5 clean trial prompts, and how
@@ -99,6 +104,7 @@ from tests.benchmarks.bench_robust import (
     espeak_variants,
     phone8k,
     render_audio,
+    splice,
 )
 
 OUTPUT = ROOT / ".fala" / "bench" / "speaker.json"
@@ -132,7 +138,7 @@ class Voice:
     package: str
     files: str  # a glob inside the unpacked package
     language: str
-    half: str  # "fit", "report", "expressive" (reported on its own), "extra" (not in a pool)
+    half: str  # "fit", "report", one of OWN_POOLS (reported on its own), "extra" (in no pool)
     same_as: str | None = None
 
 
@@ -149,6 +155,23 @@ def fish(language: str, role: str, size: str) -> Voice:
     files = f"usr/share/games/fillets-ng/sound/*/{language[:2]}/*-{role}-*.ogg"
     return Voice(
         f"{language[:2]}_{size}", f"fillets-ng-data-{language[:2]}", files, language, "expressive"
+    )
+
+
+KTUBERLING = "ktuberling-data"
+KTUBERLING_SOUNDS = "usr/share/ktuberling/sounds"
+# The languages whose translator recorded all of KTuberling's words (70-210 each); the others
+# have 12-16 (under 15 s of speech).
+KT_LANGUAGES = ("ca", "da", "de", "el", "en", "fr", "gl", "lt", "nn", "ru", "sl", "uk", "wa")
+UTTERANCE_SECONDS = 3.5  # a volunteer's words joined until the utterance is this long
+
+
+def volunteer(language: str) -> Voice:
+    """KTuberling's words in one language, read by its translator: one voice, joined into
+    UTTERANCE_SECONDS utterances by join_words() (a single word is under the 1.2 s the encoder
+    needs)."""
+    return Voice(
+        f"kt_{language}", KTUBERLING, f"utterances/{language}/*.wav", language, "volunteers"
     )
 
 
@@ -172,8 +195,16 @@ VOICES = (
     fish("cs-CZ", "v", "big"),
     fish("nl-NL", "m", "small"),
     fish("nl-NL", "v", "big"),
+    *(volunteer(language) for language in KT_LANGUAGES),
 )
 TELEPHONY = ("fit", "report")
+# Pools reported on their own, nothing fitted on them: what their voices are.
+OWN_POOLS = {
+    "expressive": "Fish Fillets NG's dialogue, acted, two voices per language",
+    "volunteers": "KTuberling's words read by its translators, one voice per language, each on "
+    "their own microphone (fr at 8 kHz, the others 22-44 kHz), joined into "
+    f"{UTTERANCE_SECONDS:g} s utterances",
+}
 PROMPT_SUFFIXES = (".wav", ".gsm", ".ogg")
 
 
@@ -207,6 +238,37 @@ def fetch_pack(package: str) -> str | None:
         )
     (target / ".complete").write_text("")
     return None
+
+
+def join_words(package_root: Path, language: str) -> None:
+    """Write a volunteer's utterances once: their distinct word recordings in a seeded order,
+    silences trimmed, joined by 50-100 ms gaps (bench_robust.splice) until UTTERANCE_SECONDS
+    long, as 16 kHz 16-bit WAVs under utterances/<language>/ of the unpacked package."""
+    target = package_root / "utterances" / language
+    if (target / ".complete").is_file():
+        return
+    target.mkdir(parents=True, exist_ok=True)
+    seen, words = set(), []
+    for path in sorted((package_root / KTUBERLING_SOUNDS / language).iterdir()):
+        digest = hashlib.sha256(path.read_bytes()).digest()
+        if path.is_file() and not path.is_symlink() and digest not in seen:
+            seen.add(digest)
+            words.append(path)
+    random.Random(f"{SEED}|{language}").shuffle(words)
+    group: list[Path] = []
+    count = 0
+    for path in words:
+        group.append(path)
+        audio = splice(group, f"{language}/{count}")
+        if audio.size >= UTTERANCE_SECONDS * SAMPLE_RATE:
+            pcm = (np.clip(audio, -1, 1) * 32767).astype("<i2")
+            with wave.open(str(target / f"{count:03d}.wav"), "wb") as out:
+                out.setnchannels(1)
+                out.setsampwidth(2)
+                out.setframerate(SAMPLE_RATE)
+                out.writeframes(pcm.tobytes())
+            group, count = [], count + 1
+    (target / ".complete").write_text("")
 
 
 def prompt_seconds(path: Path) -> float:
@@ -490,10 +552,6 @@ def table_rows(trials: list[dict], render_names: list[str], threshold: float) ->
         cross = np.array(
             [t["decision"] for t in here if HALF[t["voice"]] == "extra" and t["target"]]
         )
-        expressive = [t for t in here if in_half(t, "expressive")]
-        e_targets, e_nontargets = split_scores(expressive)
-        e_far, e_frr = far_frr(*split_scores(expressive, "decision"), threshold)
-        e_same = same_language_nontargets(expressive)
         rows.append(
             {
                 "render": render,
@@ -512,18 +570,35 @@ def table_rows(trials: list[dict], render_names: list[str], threshold: float) ->
                 "nontargets_same_language_all": int(same.size),
                 "tar_cross_language": rate_at(cross, threshold),
                 "targets_cross_language": int(cross.size),
-                "eer_expressive": equal_error_rate(e_targets, e_nontargets),
-                "eer_expressive_check": equal_error_rate(*split_scores(expressive, "decision")),
-                "far_expressive": e_far,
-                "frr_expressive": e_frr,
-                "frr_expressive_wideband": far_frr(e_targets, e_nontargets, threshold)[1],
-                "targets_expressive": int(e_targets.size),
-                "nontargets_expressive": int(e_nontargets.size),
-                "far_same_language_expressive": rate_at(e_same, threshold),
-                "nontargets_same_language_expressive": int(e_same.size),
+            }
+            | {
+                key: value
+                for pool in OWN_POOLS
+                for key, value in pool_cells(
+                    [t for t in here if in_half(t, pool)], pool, threshold
+                ).items()
             }
         )
     return rows
+
+
+def pool_cells(trials: list[dict], pool: str, threshold: float) -> dict:
+    """A pool reported on its own, in one render: EERs, the check's FAR and FRR, the wideband
+    voiceprint's FRR, trial counts and the same-language FAR (keys suffixed with the pool)."""
+    targets, nontargets = split_scores(trials)
+    far, frr = far_frr(*split_scores(trials, "decision"), threshold)
+    same = same_language_nontargets(trials)
+    return {
+        f"eer_{pool}": equal_error_rate(targets, nontargets),
+        f"eer_{pool}_check": equal_error_rate(*split_scores(trials, "decision")),
+        f"far_{pool}": far,
+        f"frr_{pool}": frr,
+        f"frr_{pool}_wideband": far_frr(targets, nontargets, threshold)[1],
+        f"targets_{pool}": int(targets.size),
+        f"nontargets_{pool}": int(nontargets.size),
+        f"far_same_language_{pool}": rate_at(same, threshold),
+        f"nontargets_same_language_{pool}": int(same.size),
+    }
 
 
 def pct(value: float | None) -> str:
@@ -547,18 +622,18 @@ def print_table(rows: list[dict]) -> None:
         )
 
 
-def print_expressive_table(rows: list[dict]) -> None:
+def print_pool_table(rows: list[dict], pool: str) -> None:
     print(
         f"{'render':8} {'EER':>8} {'EER chk':>8} {'FAR':>8} {'FRR':>8} {'FRR wb':>8} "
         f"{'tgt/non':>10} {'FAR same':>9}"
     )
     for r in rows:
-        trials = f"{r['targets_expressive']}/{r['nontargets_expressive']}"
+        trials = f"{r[f'targets_{pool}']}/{r[f'nontargets_{pool}']}"
         print(
-            f"{r['render']:8} {pct(r['eer_expressive']):>8} {pct(r['eer_expressive_check']):>8} "
-            f"{pct(r['far_expressive']):>8} "
-            f"{pct(r['frr_expressive']):>8} {pct(r['frr_expressive_wideband']):>8} {trials:>10} "
-            f"{pct(r['far_same_language_expressive']):>9}"
+            f"{r['render']:8} {pct(r[f'eer_{pool}']):>8} {pct(r[f'eer_{pool}_check']):>8} "
+            f"{pct(r[f'far_{pool}']):>8} "
+            f"{pct(r[f'frr_{pool}']):>8} {pct(r[f'frr_{pool}_wideband']):>8} {trials:>10} "
+            f"{pct(r[f'far_same_language_{pool}']):>9}"
         )
 
 
@@ -583,12 +658,14 @@ def hardest_pairs(
 
 
 def sweep_rows(trials: list[dict], render: str, telephone_threshold: float) -> list[dict]:
-    """FAR and FRR of the telephony voices (all seven) and of the expressive ones at a range of
-    thresholds, for deployments choosing their own `speaker_threshold` (and keeping the
-    telephone one)."""
+    """FAR and FRR of the telephony voices (all seven) and of each pool reported on its own at
+    a range of thresholds, for deployments choosing their own `speaker_threshold` (and keeping
+    the telephone one)."""
     pools = {
         "telephony": [t for t in trials if t["render"] == render and in_telephony_pool(t)],
-        "expressive": [t for t in trials if t["render"] == render and in_half(t, "expressive")],
+    } | {
+        pool: [t for t in trials if t["render"] == render and in_half(t, pool)]
+        for pool in OWN_POOLS
     }
     rows = []
     for threshold in SWEEP_THRESHOLDS:
@@ -606,8 +683,7 @@ def sweep_rows(trials: list[dict], render: str, telephone_threshold: float) -> l
 
 POOLS = {
     "telephony": [v.name for v in VOICES if v.half in TELEPHONY],
-    "expressive": [v.name for v in VOICES if v.half == "expressive"],
-}
+} | {pool: [v.name for v in VOICES if v.half == pool] for pool in OWN_POOLS}
 
 
 def refused_at_enrolment(clips: list[np.ndarray]) -> bool:
@@ -848,9 +924,12 @@ def main(argv: list[str] | None = None) -> int:
     for voice in VOICES:
         reason = fetch_pack(voice.package)
         if reason:
-            notes.append(reason)
-        else:
-            voices.append(voice)
+            if reason not in notes:
+                notes.append(reason)
+            continue
+        if voice.half == "volunteers":
+            join_words(CACHE / voice.package, voice.language)
+        voices.append(voice)
     notes.append(
         "the voices differ in language (and two packs are GSM files): most non-target pairs are "
         "easier than two speakers of one language on one line; see the same-language columns"
@@ -912,21 +991,23 @@ def main(argv: list[str] | None = None) -> int:
     )
     if "clean" in render_names:
         print_closest(hardest_pairs(trials, "clean"))
-    expressive = [v.name for v in voices if v.half == "expressive"]
-    if expressive:
-        print(
-            f"expressive, reported on their own ({', '.join(expressive)}: Fish Fillets NG's "
-            "dialogue, acted, two voices per language; nothing fitted on them):"
-        )
-        print_expressive_table(rows)
-        if "clean" in render_names:
-            print_closest(hardest_pairs(trials, "clean", 2, "expressive"))
+    for pool, described in OWN_POOLS.items():
+        names = [v.name for v in voices if v.half == pool]
+        if names:
+            print(
+                f"{pool}, reported on their own ({', '.join(names)}: {described}; nothing "
+                "fitted on them):"
+            )
+            print_pool_table(rows, pool)
+            if "clean" in render_names:
+                print_closest(hardest_pairs(trials, "clean", 2 if len(names) < 5 else 4, pool))
     if sweep:
         print("clean trials at other thresholds, FAR / FRR:")
         for row in sweep:
             cells = "  ".join(
                 f"{pool} {pct(row[pool]['far'])} / {pct(row[pool]['frr'])}"
-                for pool in ("telephony", "expressive")
+                for pool in row
+                if pool != "threshold"
             )
             print(f"  {row['threshold']:.2f}  {cells}")
     for row in agreement:

@@ -1,5 +1,6 @@
 """The speaker benchmark's bookkeeping (the benchmark itself needs Debian's prompt packs)."""
 
+import wave
 from pathlib import Path
 
 import numpy as np
@@ -144,3 +145,33 @@ def test_the_other_telephone_lines_keep_the_clip_s_length_and_cut_its_low_band()
         spectrum = np.abs(np.fft.rfft(through[4000:12000]))  # 2 Hz bins
         assert spectrum[50] < 0.2 * spectrum[500], name  # 100 Hz well under 1 kHz
     assert bench_speaker.line_renders({}).keys() == set(bench_speaker.LINE_NAMES) - {"phone8k_gsm"}
+
+
+def write_word(path: Path, seconds: float, frequency: float) -> None:
+    """A tone of `seconds` between 0.3 s silences, as a 22.05 kHz WAV (a recorded word)."""
+    rate = 22_050
+    tone = 0.5 * np.sin(2 * np.pi * frequency * np.arange(int(seconds * rate)) / rate)
+    pcm = (np.concatenate([np.zeros(6615), tone, np.zeros(6615)]) * 32767).astype("<i2")
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(pcm.tobytes())
+
+
+def test_a_volunteer_s_words_are_joined_into_utterances_each_word_once(tmp_path):
+    words = tmp_path / bench_speaker.KTUBERLING_SOUNDS / "xx"
+    words.mkdir(parents=True)
+    for n in range(11):
+        write_word(words / f"word{n:02d}.wav", 0.8, 200 + 50 * n)
+    (words / "copy.wav").write_bytes((words / "word00.wav").read_bytes())  # one word, two names
+    bench_speaker.join_words(tmp_path, "xx")
+    utterances = sorted((tmp_path / "utterances" / "xx").glob("*.wav"))
+    seconds = [bench_speaker.prompt_seconds(p) for p in utterances]
+    # 11 distinct words of 0.8 s (silences trimmed, 50-100 ms gaps, 0.2 s edges) make 2
+    # utterances of 4 words; the 3 left are too short (the copy, counted, would make a third)
+    assert len(utterances) == 2 and all(3.5 <= s < 4.5 for s in seconds)
+    first = [p.read_bytes() for p in utterances]
+    (tmp_path / "utterances" / "xx" / ".complete").unlink()
+    bench_speaker.join_words(tmp_path, "xx")
+    assert [p.read_bytes() for p in utterances] == first  # seeded
