@@ -48,10 +48,13 @@ Fillets NG (`fillets-ng-data-cs`, `-nl`: full-band OGG, hundreds of lines per ch
 small and the big fish of Czech and Dutch (cs_small, cs_big, nl_small, nl_big), so each language
 has two people, and the lines are spoken in character (jokes, complaints, whispers), unlike the
 prompts' even reading. Volunteers, reported on their own and never fitted on either: the words
-of KTuberling (`ktuberling-data`), each language recorded by its translator at home (13 people,
-13 languages, 70-210 words each; fr at 8 kHz, the others 22-44 kHz), a voice's words joined in a
-seeded order into 3.5 s utterances (join_words: single words are too short to embed): no
-reading voice, no studio, no telephone, the nearest these packages come to users' own phones.
+of KTuberling (`ktuberling-data`: 13 languages, 70-210 words each; fr at 8 kHz, the others 22-44
+kHz) and the letters and syllables of KLettres (`klettres-data`: 14 languages, pt-BR among them),
+each language recorded by one person at home, a voice's recordings joined in a seeded order into
+3.5 s utterances (join_words: single words are too short to embed): no reading voice, no
+studio, no telephone, the nearest these packages come to users' own phones. Whether the two games'
+recordings of one language are one person is not known: their pairs count as same-language
+non-targets (FAR same).
 Also printed: FAR/FRR of the clean trials at other thresholds (for a
 deployment choosing its own `speaker_threshold`), and how often the enrolment agreement check
 (fala.core.voiceprints.ENROLMENT_AGREEMENT) refuses one voice's own clips and catches a mix-up
@@ -90,6 +93,7 @@ from fala.core.audio import (
     telephone_channel,
     through_8k,
 )
+from fala.core.errors import InvalidAudio
 from fala.core.speaker import (
     DEFAULT_THRESHOLD,
     TELEPHONE_THRESHOLD,
@@ -158,21 +162,27 @@ def fish(language: str, role: str, size: str) -> Voice:
     )
 
 
-KTUBERLING = "ktuberling-data"
-KTUBERLING_SOUNDS = "usr/share/ktuberling/sounds"
-# The languages whose translator recorded all of KTuberling's words (70-210 each); the others
-# have 12-16 (under 15 s of speech).
+# Volunteers: the recorded words of two KDE games, one person per language (KT_LANGUAGES: the
+# languages with all of KTuberling's 70-210 words, the others have 12-16; KL_LANGUAGES:
+# KLettres' letters and syllables, the languages with at least 10 utterances of them).
 KT_LANGUAGES = ("ca", "da", "de", "el", "en", "fr", "gl", "lt", "nn", "ru", "sl", "uk", "wa")
+KL_LANGUAGES = ("de", "en_GB", "es", "fr", "he", "hu", "it", "lt", "ml", "nds", "nl", "pt_BR")
+KL_LANGUAGES += ("ru", "uk")
+VOLUNTEER_SOUNDS = {  # package: (voice name prefix, the folder of a language's recordings)
+    "ktuberling-data": ("kt", "usr/share/ktuberling/sounds/{language}"),
+    "klettres-data": ("kl", "usr/share/klettres/{language}"),
+}
 UTTERANCE_SECONDS = 3.5  # a volunteer's words joined until the utterance is this long
+SOUND_SUFFIXES = (".wav", ".ogg", ".opus")
 
 
-def volunteer(language: str) -> Voice:
-    """KTuberling's words in one language, read by its translator: one voice, joined into
-    UTTERANCE_SECONDS utterances by join_words() (a single word is under the 1.2 s the encoder
-    needs)."""
-    return Voice(
-        f"kt_{language}", KTUBERLING, f"utterances/{language}/*.wav", language, "volunteers"
-    )
+def volunteer(package: str, language: str) -> Voice:
+    """One person's recorded words: joined into UTTERANCE_SECONDS utterances by join_words()
+    (a single word is under the 1.2 s the encoder needs)."""
+    prefix = VOLUNTEER_SOUNDS[package][0]
+    name = f"{prefix}_{language}"
+    language_tag = language.replace("_", "-")
+    return Voice(name, package, f"utterances/{name}/*.wav", language_tag, "volunteers")
 
 
 VOICES = (
@@ -195,14 +205,15 @@ VOICES = (
     fish("cs-CZ", "v", "big"),
     fish("nl-NL", "m", "small"),
     fish("nl-NL", "v", "big"),
-    *(volunteer(language) for language in KT_LANGUAGES),
+    *(volunteer("ktuberling-data", language) for language in KT_LANGUAGES),
+    *(volunteer("klettres-data", language) for language in KL_LANGUAGES),
 )
 TELEPHONY = ("fit", "report")
 # Pools reported on their own, nothing fitted on them: what their voices are.
 OWN_POOLS = {
     "expressive": "Fish Fillets NG's dialogue, acted, two voices per language",
-    "volunteers": "KTuberling's words read by its translators, one voice per language, each on "
-    "their own microphone (fr at 8 kHz, the others 22-44 kHz), joined into "
+    "volunteers": "the words of KTuberling (kt_) and the letters and syllables of KLettres "
+    "(kl_), one person per language and game, each on their own microphone, joined into "
     f"{UTTERANCE_SECONDS:g} s utterances",
 }
 PROMPT_SUFFIXES = (".wav", ".gsm", ".ogg")
@@ -240,26 +251,30 @@ def fetch_pack(package: str) -> str | None:
     return None
 
 
-def join_words(package_root: Path, language: str) -> None:
-    """Write a volunteer's utterances once: their distinct word recordings in a seeded order,
-    silences trimmed, joined by 50-100 ms gaps (bench_robust.splice) until UTTERANCE_SECONDS
-    long, as 16 kHz 16-bit WAVs under utterances/<language>/ of the unpacked package."""
-    target = package_root / "utterances" / language
+def join_words(package_root: Path, voice: Voice) -> None:
+    """Write a volunteer's utterances once: their distinct, decodable recordings in a seeded
+    order, silences trimmed, joined by 50-100 ms gaps (bench_robust.splice) until
+    UTTERANCE_SECONDS long, as 16 kHz 16-bit WAVs under utterances/<voice>/ of the unpacked
+    package."""
+    target = package_root / "utterances" / voice.name
     if (target / ".complete").is_file():
         return
     target.mkdir(parents=True, exist_ok=True)
+    folder = VOLUNTEER_SOUNDS[voice.package][1].format(language=voice.language.replace("-", "_"))
     seen, words = set(), []
-    for path in sorted((package_root / KTUBERLING_SOUNDS / language).iterdir()):
+    for path in sorted((package_root / folder).rglob("*")):
+        if path.suffix not in SOUND_SUFFIXES or path.is_symlink():
+            continue
         digest = hashlib.sha256(path.read_bytes()).digest()
-        if path.is_file() and not path.is_symlink() and digest not in seen:
+        if digest not in seen and decodable(path):
             seen.add(digest)
             words.append(path)
-    random.Random(f"{SEED}|{language}").shuffle(words)
+    random.Random(f"{SEED}|{voice.name}").shuffle(words)
     group: list[Path] = []
     count = 0
     for path in words:
         group.append(path)
-        audio = splice(group, f"{language}/{count}")
+        audio = splice(group, f"{voice.name}/{count}")
         if audio.size >= UTTERANCE_SECONDS * SAMPLE_RATE:
             pcm = (np.clip(audio, -1, 1) * 32767).astype("<i2")
             with wave.open(str(target / f"{count:03d}.wav"), "wb") as out:
@@ -269,6 +284,15 @@ def join_words(package_root: Path, language: str) -> None:
                 out.writeframes(pcm.tobytes())
             group, count = [], count + 1
     (target / ".complete").write_text("")
+
+
+def decodable(path: Path) -> bool:
+    """Whether the service's decoder reads the file (a few of KLettres' are Ogg Speex: not)."""
+    try:
+        decode_audio(path.read_bytes(), max_seconds=60)
+    except InvalidAudio:
+        return False
+    return True
 
 
 def prompt_seconds(path: Path) -> float:
@@ -928,7 +952,7 @@ def main(argv: list[str] | None = None) -> int:
                 notes.append(reason)
             continue
         if voice.half == "volunteers":
-            join_words(CACHE / voice.package, voice.language)
+            join_words(CACHE / voice.package, voice)
         voices.append(voice)
     notes.append(
         "the voices differ in language (and two packs are GSM files): most non-target pairs are "

@@ -160,18 +160,22 @@ def write_word(path: Path, seconds: float, frequency: float) -> None:
 
 
 def test_a_volunteer_s_words_are_joined_into_utterances_each_word_once(tmp_path):
-    words = tmp_path / bench_speaker.KTUBERLING_SOUNDS / "xx"
-    words.mkdir(parents=True)
+    voice = bench_speaker.volunteer("klettres-data", "pt_BR")
+    words = tmp_path / "usr/share/klettres/pt_BR"
+    (words / "alpha").mkdir(parents=True)
     for n in range(11):
-        write_word(words / f"word{n:02d}.wav", 0.8, 200 + 50 * n)
-    (words / "copy.wav").write_bytes((words / "word00.wav").read_bytes())  # one word, two names
-    bench_speaker.join_words(tmp_path, "xx")
-    utterances = sorted((tmp_path / "utterances" / "xx").glob("*.wav"))
+        write_word(words / "alpha" / f"word{n:02d}.wav", 0.8, 200 + 50 * n)
+    (words / "copy.wav").write_bytes((words / "alpha" / "word00.wav").read_bytes())  # two names
+    (words / "speex.ogg").write_bytes(b"OggS" + bytes(60))  # undecodable: left out
+    (words / "sounds.xml").write_text("<sounds/>")
+    bench_speaker.join_words(tmp_path, voice)
+    utterances = sorted((tmp_path / "utterances" / "kl_pt_BR").glob("*.wav"))
     seconds = [bench_speaker.prompt_seconds(p) for p in utterances]
     # 11 distinct words of 0.8 s (silences trimmed, 50-100 ms gaps, 0.2 s edges) make 2
     # utterances of 4 words; the 3 left are too short (the copy, counted, would make a third)
     assert len(utterances) == 2 and all(3.5 <= s < 4.5 for s in seconds)
+    assert voice.language == "pt-BR" and voice.half == "volunteers"
     first = [p.read_bytes() for p in utterances]
-    (tmp_path / "utterances" / "xx" / ".complete").unlink()
-    bench_speaker.join_words(tmp_path, "xx")
+    (tmp_path / "utterances" / "kl_pt_BR" / ".complete").unlink()
+    bench_speaker.join_words(tmp_path, voice)
     assert [p.read_bytes() for p in utterances] == first  # seeded
