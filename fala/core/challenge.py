@@ -5,16 +5,20 @@ code ("ENTRADA 13 40 CODIGO 472") — with a single-use token valid for a short 
 request carrying the token is judged against that phrase, and only once: a recording of
 yesterday's punch says yesterday's time and code, and a captured request cannot be sent again.
 
-The token is 128 random bits; the table keeps only its SHA-256 (a leaked table grants nothing),
-with the phrase and the expiry. Genuine means the record exists, fresh that its expiry is ahead,
-unused that the one conditional write that marks it used succeeds: DynamoDB evaluates the
-condition and the write atomically, so of two concurrent requests with one token exactly one
-gets through. (A signed token would still need this record to be single-use, and a key to keep.)
+The token is signed: 128 random bits and the expiry, with an HMAC-SHA256 of both under the
+deployment's key (a Secrets Manager secret; ChallengeStore.key). The table keeps only the
+token's SHA-256 (a leaked table grants nothing), with the phrase and the expiry. Genuine means
+the signature verifies — checked before any read, so a forged or altered token costs no table
+access — and the record exists; fresh that its expiry is ahead; unused that the one conditional
+write that marks it used succeeds: DynamoDB evaluates the condition and the write atomically, so
+of two concurrent requests with one token exactly one gets through.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
 import re
 import secrets
 from dataclasses import dataclass
@@ -23,6 +27,7 @@ from typing import Any
 
 from fala.core.errors import (
     ChallengeExpired,
+    ChallengeForged,
     ChallengeNotFound,
     ChallengesDisabled,
     ChallengeUsed,
@@ -48,10 +53,24 @@ SPOKEN_ACTION = {
 }
 CODE_DIGITS = 3
 TOKEN_BYTES = 16
-_TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
+MIN_KEY_BYTES = 32
+# nonce (16 bytes) . expiry (Unix seconds) . HMAC-SHA256 of both, base64url without padding
+_TOKEN = re.compile(r"^[A-Za-z0-9_-]{22}\.[0-9]{10}\.[A-Za-z0-9_-]{43}$")
 # DynamoDB deletes expired items within days, not seconds: freshness is the condition's job,
 # the TTL only keeps the table small. Kept a day past expiry so a late replay still reads "used".
 TTL_GRACE = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class ChallengeStore:
+    """Where challenges are recorded (a boto3 DynamoDB Table) and the key signing their tokens."""
+
+    table: Any
+    key: bytes
+
+    def __post_init__(self) -> None:
+        if len(self.key) < MIN_KEY_BYTES:
+            raise ValueError(f"A challenge key needs at least {MIN_KEY_BYTES} bytes.")
 
 
 @dataclass(frozen=True)
@@ -78,8 +97,32 @@ class RedeemedChallenge:
     language: str
 
 
+def secret_key(secret_id: str) -> bytes:
+    """The signing key kept in Secrets Manager (the stack's ChallengeKey), cached for five
+    minutes by Powertools, so a rotated key is picked up without a cold start."""
+    from aws_lambda_powertools.utilities import parameters
+
+    return str(parameters.get_secret(secret_id, max_age=300)).encode()
+
+
 def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _signature(key: bytes, nonce: str, expires: int) -> str:
+    mac = hmac.new(key, f"fala-challenge|{nonce}|{expires}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+
+
+def signed_token(key: bytes, expires: int) -> str:
+    nonce = secrets.token_urlsafe(TOKEN_BYTES)
+    return f"{nonce}.{expires}.{_signature(key, nonce, expires)}"
+
+
+def is_signed(key: bytes, token: str) -> bool:
+    """Whether a well-formed `token` (is_token) carries its signature under `key`."""
+    nonce, expires, signature = token.split(".")
+    return hmac.compare_digest(signature, _signature(key, nonce, int(expires)))
 
 
 def challenge_phrase(action: str | None, language: str, at: datetime, code: str) -> tuple[str, str]:
@@ -100,7 +143,7 @@ def challenge_phrase(action: str | None, language: str, at: datetime, code: str)
 
 
 def issue_challenge(
-    table: Any,
+    store: ChallengeStore | None,
     *,
     action: str | None,
     language: str,
@@ -108,15 +151,15 @@ def issue_challenge(
     utc_offset_minutes: int,
     now: datetime | None = None,
 ) -> Challenge:
-    """A new challenge, recorded in `table` (a boto3 DynamoDB Table)."""
-    table = _enabled(table)
+    """A new challenge with a signed token, recorded in the store's table."""
+    store = _enabled(store)
     now = now or datetime.now(UTC)
     local = now.astimezone(timezone(timedelta(minutes=utc_offset_minutes)))
     code = "".join(secrets.choice("0123456789") for _ in range(CODE_DIGITS))
     expected, say = challenge_phrase(action, language, local, code)
-    token = secrets.token_urlsafe(TOKEN_BYTES)
     expires_at = now + timedelta(seconds=ttl_seconds)
-    table.put_item(
+    token = signed_token(store.key, int(expires_at.timestamp()))
+    store.table.put_item(
         Item={
             "id": token_digest(token),
             "expected_speech": expected,
@@ -142,18 +185,22 @@ def check_phrase(expected: str | None, challenge: RedeemedChallenge, field: str)
         )
 
 
-def _enabled(table: Any) -> Any:
-    if table is None:
+def _enabled(store: ChallengeStore | None) -> ChallengeStore:
+    if store is None:
         raise ChallengesDisabled(
             "Challenge phrases are not enabled in this deployment (no challenge table)."
         )
-    return table
+    return store
 
 
 def redeem_challenge(
-    table: Any, token: str, *, now: datetime | None = None, by: str | None = None
+    store: ChallengeStore | None,
+    token: str,
+    *,
+    now: datetime | None = None,
+    by: str | None = None,
 ) -> RedeemedChallenge:
-    """The challenge of `token`, marked used; ChallengeNotFound/Expired/Used otherwise.
+    """The challenge of `token`, marked used; ChallengeForged/NotFound/Expired/Used otherwise.
 
     `by` names the use (the upload's version): the same use may redeem again — a retried
     pipeline step — and no other."""
@@ -161,7 +208,13 @@ def redeem_challenge(
         raise InvalidRequest(
             'Field "challenge_token" is not a token POST /challenge returned; ask for a new one.'
         )
-    table = _enabled(table)
+    store = _enabled(store)
+    if not is_signed(store.key, token):
+        raise ChallengeForged(
+            "This challenge token's signature does not verify: this deployment did not issue "
+            "it, or it was altered. Ask POST /challenge for a new one."
+        )
+    table = store.table
     now = now or datetime.now(UTC)
     from botocore.exceptions import ClientError
 
@@ -193,7 +246,8 @@ def redeem_challenge(
             old = table.get_item(Key={"id": token_digest(token)}, ConsistentRead=True).get("Item")
         if not old:
             raise ChallengeNotFound(
-                "No challenge was issued with this token; ask POST /challenge for one."
+                "This challenge is no longer on record (it expired long ago); ask POST "
+                "/challenge for a new one."
             ) from None
         if "used_at" in old:
             raise ChallengeUsed(

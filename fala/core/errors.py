@@ -78,10 +78,17 @@ class InvalidExpectedSpeech(FalaError):
 
 
 class ChallengeNotFound(FalaError):
-    """No challenge was issued with this token (mistyped, forged, or long expired)."""
+    """No challenge was issued with this token (its record is gone: long expired)."""
 
     code = "challenge_not_found"
     status = 404
+
+
+class ChallengeForged(FalaError):
+    """The token's signature does not verify: not issued by this deployment, or altered."""
+
+    code = "challenge_forged"
+    status = 403
 
 
 class ChallengeExpired(FalaError):

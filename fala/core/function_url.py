@@ -23,7 +23,7 @@ from urllib.parse import unquote
 import numpy as np
 
 from fala.core.audio import decode_audio
-from fala.core.challenge import issue_challenge
+from fala.core.challenge import ChallengeStore, issue_challenge
 from fala.core.errors import (
     AudioTooLong,
     FalaError,
@@ -249,14 +249,15 @@ def handle_validation_request(
     event: Mapping[str, Any],
     validate: Validate,
     settings: ValidationSettings,
-    challenges: Any = None,
+    challenges: ChallengeStore | None = None,
     speakers: Any = None,
     on_verdict: Callable[[Validation], None] | None = None,
 ) -> dict[str, Any]:
     """Parse, decode, validate, answer: the whole Function URL request in one place.
 
-    `challenges` and `speakers` are the challenge and voiceprint tables (boto3 DynamoDB Tables),
-    None where the deployment has none; `on_verdict` sees each validation (metrics, logs)."""
+    `challenges` is the challenge store (its table and signing key), `speakers` the voiceprint
+    table (a boto3 DynamoDB Table), None where the deployment has none; `on_verdict` sees each
+    validation (metrics, logs)."""
     try:
         route = route_of(event)
         if route.name == "challenge":

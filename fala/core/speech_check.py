@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from fala.core.audio import decode_audio
-from fala.core.challenge import check_phrase, redeem_challenge
+from fala.core.challenge import ChallengeStore, check_phrase, redeem_challenge
 from fala.core.models import Validation
 from fala.core.settings import ValidationSettings
 from fala.core.voiceprints import compare, voiceprint
@@ -36,9 +36,10 @@ class SpeechCheck:
 
 @dataclass(frozen=True)
 class Tables:
-    """The deployment's DynamoDB tables (boto3 Tables); None where it has none."""
+    """The deployment's challenge store (fala.core.challenge.ChallengeStore: its table and
+    signing key) and voiceprint table (a boto3 Table); None where it has none."""
 
-    challenges: Any = None
+    challenges: ChallengeStore | None = None
     speakers: Any = None
 
 

@@ -13,9 +13,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.header import Header
 from pathlib import Path
+from secrets import token_urlsafe
 from typing import Any
 
 import boto3
+from aws_lambda_powertools.utilities import parameters
 from moto import mock_aws
 
 from fala.core.intake import execution_name
@@ -83,6 +85,15 @@ def create_tables(stack: Stack, resolver: Resolver) -> None:
         )
 
 
+def create_secrets(stack: Stack, resolver: Resolver) -> None:
+    """The stack's generated secrets (the challenge-signing key), in moto: a fresh random value
+    per run, as the deployed stack generates its own at creation."""
+    client = boto3.client("secretsmanager")
+    for lid in stack.of_type("AWS::SecretsManager::Secret"):
+        client.create_secret(Name=resolver.physical_name(lid), SecretString=token_urlsafe(48))
+    parameters.clear_caches()  # the names repeat from run to run, the values do not
+
+
 # Tables whose items outlive a local run, as the deployed ones outlive a request: enrolled voices
 # (fala.core.voiceprints), kept in <work dir>/tables/<name>.json. Challenges and idempotency
 # records are short-lived by design and start empty.
@@ -143,12 +154,14 @@ def _from_json(item: dict[str, Any]) -> dict[str, Any]:
 
 @contextlib.contextmanager
 def local_tables(stack: Stack, resolver: Resolver, state_dir: Path | None = None) -> Iterator[None]:
-    """The stack's tables in moto, with fake credentials, for the Function URL alone (`fala
-    serve`): its challenges (fala.core.challenge) live in one. With `state_dir`, the kept tables
-    (enrolled voices) are read from it at the start and written back at the end."""
+    """The stack's tables and secrets in moto, with fake credentials, for the Function URL alone
+    (`fala serve`): its challenges (fala.core.challenge) live in one, signed with a key kept in
+    one of those. With `state_dir`, the kept tables (enrolled voices) are read from it at the start
+    and written back at the end."""
     make_moto_writes_atomic()
     with scoped_environment(FAKE_CREDENTIALS), mock_aws():
         create_tables(stack, resolver)
+        create_secrets(stack, resolver)
         if state_dir is not None:
             restore_tables(stack, resolver, state_dir)
         try:
@@ -254,6 +267,7 @@ class LocalPipeline:
         for lid in self.stack.of_type("AWS::Events::EventBus"):
             self.events.create_event_bus(Name=r.physical_name(lid))
         create_tables(self.stack, r)
+        create_secrets(self.stack, r)
         restore_tables(self.stack, r, self.work_dir)  # enrolled voices (read, never written)
         self.state_machines: dict[str, str] = {}
         for lid, res in self.stack.of_type("AWS::StepFunctions::StateMachine").items():

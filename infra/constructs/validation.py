@@ -16,13 +16,15 @@ from aws_cdk import Duration, IgnoreMode
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from infra.config import FalaConfig
+from infra.constructs.cfn import l1
 from infra.constructs.encryption import Encryption
 from infra.constructs.lambda_defaults import image_function
 from infra.constructs.tables import expiring_table
-from infra.nag import skip_checkov
+from infra.nag import acknowledge, skip_checkov
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = "containers/whisper_validation/Dockerfile"
@@ -64,6 +66,26 @@ class SpeechValidation(Construct):
         # Challenge phrases (fala.core.challenge): one item per issued challenge, kept a day past
         # its expiry (TTL) so a late replay still reads "used"; no audio, no personal data.
         self.challenge_table = expiring_table(self, "Challenges", encryption=encryption)
+        # The HMAC-SHA256 key that signs challenge tokens (fala.core.challenge): a forged or
+        # altered token is refused before any table access.
+        self.challenge_key = secretsmanager.Secret(
+            self,
+            "ChallengeKey",
+            description="Key signing Fala's challenge tokens (HMAC-SHA256)",
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                password_length=64, exclude_punctuation=True
+            ),
+        )
+        if encryption.key is not None:
+            # At the CloudFormation level, so CDK adds no key-policy statement for the account;
+            # the two readers get kms:Decrypt through Secrets Manager below.
+            l1(self.challenge_key, secretsmanager.CfnSecret).kms_key_id = encryption.key.key_arn
+        acknowledge(
+            self.challenge_key,
+            "SMG4",
+            "Rotating the key only voids the challenges issued in the last challenge_ttl_seconds "
+            "(60 s by default); rotate it by hand (a new secret value) when it may have leaked.",
+        )
         # Enrolled voices (fala.core.voiceprints), kept speaker_retention_days after enrolment.
         self.speaker_table = expiring_table(
             self,
@@ -140,6 +162,10 @@ class SpeechValidation(Construct):
         allow(task, "CHALLENGE_TABLE", self.challenge_table, "UpdateItem", "GetItem")
         allow(api, "SPEAKER_TABLE", self.speaker_table, "PutItem", "DeleteItem", "GetItem")
         allow(task, "SPEAKER_TABLE", self.speaker_table, "GetItem")
+        for function in (api, task):
+            self.challenge_key.grant_read(function)
+            function.add_environment("CHALLENGE_KEY_SECRET", self.challenge_key.secret_arn)
+            encryption.grant_via(function, "secretsmanager", "kms:Decrypt")
         for function in (self.api_function, self.task_function):
             encryption.grant_via(
                 function,

@@ -7,7 +7,7 @@ import boto3
 import pytest
 
 from fala.core.audio import decode_audio
-from fala.core.challenge import issue_challenge
+from fala.core.challenge import ChallengeStore, issue_challenge, secret_key
 from fala.core.decision import ACCEPTS
 from fala.core.validation import SpeechValidator
 from fala.core.voiceprints import enroll
@@ -211,13 +211,22 @@ def test_one_upload_event_delivered_concurrently_runs_once(pipeline):
 
 
 def test_a_challenge_token_in_metadata_is_judged_once_then_refused(pipeline):
-    # GIVEN a challenge issued into the stack's challenge table (what POST /challenge does)
+    # GIVEN a challenge issued into the stack's challenge table, signed with its key (what POST
+    # /challenge does)
     table_id = next(
         lid for lid in pipeline.stack.of_type("AWS::DynamoDB::GlobalTable") if "Challenges" in lid
     )
-    table = boto3.resource("dynamodb").Table(pipeline.resolver.physical_name(table_id))
+    key_id = next(
+        lid
+        for lid in pipeline.stack.of_type("AWS::SecretsManager::Secret")
+        if "ChallengeKey" in lid
+    )
+    store = ChallengeStore(
+        boto3.resource("dynamodb").Table(pipeline.resolver.physical_name(table_id)),
+        secret_key(pipeline.resolver.physical_name(key_id)),
+    )
     challenge = issue_challenge(
-        table, action="ENTRADA", language="pt-BR", ttl_seconds=60, utc_offset_minutes=-180
+        store, action="ENTRADA", language="pt-BR", ttl_seconds=60, utc_offset_minutes=-180
     )
     token = {"challenge-token": challenge.token}
 

@@ -155,7 +155,8 @@ def test_every_store_uses_the_created_key(voice_kms_synth: Synth) -> None:
     assert all("SqsManagedSseEnabled" not in q["Properties"] for q in queues)
     # 6 function log groups, the execution log group, the voice service's and the flow logs'
     assert len(voice_kms_synth.of_type("AWS::Logs::LogGroup")) == 9
-    assert stores == 3 + 1 + 9 + 1 + 2  # ... and the outcome bus and its archive
+    # ..., the voice API's token and the challenge key (secrets), the outcome bus and its archive
+    assert stores == 3 + 1 + 9 + 2 + 2
     tables = voice_kms_synth.of_type("AWS::DynamoDB::GlobalTable").values()
     assert len(tables) == 3  # the idempotency records, the challenges and the voiceprints
     for table in tables:
@@ -274,14 +275,17 @@ def test_each_principal_gets_only_the_key_actions_it_needs(voice_kms_synth: Synt
         "s3": {"kms:Decrypt"},
         **environment,
     }
+    # The API records and redeems challenges in their (encrypted) table; the step redeems. Both
+    # read the (encrypted) key that signs the challenge tokens.
     assert _grants_of(synth, _function_role(synth, "Fala speech validation step")) == {
         "s3": {"kms:Decrypt"},
         "dynamodb": {"kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"},
+        "secretsmanager": {"kms:Decrypt"},
         **environment,
     }
-    # The API records and redeems challenges in their (encrypted) table; the step redeems.
     assert _grants_of(synth, _function_role(synth, "Fala speech validation API")) == {
         "dynamodb": {"kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"},
+        "secretsmanager": {"kms:Decrypt"},
         **environment,
     }
     # Publish writes the result, records the execution, and reads the execution's history;

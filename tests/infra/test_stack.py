@@ -465,6 +465,28 @@ def test_challenges_live_in_a_table_only_the_validation_functions_reach(
             assert granted(function) == set(), function_id
 
 
+def test_challenge_tokens_are_signed_with_a_generated_key_only_validation_reads(
+    default_synth: Synth,
+) -> None:
+    key_id, key = named(default_synth.of_type("AWS::SecretsManager::Secret"), "ChallengeKey")
+    generated = key["Properties"]["GenerateSecretString"]
+    assert generated["PasswordLength"] >= 32 and generated["ExcludePunctuation"] is True
+    api_id, _ = default_synth.function(description_starts="Fala speech validation API")
+    task_id, _ = default_synth.function(description_starts="Fala speech validation step")
+    for function_id, function in default_synth.of_type("AWS::Lambda::Function").items():
+        readers = function_id in (api_id, task_id)
+        variables = function["Properties"].get("Environment", {}).get("Variables", {})
+        assert (variables.get("CHALLENGE_KEY_SECRET") == {"Ref": key_id}) is readers
+        granted = {
+            action
+            for statement in default_synth.statements_of_function(function)
+            if {"Ref": key_id} in _as_list(statement["Resource"])
+            for action in _as_list(statement["Action"])
+        }
+        expected = {"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"}
+        assert granted == (expected if readers else set()), function_id
+
+
 def test_voiceprints_live_without_backups_in_a_table_only_validation_reaches(
     default_synth: Synth,
 ) -> None:

@@ -77,10 +77,11 @@ def test_bad_uploads_are_rejected_with_a_reason(s3, body, metadata, message):
 
 
 def test_a_challenge_token_stands_for_the_expected_phrase(s3):
-    put(s3, "uploads/punch.wav", **{"challenge-token": "kQ8s_2-token-from-the-api"})
+    token = f"kQ8s_2-nonce-from-api1.1796400000.{'s' * 43}"  # its signature is checked later
+    put(s3, "uploads/punch.wav", **{"challenge-token": token})
     job = describe_upload(event("uploads/punch.wav"), s3=s3, limits=LIMITS)
     assert (job.mode, job.expected_speech) == ("validate", None)
-    assert job.challenge_token == "kQ8s_2-token-from-the-api"
+    assert job.challenge_token == token
 
 
 def test_a_conversation_needs_no_expected_phrase(s3):

@@ -34,7 +34,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             event,
             engine.validate,
             engine.settings,
-            challenges=engine.challenge_table(),
+            challenges=engine.challenges(),
             speakers=engine.speaker_table(),
             on_verdict=_record,
         )

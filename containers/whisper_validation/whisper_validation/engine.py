@@ -12,6 +12,7 @@ from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from fala.core import voiceprints
+from fala.core.challenge import ChallengeStore, secret_key
 from fala.core.models import Validation
 from fala.core.settings import ValidationSettings
 from fala.core.validation import SpeechValidator, shared_validator
@@ -49,8 +50,13 @@ def table(variable: str) -> Any:
     return boto3.resource("dynamodb").Table(name)
 
 
-def challenge_table() -> Any:
-    return table("CHALLENGE_TABLE")
+def challenges() -> ChallengeStore | None:
+    """The challenge table and the key signing its tokens (CHALLENGE_KEY_SECRET, a Secrets
+    Manager secret), None when the stack has no challenge table."""
+    records = table("CHALLENGE_TABLE")
+    if records is None:
+        return None
+    return ChallengeStore(records, secret_key(os.environ["CHALLENGE_KEY_SECRET"]))
 
 
 def speaker_table() -> Any:

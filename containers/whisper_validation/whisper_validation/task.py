@@ -70,7 +70,7 @@ def _validate_job(event: dict[str, Any]) -> dict[str, Any]:
         check,
         validate=engine.validate,
         settings=engine.settings,
-        tables=Tables(engine.challenge_table(), engine.speaker_table()),
+        tables=Tables(engine.challenges(), engine.speaker_table()),
     )
     engine.record(validation)
     logger.info("Validation", extra=engine.log_fields(validation))
