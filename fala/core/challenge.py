@@ -6,7 +6,7 @@ request carrying the token is judged against that phrase, and only once: a recor
 yesterday's punch says yesterday's time and code, and a captured request cannot be sent again.
 
 The token is signed: 128 random bits and the expiry, with an HMAC-SHA256 of both under the
-deployment's key (a Secrets Manager secret; ChallengeStore.key). The table keeps only the
+deployment's key (a Secrets Manager secret; ChallengeStore.key_source). The table keeps only the
 token's SHA-256 (a leaked table grants nothing), with the phrase and the expiry. Genuine means
 the signature verifies — checked before any read, so a forged or altered token costs no table
 access — and the record exists; fresh that its expiry is ahead; unused that the one conditional
@@ -21,6 +21,7 @@ import hashlib
 import hmac
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -63,14 +64,19 @@ TTL_GRACE = timedelta(days=1)
 
 @dataclass(frozen=True)
 class ChallengeStore:
-    """Where challenges are recorded (a boto3 DynamoDB Table) and the key signing their tokens."""
+    """Where challenges are recorded (a boto3 DynamoDB Table) and where the key signing their
+    tokens comes from: read only when a challenge is issued or redeemed, so a validation without
+    one never waits on Secrets Manager."""
 
     table: Any
-    key: bytes
+    key_source: Callable[[], bytes]
 
-    def __post_init__(self) -> None:
-        if len(self.key) < MIN_KEY_BYTES:
+    @property
+    def key(self) -> bytes:
+        key = self.key_source()
+        if len(key) < MIN_KEY_BYTES:
             raise ValueError(f"A challenge key needs at least {MIN_KEY_BYTES} bytes.")
+        return key
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
 """One named test per state-machine path, asserting on the result, the event and the history."""
 
+import functools
 import json
 import threading
 
@@ -223,7 +224,7 @@ def test_a_challenge_token_in_metadata_is_judged_once_then_refused(pipeline):
     )
     store = ChallengeStore(
         boto3.resource("dynamodb").Table(pipeline.resolver.physical_name(table_id)),
-        secret_key(pipeline.resolver.physical_name(key_id)),
+        functools.partial(secret_key, pipeline.resolver.physical_name(key_id)),
     )
     challenge = issue_challenge(
         store, action="ENTRADA", language="pt-BR", ttl_seconds=60, utc_offset_minutes=-180

@@ -40,7 +40,7 @@ KEY = b"a key of at least thirty-two bytes"
 
 @pytest.fixture
 def store(table):
-    return ChallengeStore(table, KEY)
+    return ChallengeStore(table, lambda: KEY)
 
 
 def issue(store, *, now=NOON_UTC, language="pt-BR", action=None, ttl=60):
@@ -89,16 +89,17 @@ def test_a_forged_or_altered_token_is_refused_before_any_table_access(store, tab
     challenge = issue(store)
     nonce, expires, signature = challenge.token.split(".")
     later = str(int(expires) + 3600)  # a longer life, signature kept
-    elsewhere = issue(ChallengeStore(table, b"another deployment's key, 32 bytes"))
+    elsewhere = issue(ChallengeStore(table, lambda: b"another deployment's key, 32 bytes"))
     forgeries = [
         f"{nonce}.{later}.{signature}",
         f"{'A' * 22}.{expires}.{signature}",
         f"{nonce}.{expires}.{'A' * 43}",
         elsewhere.token,
     ]
+    tableless = ChallengeStore(None, lambda: KEY)  # refused before any table access
     for forged in forgeries:
         with pytest.raises(ChallengeForged, match="signature does not verify"):
-            redeem_challenge(ChallengeStore(None, KEY), forged, now=NOON_UTC)  # no table read
+            redeem_challenge(tableless, forged, now=NOON_UTC)
     assert redeem_challenge(store, challenge.token, now=NOON_UTC).expected_speech
 
 
@@ -114,7 +115,7 @@ def test_a_signed_token_no_longer_on_record_is_not_found_and_a_malformed_one_is_
 
 def test_a_challenge_key_must_be_long_enough():
     with pytest.raises(ValueError, match="32 bytes"):
-        ChallengeStore(None, b"short")
+        issue(ChallengeStore(None, lambda: b"short"))
 
 
 def test_of_concurrent_requests_with_one_token_exactly_one_gets_through(store):
@@ -250,3 +251,12 @@ def test_without_a_table_challenges_are_not_enabled():
     answer = handle_validation_request(url_event(None, path="/challenge"), judge, SETTINGS, None)
     assert answer["statusCode"] == 404
     assert json.loads(answer["body"])["error"] == "challenges_disabled"
+
+
+def test_a_validation_without_a_token_never_reads_the_key(table):
+    def unreachable() -> bytes:
+        raise AssertionError("the signing key was read")
+
+    request = {"audio": base64.b64encode(WAV).decode(), "expected_speech": "ENTRADA 13 40"}
+    status, body, calls = call(ChallengeStore(table, unreachable), "/", request)
+    assert status == 200 and body["validated"] and calls == [("ENTRADA 13 40", "pt-BR")]

@@ -52,11 +52,11 @@ def table(variable: str) -> Any:
 
 def challenges() -> ChallengeStore | None:
     """The challenge table and the key signing its tokens (CHALLENGE_KEY_SECRET, a Secrets
-    Manager secret), None when the stack has no challenge table."""
-    records = table("CHALLENGE_TABLE")
-    if records is None:
+    Manager secret, read when a challenge needs it), None when the stack has neither."""
+    records, secret = table("CHALLENGE_TABLE"), os.environ.get("CHALLENGE_KEY_SECRET")
+    if records is None or not secret:
         return None
-    return ChallengeStore(records, secret_key(os.environ["CHALLENGE_KEY_SECRET"]))
+    return ChallengeStore(records, functools.partial(secret_key, secret))
 
 
 def speaker_table() -> Any:
