@@ -33,7 +33,8 @@ telephone render (bench_robust.phone8k) is not the channel model the telephone v
 with, so the telephone rows are a channel the check was not built from (but the fit half chose the
 model's settings on it: the report half is what counts). --renders also takes other telephone
 lines (LINE_NAMES: the voiceprint's own channel model, a gentler and a steeper band, phone8k
-followed by GSM), to check that impostors stay out on a line just like the model's.
+followed by GSM), to check that impostors stay out on a line just like the model's, and the
+codecs phone apps send (CODEC_NAMES: Opus at 12 kbit/s, MP3 at 32 kbit/s).
 
 Caveats, printed too: the speakers differ in language (and partly in channel: two packs are GSM
 files), so most non-target pairs are easier than two people of one language on one phone line;
@@ -119,6 +120,9 @@ RENDER_NAMES = ("clean", "phone8k", "gsm", "noise10")
 # Other telephone lines, on request (--renders): is the telephone voiceprint safe on a line just
 # like its own model, and does it help on lines unlike it?
 LINE_NAMES = ("line_model", "line_gentle", "line_steep", "phone8k_gsm")
+# The codecs phones' apps send (bench_robust's renders), on request too.
+CODEC_NAMES = ("opus12k", "mp3_32k")
+OPTIONAL_NAMES = LINE_NAMES + CODEC_NAMES
 ENROLMENT_PROMPTS = 3  # the fewest a user may enrol with (fala.core.voiceprints); --enrolment-clips
 # Trials start after this many prompts whatever the enrolment size, so enrolments of 3 and 5
 # clips are tried on the same prompts.
@@ -900,7 +904,7 @@ def time_embedding(threads: int) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--renders", help=f"comma-separated, of {','.join(RENDER_NAMES + LINE_NAMES)}"
+        "--renders", help=f"comma-separated, of {','.join(RENDER_NAMES + OPTIONAL_NAMES)}"
     )
     parser.add_argument("--max-trials", type=int, help=f"prompts per voice (default {MAX_TRIALS})")
     parser.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD)
@@ -933,14 +937,14 @@ def main(argv: list[str] | None = None) -> int:
     preset = QUICK if args.quick else {"max_trials": MAX_TRIALS, "renders": None}
     max_trials = args.max_trials if args.max_trials is not None else preset["max_trials"]
     wanted = (args.renders or preset["renders"] or ",".join(RENDER_NAMES)).split(",")
-    unknown = sorted(set(wanted) - set(RENDER_NAMES + LINE_NAMES))
+    unknown = sorted(set(wanted) - set(RENDER_NAMES + OPTIONAL_NAMES))
     if unknown:
         parser.error(
-            f"unknown render(s) {', '.join(unknown)}; choose from {RENDER_NAMES + LINE_NAMES}"
+            f"unknown render(s) {', '.join(unknown)}; choose from {RENDER_NAMES + OPTIONAL_NAMES}"
         )
     renders, notes = available_renders()
     renders |= line_renders(renders)
-    render_names = [r for r in RENDER_NAMES + LINE_NAMES if r in wanted and r in renders]
+    render_names = [r for r in RENDER_NAMES + OPTIONAL_NAMES if r in wanted and r in renders]
     notes = [n for n in notes if n.split(":")[0] in wanted]
 
     started = time.perf_counter()

@@ -68,6 +68,11 @@ def test_url_encoded_event_keys_are_found(s3):
         (WAV_HEAD, {"mode": "auto"}, "x-amz-meta-expected-speech"),
         (WAV_HEAD, {"expected-speech": "X" * 600}, "limit is 500"),
         (WAV_HEAD, {"challenge-token": "not a token!"}, "not a token POST /challenge returned"),
+        (
+            WAV_HEAD,
+            {"expected-speech": "X", "speaker-id": "ana maria/1"},
+            "speaker-id='ana maria/1' is not a speaker id",
+        ),
     ],
 )
 def test_bad_uploads_are_rejected_with_a_reason(s3, body, metadata, message):
