@@ -49,6 +49,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct, IConstruct
@@ -169,6 +170,14 @@ class Encryption(Construct):
         resource.add_property_override(
             "Replicas.0.SSESpecification.KMSMasterKeyId", self.key.key_arn
         )
+
+    def encrypt_secret(self, secret: secretsmanager.Secret) -> None:
+        """Put the secret under the key at the CloudFormation level, so CDK adds no key-policy
+        statement granting the account kms:GenerateDataKey* / kms:ReEncrypt* through Secrets
+        Manager; each reader gets kms:Decrypt through grant_via."""
+        if self.key is None:
+            return
+        l1(secret, secretsmanager.CfnSecret).kms_key_id = self.key.key_arn
 
     def encrypt_queue(self, queue: sqs.Queue) -> None:
         """Put the queue under the key at the CloudFormation level. Through the L2 property

@@ -20,7 +20,6 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from infra.config import FalaConfig
-from infra.constructs.cfn import l1
 from infra.constructs.encryption import Encryption
 from infra.constructs.lambda_defaults import image_function
 from infra.constructs.tables import expiring_table
@@ -76,10 +75,7 @@ class SpeechValidation(Construct):
                 password_length=64, exclude_punctuation=True
             ),
         )
-        if encryption.key is not None:
-            # At the CloudFormation level, so CDK adds no key-policy statement for the account;
-            # the two readers get kms:Decrypt through Secrets Manager below.
-            l1(self.challenge_key, secretsmanager.CfnSecret).kms_key_id = encryption.key.key_arn
+        encryption.encrypt_secret(self.challenge_key)  # the two readers' grants are below
         acknowledge(
             self.challenge_key,
             "SMG4",

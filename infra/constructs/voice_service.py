@@ -29,7 +29,6 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.config import FalaConfig
-from infra.constructs.cfn import l1
 from infra.constructs.encryption import Encryption
 from infra.constructs.voice_jobs import JobTimings
 from infra.nag import acknowledge, skip_checkov
@@ -120,12 +119,7 @@ class VoiceService(Construct):
                 password_length=48, exclude_punctuation=True
             ),
         )
-        if encryption.key is not None:
-            # At the CloudFormation level, so CDK adds no key-policy statement granting the
-            # account kms:GenerateDataKey* / kms:ReEncrypt* through Secrets Manager; the one
-            # reader, the task execution role, gets kms:Decrypt below.
-            secret = l1(self.token, secretsmanager.CfnSecret)
-            secret.kms_key_id = encryption.key.key_arn
+        encryption.encrypt_secret(self.token)  # its one reader, the execution role: below
 
         task = ecs.Ec2TaskDefinition(
             self,

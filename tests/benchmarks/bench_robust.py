@@ -563,13 +563,18 @@ def trim_silence(audio: np.ndarray) -> np.ndarray:
 
 def splice(paths: list[Path], seed: str) -> np.ndarray:
     """The words with their own silences trimmed, joined by 50-100 ms gaps, 0.2 s at each end."""
+    return join_trimmed([trim_silence(decode_file(path)) for path in paths], seed)
+
+
+def join_trimmed(words: list[np.ndarray], seed: str) -> np.ndarray:
+    """splice() of words already decoded and trimmed."""
     rng = seeded_rng(seed)
     edge = np.zeros(SAMPLE_RATE // 5, np.float32)
     parts = [edge]
-    for i, path in enumerate(paths):
+    for i, word in enumerate(words):
         if i:
             parts.append(np.zeros(int(rng.uniform(0.05, 0.1) * SAMPLE_RATE), np.float32))
-        parts.append(trim_silence(decode_file(path)))
+        parts.append(word)
     return np.concatenate([*parts, edge])
 
 

@@ -102,14 +102,16 @@ from fala.core.speaker import (
     SpeechTooShort,
 )
 from fala.core.voiceprints import ENROLMENT_AGREEMENT, agreements
+from fala.core.wav import to_pcm16, wav_bytes
 from tests.benchmarks.bench_accuracy import ROOT
 from tests.benchmarks.bench_robust import (
     available_renders,
     clock_phrase,
     espeak_variants,
+    join_trimmed,
     phone8k,
     render_audio,
-    splice,
+    trim_silence,
 )
 
 OUTPUT = ROOT / ".fala" / "bench" / "speaker.json"
@@ -256,10 +258,10 @@ def fetch_pack(package: str) -> str | None:
 
 
 def join_words(package_root: Path, voice: Voice) -> None:
-    """Write a volunteer's utterances once: their distinct, decodable recordings in a seeded
-    order, silences trimmed, joined by 50-100 ms gaps (bench_robust.splice) until
-    UTTERANCE_SECONDS long, as 16 kHz 16-bit WAVs under utterances/<voice>/ of the unpacked
-    package."""
+    """Write a volunteer's utterances once: their distinct, decodable recordings (a few of
+    KLettres' are Ogg Speex, which the service does not decode) in a seeded order, silences
+    trimmed, joined by 50-100 ms gaps (bench_robust.splice) until UTTERANCE_SECONDS long, as
+    16 kHz 16-bit WAVs under utterances/<voice>/ of the unpacked package."""
     target = package_root / "utterances" / voice.name
     if (target / ".complete").is_file():
         return
@@ -269,34 +271,25 @@ def join_words(package_root: Path, voice: Voice) -> None:
     for path in sorted((package_root / folder).rglob("*")):
         if path.suffix not in SOUND_SUFFIXES or path.is_symlink():
             continue
-        digest = hashlib.sha256(path.read_bytes()).digest()
-        if digest not in seen and decodable(path):
-            seen.add(digest)
-            words.append(path)
+        data = path.read_bytes()
+        digest = hashlib.sha256(data).digest()
+        if digest in seen:
+            continue
+        seen.add(digest)
+        try:
+            words.append(trim_silence(decode_audio(data, max_seconds=60)))
+        except InvalidAudio:
+            continue
     random.Random(f"{SEED}|{voice.name}").shuffle(words)
-    group: list[Path] = []
+    group: list[np.ndarray] = []
     count = 0
-    for path in words:
-        group.append(path)
-        audio = splice(group, f"{voice.name}/{count}")
+    for word in words:
+        group.append(word)
+        audio = join_trimmed(group, f"{voice.name}/{count}")
         if audio.size >= UTTERANCE_SECONDS * SAMPLE_RATE:
-            pcm = (np.clip(audio, -1, 1) * 32767).astype("<i2")
-            with wave.open(str(target / f"{count:03d}.wav"), "wb") as out:
-                out.setnchannels(1)
-                out.setsampwidth(2)
-                out.setframerate(SAMPLE_RATE)
-                out.writeframes(pcm.tobytes())
+            (target / f"{count:03d}.wav").write_bytes(wav_bytes(to_pcm16(audio), rate=SAMPLE_RATE))
             group, count = [], count + 1
     (target / ".complete").write_text("")
-
-
-def decodable(path: Path) -> bool:
-    """Whether the service's decoder reads the file (a few of KLettres' are Ogg Speex: not)."""
-    try:
-        decode_audio(path.read_bytes(), max_seconds=60)
-    except InvalidAudio:
-        return False
-    return True
 
 
 def prompt_seconds(path: Path) -> float:
