@@ -88,12 +88,18 @@ DEFAULT_MAX_EXPECTED_CHARS = 200
 # Below this RMS level (about -60 dBFS) there is nothing to hear; skip the model entirely.
 SILENCE_RMS = 1e-3
 # Scoring cross-attends only to the encoder positions that hold the clip plus this much of the
-# padding after it (one position per 20 ms: 100 = 2 s), not to all 1,500 of the 30 s window: the
+# padding after it (one position per 20 ms: 300 = 6 s), not to all 1,500 of the 30 s window: the
 # decoder's cross-attention keys and values are computed per candidate, so this makes a scoring
-# pass ~6x cheaper (3.7 s clip, 8 candidates: 1,047 → 163 ms) while moving per-token scores by
-# ≤ 0.2 nats — and every score compared in a decision comes from the same trimmed pass. The free
-# transcript keeps the whole window it was trained on: trimmed, 89 of 157 dev transcripts changed.
-SCORE_TAIL_POSITIONS = 100
+# pass several times cheaper — and every score compared in a decision comes from the same pass.
+# The tail must hold seconds of the window's silence: audio noisy up to its last sample (a
+# phone's background, the benchmarks' noise renders) and real recordings scored after only 2 s
+# of it came out far below the whole window's score — by over 0.3 nats a token for 29-58 % of
+# transcripts at 10-20 dB SNR (up to 6) and for 67 % of the real prompts even clean (up to 1.6)
+# — garbage that decided verdicts. After 6 s: at most 0.2 in noise, 4-8 % of the real prompts
+# still over 0.3 (up to 0.73); synthetic clean clips move by ~0.02 either way
+# (tests/benchmarks/bench_scoring_tail.py, session 28). The free transcript keeps the whole
+# window it was trained on: trimmed, 89 of 157 dev transcripts changed.
+SCORE_TAIL_POSITIONS = 300
 # Candidates are scored in batches of one token length, at most SCORE_BATCH at a time. CTranslate2
 # pads a batch to its longest sequence, and the padding moved a shorter candidate's scores by up to
 # 0.26 nats at a token (saida_13_40_pt.wav, 58 rivals at once), so a score depended on what it was
@@ -254,7 +260,8 @@ class SpeechValidator:
             no_speech_prob=heard.no_speech_prob,
             numeral_lead=self._numeral_lead(heard.tokens, heard.logits, language),
         )
-        # Scoring sees the clip and a little padding (SCORE_TAIL_POSITIONS), not the whole window.
+        # Scoring sees the clip and 6 s of the silence after it (SCORE_TAIL_POSITIONS), not the
+        # whole window.
         positions = min(window // 2, frames // 2 + SCORE_TAIL_POSITIONS)
         memory = np.ascontiguousarray(np.asarray(encoded)[:, :positions])
         return transcript, Scoring(memory, frames, tokenizer)
