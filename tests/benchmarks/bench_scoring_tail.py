@@ -11,11 +11,11 @@ scored teacher-forced over the whole window and over the clip plus each tail; pr
 x render and tail: the share of transcripts whose per-token mean moved by more than 0.3 nats,
 and the largest move. Writes every measurement to .fala/bench/scoring_tail.json.
 
-Session 28 found that audio noisy up to its last sample moves by 1.7-6 nats a token at the
-engine's 100 positions (2 s) for 29-58 % of transcripts at 10-20 dB SNR, and by at most 0.2 at
-300 (6 s); synthetic clean clips move by ~0.02, but the real human prompts (real_en, 8 kHz
-telephony recordings) move even clean: 67 % of transcripts by more than 0.3 at 2 s, 8 % at 6 s
-(up to 0.73). Issue #20 has the verdicts this changes. A script, not a test: nothing asserts.
+Session 28 found that audio noisy up to its last sample moved by 1.7-6 nats a token at 100
+positions (2 s, the engine's tail until then) for 29-58 % of transcripts at 10-20 dB SNR, and
+by at most 0.2 at 300 (6 s, its tail since); synthetic clean clips move by ~0.02, but the real
+human prompts (real_en, 8 kHz telephony recordings) move even clean: 67 % of transcripts by
+more than 0.3 at 2 s, 4-8 % at 6 s (up to 0.73). A script, not a test: nothing asserts.
 """
 
 from __future__ import annotations
