@@ -90,7 +90,8 @@ SILENCE_RMS = 1e-3
 # Scoring cross-attends only to the encoder positions that hold the clip plus this much of the
 # padding after it (one position per 20 ms: 300 = 6 s), not to all 1,500 of the 30 s window: the
 # decoder's cross-attention keys and values are computed per candidate, so this makes a scoring
-# pass several times cheaper — and every score compared in a decision comes from the same pass.
+# pass about 3x cheaper than over the 30 s window — and every score compared in a decision comes
+# from the same pass.
 # The tail must hold seconds of the window's silence: audio noisy up to its last sample (a
 # phone's background, the benchmarks' noise renders) and real recordings scored after only 2 s
 # of it came out far below the whole window's score — by over 0.3 nats a token for 29-58 % of

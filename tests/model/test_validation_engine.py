@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fala.core import validation, whisper_window
+from fala.core import validation
 from fala.core.audio import decode_audio
 from fala.core.decision import CONTRAST_MARGIN
 from fala.core.errors import InvalidExpectedSpeech, UnsupportedLanguage
@@ -20,6 +20,7 @@ from fala.core.whisper_window import (
     encoder_window,
     max_new_tokens,
 )
+from tests.benchmarks.bench_scoring_tail import measure
 
 AUDIO = Path(__file__).resolve().parents[1] / "fixtures" / "audio"
 
@@ -74,16 +75,10 @@ def test_scoring_on_the_trimmed_window_agrees_with_the_whole_window_on_noisy_aud
     # of that silence (SCORE_TAIL_POSITIONS 100 until session 28) the 30 s transcript of this
     # clip came out 0.95 nats a token below its score over the whole window, and up to 6 nats on
     # other noisy clips: the evidence of a verdict was garbage. With 6 s it agrees.
-    audio = clip("checkout_3_50_en_flite_noise10.wav")
-    for fitted in (True, False):
-        transcript, state = speech_validator._transcribe(audio, "en", fitted=fitted)
-        encoded, _, _ = whisper_window.encode(speech_validator.model, audio, fitted=fitted)
-        whole = state._replace(memory=np.ascontiguousarray(np.asarray(encoded)))
-        tokens = [list(transcript.tokens)]
-        trimmed_score = speech_validator._score(state, tokens)[0].mean()
-        whole_score = speech_validator._score(whole, tokens)[0].mean()
-        assert state.memory.shape[1] < whole.memory.shape[1]  # still trimmed
-        assert abs(trimmed_score - whole_score) < 0.3
+    tail = validation.SCORE_TAIL_POSITIONS
+    passes = measure(speech_validator, clip("checkout_3_50_en_flite_noise10.wav"), "en", [tail])
+    assert len(passes) == 2  # the fitted window and the 30 s one
+    assert all(abs(scored["moves"][tail]) < 0.3 for scored in passes)
 
 
 def test_a_match_is_settled_by_the_fitted_window_alone(speech_validator, monkeypatch):
