@@ -282,7 +282,8 @@ def test_rivals_are_scored_only_until_one_fits_as_well(speech_validator, monkeyp
 
     assert result.reason == "uncertain"
     assert normalize(evidence.contrast_form, "pt") == "saida 3 40"
-    assert evidence.contrast_logprob > evidence.expected_logprob
+    # fits as well: within the margin (AVX-512-core kernels put it 0.017 nats a token behind)
+    assert evidence.expected_logprob - evidence.contrast_logprob < CONTRAST_MARGIN
     assert len(scored) == 1 and 0 < scored[0] <= 20
 
 
