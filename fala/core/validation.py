@@ -101,6 +101,16 @@ SILENCE_RMS = 1e-3
 # (tests/benchmarks/bench_scoring_tail.py, session 28). The free transcript keeps the whole
 # window it was trained on: trimmed, 89 of 157 dev transcripts changed.
 SCORE_TAIL_POSITIONS = 300
+
+
+def scoring_memory(encoded, frames: int, tail: int | None = None) -> np.ndarray:
+    """The encoder output that phrases are scored against: the positions of the clip's `frames`
+    (one per two mel frames) and `tail` after it (SCORE_TAIL_POSITIONS), within the window."""
+    whole = np.asarray(encoded)
+    positions = frames // 2 + (SCORE_TAIL_POSITIONS if tail is None else tail)
+    return np.ascontiguousarray(whole[:, : min(whole.shape[1], positions)])
+
+
 # Candidates are scored in batches of one token length, at most SCORE_BATCH at a time. CTranslate2
 # pads a batch to its longest sequence, and the padding moved a shorter candidate's scores by up to
 # 0.26 nats at a token (saida_13_40_pt.wav, 58 rivals at once), so a score depended on what it was
@@ -237,7 +247,7 @@ class SpeechValidator:
 
         # One encoder pass, greedy, no timestamps, no temperature fallback: the floor is one
         # encoder pass plus a few decoder steps.
-        encoded, frames, window = whisper_window.encode(self.model, audio, fitted=fitted)
+        encoded, frames, _ = whisper_window.encode(self.model, audio, fitted=fitted)
         language = whisper_language or self._detect_language(encoded)
         tokenizer = Tokenizer(self.model.hf_tokenizer, True, task="transcribe", language=language)
         heard = whisper_window.greedy(
@@ -261,11 +271,7 @@ class SpeechValidator:
             no_speech_prob=heard.no_speech_prob,
             numeral_lead=self._numeral_lead(heard.tokens, heard.logits, language),
         )
-        # Scoring sees the clip and 6 s of the silence after it (SCORE_TAIL_POSITIONS), not the
-        # whole window.
-        positions = min(window // 2, frames // 2 + SCORE_TAIL_POSITIONS)
-        memory = np.ascontiguousarray(np.asarray(encoded)[:, :positions])
-        return transcript, Scoring(memory, frames, tokenizer)
+        return transcript, Scoring(scoring_memory(encoded, frames), frames, tokenizer)
 
     def _numeral_lead(self, tokens: tuple[int, ...], logits, language: str) -> float:
         """The smallest lead (nats) of a numeral the decoder wrote (digits, or the first token of a

@@ -37,6 +37,7 @@ MOVED = 0.3  # nats a token: a move this large changes what a decision's margins
 def measure(validator, audio: np.ndarray, language: str, tails: list[int]) -> list[dict]:
     """Per pass: the whole window's score of the free transcript and each tail's difference."""
     from fala.core import whisper_window
+    from fala.core.validation import scoring_memory
 
     rows = []
     for fitted in (True, False):
@@ -49,8 +50,7 @@ def measure(validator, audio: np.ndarray, language: str, tails: list[int]) -> li
         reference = float(validator._score(state._replace(memory=whole), tokens)[0].mean())
         moves = {}
         for tail in tails:
-            positions = min(whole.shape[1], frames // 2 + tail)
-            trimmed = state._replace(memory=np.ascontiguousarray(whole[:, :positions]))
+            trimmed = state._replace(memory=scoring_memory(whole, frames, tail))
             moves[tail] = float(validator._score(trimmed, tokens)[0].mean()) - reference
         rows.append({"fitted": fitted, "text": transcript.text, "whole": reference, "moves": moves})
     return rows
