@@ -12,7 +12,9 @@ near misses of its expected phrase (another minute, hour, action word, digit: ki
 sox (`apt-get install sox`), and is skipped, with a note, without both.
 
 Options: --splits, --renders, --max-clips N (a seeded sample per split), --near-misses N (per
-positive, default 4), --quick (the CI preset, QUICK), --check (exit 1 when a split x render has
+positive, default 4), --near-miss-kind KIND (only the positives that have near misses of that
+category, each against all of them: `teen_hour` weighs every hour against its "-teen"/"dez-"
+partner, 3/13 … 9/19), --quick (the CI preset, QUICK), --check (exit 1 when a split x render has
 FAR > 0.005 or a false accept above confidence 0.5).
 
 Splits: the corpus splits (tests/fixtures/corpus), plus two fetched or generated here and never
@@ -743,10 +745,17 @@ def sample_clips(clips: list[Clip], limit: int | None, seed: str) -> list[Clip]:
 # --- the run -----------------------------------------------------------------------------------
 
 
-def evaluations(clip: Clip, near_misses: int, labelled: set[tuple[str, str]]) -> list[tuple]:
-    """(expected, label, kind) to validate the clip's audio against: its own, then near misses."""
+def evaluations(
+    clip: Clip, near_misses: int, labelled: set[tuple[str, str]], only_kind: str | None = None
+) -> list[tuple]:
+    """(expected, label, kind) to validate the clip's audio against: its own, then near misses
+    (with `only_kind`, every near miss of that category instead: "teen_hour")."""
     phrases = [(clip.expected, clip.label, clip.kind)]
-    if clip.label == "accept" and near_misses:
+    if only_kind:
+        rng = random.Random(f"{SEED}|{clip.file}")
+        for phrase in near_miss_candidates(clip.expected, clip.language, rng).get(only_kind, []):
+            phrases.append((phrase, "reject", "generated_near_miss"))
+    elif clip.label == "accept" and near_misses:
         lang = clip.language[:2].lower()
         exclude = {key for file, key in labelled if file == clip.file}
         exclude.add(comparison_key(normalize(clip.expected, lang)))
@@ -758,14 +767,18 @@ def evaluations(clip: Clip, near_misses: int, labelled: set[tuple[str, str]]) ->
 
 
 def run(
-    clips: list[Clip], render_names: list[str], renders: dict[str, Render], near_misses: int
+    clips: list[Clip],
+    render_names: list[str],
+    renders: dict[str, Render],
+    near_misses: int,
+    only_kind: str | None = None,
 ) -> Iterator[dict]:
     from fala.core.validation import shared_validator
     from fala.model_store import whisper_model_dir
 
     validator = shared_validator(str(whisper_model_dir()))
     labelled = {(c.file, comparison_key(normalize(c.expected, c.language[:2]))) for c in clips}
-    plan = [(clip, evaluations(clip, near_misses, labelled)) for clip in clips]
+    plan = [(clip, evaluations(clip, near_misses, labelled, only_kind)) for clip in clips]
     total = sum(len(phrases) for _, phrases in plan) * len(render_names)
     done, started = 0, time.perf_counter()
     for clip, phrases in plan:
@@ -868,6 +881,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--renders", help=f"comma-separated, of {','.join(RENDER_NAMES)}")
     parser.add_argument("--max-clips", type=int, help="per split (a seeded sample)")
     parser.add_argument("--near-misses", type=int, help="generated per positive clip (default 4)")
+    parser.add_argument(
+        "--near-miss-kind",
+        help="only the positives with near misses of this category, against all of them "
+        "(teen_hour: 3/13 … 9/19; teen_ty; minute; hour; action; digit)",
+    )
     parser.add_argument("--quick", action="store_true", help=f"preset for CI: {QUICK}")
     parser.add_argument("--json", type=Path, default=OUTPUT, help="where every evaluation goes")
     parser.add_argument("--check", action="store_true", help="exit 1 on a FAR or confidence slip")
@@ -896,9 +914,16 @@ def main(argv: list[str] | None = None) -> int:
         if reason:
             notes.append(reason)
         clips += sample_clips(found, max_clips, split)
+    if args.near_miss_kind:
+        kind, rng = args.near_miss_kind, random.Random(SEED)
+        clips = [
+            c
+            for c in clips
+            if c.label == "accept" and near_miss_candidates(c.expected, c.language, rng).get(kind)
+        ]
     for note in notes:
         print(f"note: {note}")
-    results = list(run(clips, render_names, renders, near_misses))
+    results = list(run(clips, render_names, renders, near_misses, args.near_miss_kind))
     rows = table_rows(results, splits, render_names)
     print_table(rows)
     for r in results:
@@ -920,6 +945,7 @@ def main(argv: list[str] | None = None) -> int:
             "renders": render_names,
             "max_clips": max_clips,
             "near_misses": near_misses,
+            "near_miss_kind": args.near_miss_kind,
         },
         "notes": notes,
         "table": rows,

@@ -1,5 +1,6 @@
 """The robustness benchmark's pure parts: near-miss generation, audio renders, prompt parsing."""
 
+import dataclasses
 import random
 
 import numpy as np
@@ -7,10 +8,12 @@ import pytest
 
 from tests.benchmarks.bench_robust import (
     SAMPLE_RATE,
+    Clip,
     available_renders,
     check_failures,
     clock_phrase,
     clock_splice_words,
+    evaluations,
     is_short_prompt,
     near_miss_candidates,
     parse_transcripts,
@@ -117,6 +120,17 @@ def test_picked_near_misses_take_each_category_in_turn_seeded_and_honour_exclusi
     assert len(pick_near_misses("ENTRADA 13 40", "pt-BR", 40, "clip-a")) == 12
     excluded = pick_near_misses("Agent Logged off.", "en-US", 4, "x", exclude={"agentloggedon"})
     assert excluded == ["Agent Logged in."]
+
+
+def test_a_near_miss_kind_gives_a_clip_every_near_miss_of_that_kind_and_no_other():
+    clip = Clip("dev", "a.ogg", "ENTRADA 13 40", "pt-BR", "accept", "positive", lambda: None)
+    assert evaluations(clip, 4, set(), "teen_hour") == [
+        ("ENTRADA 13 40", "accept", "positive"),
+        ("ENTRADA 3 40", "reject", "generated_near_miss"),
+    ]
+    assert len(evaluations(clip, 4, set())) == 5  # the default: 4 picked across categories
+    other = dataclasses.replace(clip, expected="ENTRADA 12 40")
+    assert evaluations(other, 4, set(), "teen_hour") == [("ENTRADA 12 40", "accept", "positive")]
 
 
 def speech_like(seconds: float = 1.5, level: float = 0.1) -> np.ndarray:

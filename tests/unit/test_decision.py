@@ -74,17 +74,20 @@ def scored(
         (Evidence(True, False, free_numeral_lead=4.5, teen_ty_lead=-1.1), REASON_UNCERTAIN),
         # …and one whose hour's "-teen"/"dez-" partner fits as well in the same wording ("Entrada,
         # 340." written in noise for "treze horas e quarenta")
-        (Evidence(True, False, free_numeral_lead=3.7, teen_hour_lead=0.3), REASON_MATCH),
+        (Evidence(True, False, free_numeral_lead=3.7, teen_hour_lead=0.45), REASON_MATCH),
         (Evidence(True, False, free_numeral_lead=3.7, teen_hour_lead=-0.1), REASON_UNCERTAIN),
+        # …by the teen-hour margin, not the near-miss one: "três" and "treze" sound alike
+        (Evidence(True, False, free_numeral_lead=3.7, teen_hour_lead=0.2), REASON_UNCERTAIN),
         # the expected phrase is as likely as what the recognizer wrote: accept
         (scored(0.1), REASON_ACOUSTIC_MATCH),
         # …unless its "-teen"/"-ty" partner, scored whole in the way it fits best, is within a
         # nat, as for a match ("Check out 3 15." scored where "350" was heard)
         (replace(scored(0.1), teen_ty_lead=1.5), REASON_ACOUSTIC_MATCH),
         (replace(scored(0.1), teen_ty_lead=0.66), REASON_UNCERTAIN),
-        # …and its hour's "-teen"/"dez-" partner, compared in the same wording twice, must
-        # trail it by the near-miss margin ("três" barely over "treze" in words, far in digits)
+        # …and its hour's "-teen"/"dez-" partner, compared in the same wording twice (in words),
+        # must trail it by the teen-hour margin ("três" barely over "treze" in words)
         (replace(scored(0.1), teen_hour_lead=0.6), REASON_ACOUSTIC_MATCH),
+        (replace(scored(0.1), teen_hour_lead=0.2), REASON_UNCERTAIN),
         (replace(scored(0.1), teen_hour_lead=0.04), REASON_UNCERTAIN),
         # less likely than a garbled transcript, but far more likely than every near miss
         (scored(-1.1), REASON_ACOUSTIC_MATCH),
