@@ -12,10 +12,10 @@ near misses of its expected phrase (another minute, hour, action word, digit: ki
 sox (`apt-get install sox`), and is skipped, with a note, without both.
 
 Options: --splits, --renders, --max-clips N (a seeded sample per split), --near-misses N (per
-positive, default 4), --near-miss-kind KIND (only the positives that have near misses of that
-category, each against all of them: `teen_hour` weighs every hour against its "-teen"/"dez-"
-partner, 3/13 … 9/19), --quick (the CI preset, QUICK), --check (exit 1 when a split x render has
-FAR > 0.005 or a false accept above confidence 0.5).
+positive, default 4), --language pt|en (only the clips in that language), --near-miss-kind KIND
+(only the positives that have near misses of that category, each against all of them: `teen_hour`
+weighs every hour against its "-teen"/"dez-" partner, 3/13 … 9/19), --quick (the CI preset, QUICK),
+--check (exit 1 when a split x render has FAR > 0.005 or a false accept above confidence 0.5).
 
 Splits: the corpus splits (tests/fixtures/corpus), plus two fetched or generated here and never
 committed: `real_en`, a professional human speaker (Debian's asterisk-core-sounds-en, CC-BY-SA-3.0,
@@ -881,6 +881,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--renders", help=f"comma-separated, of {','.join(RENDER_NAMES)}")
     parser.add_argument("--max-clips", type=int, help="per split (a seeded sample)")
     parser.add_argument("--near-misses", type=int, help="generated per positive clip (default 4)")
+    parser.add_argument("--language", help="only the clips in this language (pt, en)")
     parser.add_argument(
         "--near-miss-kind",
         help="only the positives with near misses of this category, against all of them "
@@ -914,6 +915,8 @@ def main(argv: list[str] | None = None) -> int:
         if reason:
             notes.append(reason)
         clips += sample_clips(found, max_clips, split)
+    if args.language:
+        clips = [c for c in clips if c.language.lower().startswith(args.language.lower())]
     if args.near_miss_kind:
         kind, rng = args.near_miss_kind, random.Random(SEED)
         clips = [
@@ -946,6 +949,7 @@ def main(argv: list[str] | None = None) -> int:
             "max_clips": max_clips,
             "near_misses": near_misses,
             "near_miss_kind": args.near_miss_kind,
+            "language": args.language,
         },
         "notes": notes,
         "table": rows,
