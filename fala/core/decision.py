@@ -171,8 +171,9 @@ MATCH_TEEN_TY_LEAD = MATCH_NUMERAL_LEAD
 # How much likelier (nats/token, in words) a phrase must be than itself with its hour's partner.
 # In Portuguese "três e quarenta" and "treze e quarenta" differ by a glide in connected speech, and
 # Whisper base hears one for the other readily: on dev MBROLA voices saying "treze", "três" led
-# by up to 0.24 (phone band; 0.20 in digits), where the true "treze" led by 0.06-1.0. Set above
-# dev's worst, with room for the ~0.1 that kernels of other CPUs move a lead (session 29).
+# by up to 0.24 (phone band; 0.20 in digits), where the true "treze" led by 0.14-1.08 (once
+# -0.38), "sete"/"oito" by 0.55 and more. Set above dev's worst, with room for the ~0.1 that
+# kernels of other CPUs move a lead (session 29).
 TEEN_HOUR_MARGIN = 0.3
 
 
