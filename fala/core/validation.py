@@ -795,10 +795,13 @@ def _hours(expected: str, partner: str) -> tuple[str, str]:
 def _same_wording_leads(
     best: str, own: dict[str, float], partner: dict[str, float], hour: str, other: str, lang: str
 ) -> list[float]:
-    """`_teen_hour_lead`'s two comparisons, from the scores (nats/token) of the phrase's forms
+    """`_teen_hour_lead`'s comparisons, from the scores (nats/token) of the phrase's forms
     (`own`, `best` the likeliest) and the partner's: in the wording each fits best, only where
     both say their hour by its own number (none where the phrase is best said another way), and
-    in words where that wording has them (`_in_words`)."""
+    that wording again in words where it has them (`_in_words`). Digits and words can disagree:
+    an espeak-ng "Entrada, dezesseis e cinquenta e três" heard "Entrada de 653." makes "16 e 53"
+    likelier than "6 e 53" by 0.41 nats a token and "seis e …" likelier than "dezesseis e …" by
+    0.39. Then the audio does not tell, and the smallest lead counts."""
     if not _names_hour(best, hour, lang):
         return []
     best_partner = max(partner, key=partner.__getitem__)
@@ -806,12 +809,12 @@ def _same_wording_leads(
         (best, closest_wording(list(partner), best)),
         (closest_wording(list(own), best_partner), best_partner),
     ]
-    spelled = [
+    pairs += [
         (_in_words(mine, own, lang), _in_words(theirs, partner, lang)) for mine, theirs in pairs
     ]
     return [
         own[mine] - partner[theirs]
-        for mine, theirs in spelled
+        for mine, theirs in dict.fromkeys(pairs)
         if _names_hour(mine, hour, lang) and _names_hour(theirs, other, lang)
     ]
 
@@ -819,9 +822,9 @@ def _same_wording_leads(
 def _in_words(form: str, forms: dict[str, float], lang: str) -> str:
     """The one of `forms` that says `form` with its numbers in words ("Entrada, três e quarenta."
     for "Entrada, 3 e 40."), else `form`. Digits hold no trace of the syllable that tells an hour
-    from its "-teen" partner: scored in digits, " 3" over " 13" only repeats the decoder's choice
-    (dev MBROLA "treze e quarenta" heard "Entrada, 3.4" on a phone band: 0.63 nats a token for
-    "3 e 40", 0.24 for "três e quarenta")."""
+    from its "-teen" partner: scored in digits, " 3" over " 13" can only repeat the decoder's
+    choice (dev MBROLA "treze e quarenta" heard "Entrada, 3.4" on a phone band: 0.63 nats a token
+    for "3 e 40", 0.24 for "três e quarenta")."""
     if not re.search(r"\d", form):
         return form
     digits = numbers_to_digits(form, lang)
