@@ -467,7 +467,10 @@ class SpeechValidator:
         if language_family(transcript.language) == "en" and teen_ty_misses(expected):
             lead = self._teen_ty_lead(state, expected, transcript)
             ev = dataclasses.replace(ev, teen_ty_lead=lead)
-        if clear_match(ev) and _hour_in_digits(transcript.text, expected):
+        if clear_match(ev) and (
+            _hour_in_digits(transcript.text, expected)
+            or _heard_teen_swaps(_after_lead(state, transcript), expected, transcript.language)
+        ):
             lead = self._match_teen_hour_lead(state, transcript, expected)
             ev = dataclasses.replace(ev, teen_hour_lead=lead)
         return ev
@@ -485,18 +488,23 @@ class SpeechValidator:
             forms = spoken_forms(spelled_as_heard(partner, heard, lang), lang)
             if _says_hour_in_words(forms, other, lang):
                 partners.append((hour, other, forms))
-        if not partners:
+        # the transcript's own wording, where a number of it has the partner's syllable
+        swaps = _heard_teen_swaps(_after_lead(state, transcript), expected, lang)
+        if not partners and not swaps:
             return math.inf  # compared in digits only: no syllable to weigh (English "1745")
-        own_forms = spoken_forms(spelled_as_heard(expected, heard, lang), lang)
+        own_forms = spoken_forms(spelled_as_heard(expected, heard, lang), lang) if partners else []
         candidates = [*own_forms, *(f for *_, forms in partners for f in forms)]
+        candidates += [text for pair in swaps for text in pair]
+        candidates = list(dict.fromkeys(candidates))
         scores = self._score(state, [state.tokenizer.encode(" " + f) for f in candidates])
         means = dict(zip(candidates, (float(s.mean()) for s in scores), strict=True))
-        own = {f: means[f] for f in own_forms}
-        best = max(own, key=own.__getitem__)
-        leads = []
-        for hour, other, forms in partners:
-            theirs = {f: means[f] for f in forms}
-            leads += _same_wording_leads(best, own, theirs, hour, other, lang)
+        leads = [means[mine] - means[theirs] for mine, theirs in swaps]
+        if partners:
+            own = {f: means[f] for f in own_forms}
+            best = max(own, key=own.__getitem__)
+            for hour, other, forms in partners:
+                theirs = {f: means[f] for f in forms}
+                leads += _same_wording_leads(best, own, theirs, hour, other, lang)
         return min(leads, default=math.inf)
 
     def _teen_ty_lead(self, state, expected: str, transcript: Transcript) -> float:
@@ -830,6 +838,47 @@ def _in_words(form: str, forms: dict[str, float], lang: str) -> str:
     digits = numbers_to_digits(form, lang)
     spelled = (f for f in forms if not re.search(r"\d", f) and numbers_to_digits(f, lang) == digits)
     return next(spelled, form)
+
+
+def _after_lead(state: Scoring, transcript: Transcript) -> str:
+    """The transcript's text after its greeting (`Scoring.lead`): what scored phrases replace."""
+    if not state.lead:
+        return transcript.text
+    return state.tokenizer.decode(list(transcript.tokens[len(state.lead) :])).strip()
+
+
+def _heard_teen_swaps(heard: str, expected: str, lang: str | None) -> list[tuple[str, str]]:
+    """The transcript, equal to the phrase, against itself with one of its numbers other than the
+    hour swapped for its "-teen"/"dez-" partner (7 ↔ 17) where that makes it say the phrase's
+    hour partner (verbalize.teen_hour_misses): that number in words in both, since digits only
+    repeat the decoder's choice. An hour can be named by another number than its own: RHVoice's
+    "quinze para as sete" (6 45) at 10 dB SNR, heard "Entrada, 15 para 17.", was a match for
+    ENTRADA 16 45, "quinze para as dezessete" never weighed against "quinze para as sete"."""
+    family = language_family(lang)
+    partners = [
+        normalize(p, lang)
+        for p in teen_hour_misses(expected)
+        # as `_match_teen_hour_lead`: English says 17 15 "five fifteen p m", never "seventeen"
+        if _says_hour_in_words(spoken_forms(p, family), _hours(expected, p)[1], family)
+    ]
+    # the hour's own number is weighed in the phrase's forms (`_match_teen_hour_lead`)
+    hours = {int(_hours(expected, p)[0]) for p in teen_hour_misses(expected)}
+    swaps = []
+    for number in re.finditer(r"(?<![\d.,:])\d{1,2}(?![\dh]|[.,:]\d)", heard):
+        value = int(number.group())
+        if not (3 <= value % 10 <= 9 and value < 20) or value in hours:
+            continue
+        other = value + 10 if value < 10 else value - 10
+        before, after = heard[: number.start()], heard[number.end() :]
+        swapped = before + str(other) + after
+        if any(same_phrase(transcript_reading(swapped, p, lang), p) for p in partners):
+            swaps.append(
+                (
+                    before + number_words(value, family) + after,
+                    before + number_words(other, family) + after,
+                )
+            )
+    return swaps
 
 
 def _hour_in_digits(transcript: str, expected: str) -> bool:

@@ -327,6 +327,25 @@ def test_a_match_s_hour_is_weighed_when_the_transcript_writes_it_in_digits():
     assert not _hour_in_digits("Código 3150", "CODIGO 3150")
 
 
+def test_a_match_naming_the_hour_by_another_number_is_weighed_in_its_own_wording():
+    from fala.core.validation import _heard_teen_swaps
+
+    # "quinze para as dezessete" is 16 45, "quinze para as sete" its partner 6 45
+    assert _heard_teen_swaps("Entrada, 15 para 17.", "ENTRADA 16 45", "pt") == [
+        ("Entrada, 15 para dezessete.", "Entrada, 15 para sete.")
+    ]
+    assert _heard_teen_swaps("Entrada 15 para o 7.", "ENTRADA 06 45", "pt") == [
+        ("Entrada 15 para o sete.", "Entrada 15 para o dezessete.")
+    ]
+    # the hour's own number is weighed in the phrase's forms, not here
+    assert _heard_teen_swaps("Entrada, 3 e 40.", "ENTRADA 3 40", "pt") == []
+    # a swap that does not say the partner (15 → 5 is another minute), glued or "h" times
+    assert _heard_teen_swaps("Saída, 8 e 15.", "SAIDA 18 15", "pt") == []
+    assert _heard_teen_swaps("Entrada, 13h40", "ENTRADA 13 40", "pt") == []
+    # English says 17 15 "five fifteen p m": no "seventeen" to weigh
+    assert _heard_teen_swaps("Check in 7 15", "CHECK IN 7 15", "en") == []
+
+
 def test_a_partner_hour_said_only_in_digits_is_not_weighed():
     from fala.core.validation import _says_hour_in_words, spoken_forms
 
