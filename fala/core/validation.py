@@ -458,8 +458,8 @@ class SpeechValidator:
         """A transcript equal to the phrase: how clearly the decoder chose its numerals; for an
         English minute with a "-teen"/"-ty" partner, how much likelier the phrase is than that
         reading (`_teen_ty_lead`); for an hour with a "-teen"/"dez-" partner written in digits,
-        how much likelier than the partner in the same wording (`_match_teen_hour_lead`). Each
-        is paid only by such phrases."""
+        or named by another number in digits ("15 para 17"), how much likelier than the partner
+        in the same wording (`_match_teen_hour_lead`). Each is paid only by such phrases."""
         ev = Evidence(True, False, free_numeral_lead=transcript.numeral_lead)
         # a numeral taken by a hair already makes the match unclear: nothing more to score
         if state is None or not clear_match(ev):
@@ -467,20 +467,25 @@ class SpeechValidator:
         if language_family(transcript.language) == "en" and teen_ty_misses(expected):
             lead = self._teen_ty_lead(state, expected, transcript)
             ev = dataclasses.replace(ev, teen_ty_lead=lead)
-        if clear_match(ev) and (
-            _hour_in_digits(transcript.text, expected)
-            or _heard_teen_swaps(_after_lead(state, transcript), expected, transcript.language)
-        ):
-            lead = self._match_teen_hour_lead(state, transcript, expected)
+        if not clear_match(ev):
+            return ev
+        # the transcript's own wording, where a number other than the hour has the partner's
+        # syllable ("15 para 17" for 16 45)
+        swaps = _heard_teen_swaps(_after_lead(state, transcript), expected, transcript.language)
+        if _hour_in_digits(transcript.text, expected) or swaps:
+            lead = self._match_teen_hour_lead(state, transcript, expected, swaps)
             ev = dataclasses.replace(ev, teen_hour_lead=lead)
         return ev
 
-    def _match_teen_hour_lead(self, state, transcript: Transcript, expected: str) -> float:
+    def _match_teen_hour_lead(
+        self, state, transcript: Transcript, expected: str, swaps: list[tuple[str, str]]
+    ) -> float:
         """`_teen_hour_lead` of a transcript equal to the phrase, the phrase's forms and the
         partners' scored together (one decoder pass per token length: " 3" and " 13" are one
         token each, so "3 e 40" and "13 e 40" share a batch). Only partners said in words
         somewhere count: compared in digits alone, the two readings differ by no syllable and
-        the comparison would only repeat the decoder's choice."""
+        the comparison would only repeat the decoder's choice. `swaps`: the transcript's own
+        wording against its partner's (`_heard_teen_swaps`), scored in the same passes."""
         lang, heard = language_family(transcript.language), transcript.text
         partners = []  # (the hour, the partner's hour, the partner's forms)
         for partner in teen_hour_misses(expected):
@@ -488,8 +493,6 @@ class SpeechValidator:
             forms = spoken_forms(spelled_as_heard(partner, heard, lang), lang)
             if _says_hour_in_words(forms, other, lang):
                 partners.append((hour, other, forms))
-        # the transcript's own wording, where a number of it has the partner's syllable
-        swaps = _heard_teen_swaps(_after_lead(state, transcript), expected, lang)
         if not partners and not swaps:
             return math.inf  # compared in digits only: no syllable to weigh (English "1745")
         own_forms = spoken_forms(spelled_as_heard(expected, heard, lang), lang) if partners else []
