@@ -71,6 +71,7 @@ from fala.core.verbalize import (
     number_words,
     spoken_forms,
     teen_hour_misses,
+    teen_partner,
     teen_ty_misses,
     with_values,
 )
@@ -390,7 +391,7 @@ class SpeechValidator:
         forms = spoken_forms(spelled_as_heard(expected, transcript.text, family), family)
         heard = list(transcript.tokens[len(state.lead) :])
         # what was heard after the greeting: the words compared with the phrase's
-        heard_text = tokenizer.decode(heard) if state.lead else transcript.text
+        heard_text = _after_lead(state, transcript)
         candidates = [heard] + [tokenizer.encode(" " + f) for f in forms]
         scores = self._score(state, candidates)
         free = float(scores[0].mean())
@@ -471,7 +472,8 @@ class SpeechValidator:
             return ev
         # the transcript's own wording, where a number other than the hour has the partner's
         # syllable ("15 para 17" for 16 45)
-        swaps = _heard_teen_swaps(_after_lead(state, transcript), expected, transcript.language)
+        heard = _after_lead(state, transcript).strip()
+        swaps = _heard_teen_swaps(heard, expected, transcript.language)
         if _hour_in_digits(transcript.text, expected) or swaps:
             lead = self._match_teen_hour_lead(state, transcript, expected, swaps)
             ev = dataclasses.replace(ev, teen_hour_lead=lead)
@@ -847,7 +849,7 @@ def _after_lead(state: Scoring, transcript: Transcript) -> str:
     """The transcript's text after its greeting (`Scoring.lead`): what scored phrases replace."""
     if not state.lead:
         return transcript.text
-    return state.tokenizer.decode(list(transcript.tokens[len(state.lead) :])).strip()
+    return state.tokenizer.decode(list(transcript.tokens[len(state.lead) :]))
 
 
 def _heard_teen_swaps(heard: str, expected: str, lang: str | None) -> list[tuple[str, str]]:
@@ -858,20 +860,21 @@ def _heard_teen_swaps(heard: str, expected: str, lang: str | None) -> list[tuple
     "quinze para as sete" (6 45) at 10 dB SNR, heard "Entrada, 15 para 17.", was a match for
     ENTRADA 16 45, "quinze para as dezessete" never weighed against "quinze para as sete"."""
     family = language_family(lang)
+    misses = teen_hour_misses(expected)
     partners = [
         normalize(p, lang)
-        for p in teen_hour_misses(expected)
+        for p in misses
         # as `_match_teen_hour_lead`: English says 17 15 "five fifteen p m", never "seventeen"
         if _says_hour_in_words(spoken_forms(p, family), _hours(expected, p)[1], family)
     ]
     # the hour's own number is weighed in the phrase's forms (`_match_teen_hour_lead`)
-    hours = {int(_hours(expected, p)[0]) for p in teen_hour_misses(expected)}
+    hours = {int(_hours(expected, p)[0]) for p in misses}
     swaps = []
     for number in re.finditer(r"(?<![\d.,:])\d{1,2}(?![\dh]|[.,:]\d)", heard):
         value = int(number.group())
-        if not (3 <= value % 10 <= 9 and value < 20) or value in hours:
+        other = teen_partner(value)
+        if other is None or value in hours:
             continue
-        other = value + 10 if value < 10 else value - 10
         before, after = heard[: number.start()], heard[number.end() :]
         swapped = before + str(other) + after
         if any(same_phrase(transcript_reading(swapped, p, lang), p) for p in partners):

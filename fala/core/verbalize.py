@@ -146,6 +146,13 @@ def teen_ty_misses(expected: str) -> list[str]:
     return out
 
 
+def teen_partner(n: int) -> int | None:
+    """`n` with or without its "-teen"/"dez-" (7 ↔ 17, "sete"/"dezessete"), for 3-9 and 13-19."""
+    if not 3 <= n % 10 <= 9 or n >= 20:
+        return None
+    return n + 10 if n < 10 else n - 10
+
+
 def teen_hour_misses(expected: str) -> list[str]:
     """`expected` with an hour of a time said with or without its "-teen"/"dez-" (3 ↔ 13 … 9 ↔
     19: "três"/"treze", "seven"/"seventeen"): a reading the audio's numeral ranking may leave out,
@@ -154,9 +161,9 @@ def teen_hour_misses(expected: str) -> list[str]:
     out = []
     for i in range(len(tokens) - 1):
         hour, minute = _hour(tokens[i]), _minute(tokens[i + 1])
-        if hour is None or minute is None or not 3 <= hour % 10 <= 9 or hour >= 20:
+        other = None if hour is None or minute is None else teen_partner(hour)
+        if other is None:
             continue
-        other = hour + 10 if hour < 10 else hour - 10
         written = f"{other:02d}" if tokens[i].startswith("0") else str(other)
         out.append(" ".join([*tokens[:i], written, *tokens[i + 1 :]]))
     return out
