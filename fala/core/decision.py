@@ -38,10 +38,18 @@ class Evidence:
     # "-teen"/"-ty" partner (English "7 50" over "7 15", verbalize.teen_ty_misses), scored on the
     # pass that matched (inf: no such minute)
     teen_ty_lead: float = math.inf
+    # the phrase's likeliest wording in that comparison names a "-ty" minute by that number
+    # ("seven fifty", "750"; not "ten to eight"), the syllable its "-teen" partner differs by
+    says_ty_minute: bool = False
+    # how far (dB) the audio's level falls within 80 ms of speech at its sharpest word ending
+    # (fala.core.audio.sharpest_fall_db): shallow in noise and in reverberation (inf: not measured)
+    level_fall_db: float = math.inf
     # the same lead of the transcript's own reading when it heard the phrase with its minute's
     # "-teen"/"-ty" partner ("Check out 315" for CHECK OUT 3 50): how clearly the audio says the
     # partner instead (inf: the transcript heard something else)
     heard_partner_lead: float = math.inf
+    # says_ty_minute of that partner reading ("Check in 850." heard for CHECK IN 8 15)
+    heard_partner_says_ty: bool = False
     # how much likelier (nats/token) an acoustic match, or a match that writes the hour in
     # digits, is than itself with its hour's "-teen"/"dez-" partner (3 40 / 13 40), compared in
     # the same wording twice, as chosen and again in words: in the one the phrase fits best and in
@@ -159,6 +167,18 @@ MATCH_NUMERAL_LEAD = 1.0
 # numeral lead's standard, applied to the whole phrase. On dev voices saying such times in six
 # renders (session 16) it turned one false accept uncertain and no positive.
 MATCH_TEEN_TY_LEAD = MATCH_NUMERAL_LEAD
+# In noisy or reverberant audio no lead tells a "-ty" minute said so ("seven fifty") from its
+# "-teen" partner: noise and echo mask what "fifteen" has and "fifty" lacks (the long stressed
+# "-een", the final "n"), and what is left sounds like "-ty", not the other way round. Dev's two
+# English voices saying 60 such times (session 31), in 10 dB noise and in reverberation: the "-ty"
+# reading of a true "-teen" led by up to 1.9 nats, a true "-ty" trailed its "-teen" by 2.3 or
+# more. The holdouts' "fifteen"s in the same renders read "fifty" by up to 3.7 nats (5 false
+# accepts at 0.98), beyond any margin dev could set. So there a "-ty" minute said as such is
+# `uncertain`, and a "-teen" one keeps MATCH_TEEN_TY_LEAD. Degraded means the level falls less
+# than this within 80 ms of speech (Evidence.level_fall_db). Set on dev between noise20 (5th
+# percentile 21.0 dB) and noise10 (at most 18.4); 90 % of dev's reverberant renders fall under
+# it; its clean and codec renders of speech are at 32 dB and more.
+DEGRADED_FALL_DB = 20.0
 # A transcript equal to a phrase whose hour has a "-teen"/"dez-" partner (3/13 … 9/19), written in
 # digits, must also beat that partner in the same wording, and in it in words, by TEEN_HOUR_MARGIN,
 # as an acoustic match must (teen_hour_lead): Whisper writes "Entrada, 3 e 40." as readily as "13 e
@@ -224,13 +244,26 @@ def needs_numerals(ev: Evidence) -> bool:
     return decide(uncontested) == REASON_ACOUSTIC_MATCH
 
 
+def _clearly_not_partner(lead: float, says_ty_minute: bool, level_fall_db: float) -> bool:
+    """A reading ahead of its "-teen"/"-ty" partner by `lead` is clearly itself: by
+    MATCH_TEEN_TY_LEAD, and not a "-ty" minute said so in degraded audio (DEGRADED_FALL_DB)."""
+    if says_ty_minute and level_fall_db < DEGRADED_FALL_DB:
+        return False
+    return lead >= MATCH_TEEN_TY_LEAD
+
+
+def beats_teen_ty(ev: Evidence) -> bool:
+    """The phrase is clearly itself, not its "-teen"/"-ty" partner (_clearly_not_partner)."""
+    return _clearly_not_partner(ev.teen_ty_lead, ev.says_ty_minute, ev.level_fall_db)
+
+
 def clear_match(ev: Evidence) -> bool:
     """A transcript equal to the phrase whose numerals the audio clearly supports: the decoder
-    chose each by MATCH_NUMERAL_LEAD, and the phrase beats its "-teen"/"-ty" reading and its
-    hour's "-teen"/"dez-" partner."""
+    chose each by MATCH_NUMERAL_LEAD, and the phrase beats its "-teen"/"-ty" reading
+    (beats_teen_ty) and its hour's "-teen"/"dez-" partner."""
     return (
         ev.free_numeral_lead >= MATCH_NUMERAL_LEAD
-        and ev.teen_ty_lead >= MATCH_TEEN_TY_LEAD
+        and beats_teen_ty(ev)
         and ev.teen_hour_lead >= TEEN_HOUR_MARGIN
     )
 
@@ -240,7 +273,8 @@ def decide(ev: Evidence) -> str:
 
     1. No speech → "no speech". The free (unbiased) transcript matches → "match", unless the
        decoder chose one of its numerals by less than MATCH_NUMERAL_LEAD, or the audio prefers a
-       minute's "-teen"/"-ty" partner (MATCH_TEEN_TY_LEAD), or the hour's "-teen"/"dez-"
+       minute's "-teen"/"-ty" partner (MATCH_TEEN_TY_LEAD; a "-ty" minute said so in noisy or
+       reverberant audio never clearly beats it: DEGRADED_FALL_DB), or the hour's "-teen"/"dez-"
        partner fits about as well in the same wording or in it in words (TEEN_HOUR_MARGIN;
        asked where the transcript writes that hour in digits) → "uncertain".
     2. Otherwise the expected phrase is *scored* (teacher-forced, never generated, in each way it
@@ -264,7 +298,8 @@ def decide(ev: Evidence) -> str:
        numeral (NUMERAL_SUPPORT).
     3. Short of that but within UNCERTAIN_GAP → "uncertain" (a reject); else "mismatch" —
        unless the transcript heard the phrase's "-teen"/"-ty" partner and the audio does not
-       prefer that partner as clearly as a match for it would need (MATCH_TEEN_TY_LEAD):
+       prefer that partner as clearly as a match for it would need (MATCH_TEEN_TY_LEAD,
+       DEGRADED_FALL_DB):
        "uncertain", since the audio does not tell the two apart.
     """
     if ev.no_speech:
@@ -283,7 +318,7 @@ def decide(ev: Evidence) -> str:
         margin = CONTRAST_MARGIN + CONTRAST_SLOPE * max(0.0, -gap - UNCONTRASTED_GAP) + doubt
         if (
             ev.expected_logprob - ev.contrast_logprob < margin
-            or ev.teen_ty_lead < MATCH_TEEN_TY_LEAD
+            or not beats_teen_ty(ev)
             or ev.teen_hour_lead < margin - CONTRAST_MARGIN + TEEN_HOUR_MARGIN
             or ev.another_numeral_heard
             or ev.another_word_heard
@@ -291,7 +326,7 @@ def decide(ev: Evidence) -> str:
         ):
             return REASON_UNCERTAIN  # a near miss, numeral or word fits (nearly) as well
         return REASON_ACOUSTIC_MATCH
-    if ev.heard_partner_lead < MATCH_TEEN_TY_LEAD:
+    if not _clearly_not_partner(ev.heard_partner_lead, ev.heard_partner_says_ty, ev.level_fall_db):
         return REASON_UNCERTAIN  # what was heard is no clearer than the phrase itself
     if near_miss or not plausible or gap < -UNCERTAIN_GAP:
         return REASON_MISMATCH

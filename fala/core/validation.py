@@ -36,7 +36,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from fala.core import whisper_window
-from fala.core.audio import SAMPLE_RATE
+from fala.core.audio import SAMPLE_RATE, sharpest_fall_db
 from fala.core.decision import (
     ACCEPTS,
     REASON_ACOUSTIC_MATCH,
@@ -73,6 +73,7 @@ from fala.core.verbalize import (
     teen_hour_misses,
     teen_partner,
     teen_ty_misses,
+    ty_minutes,
     with_values,
 )
 from fala.core.whisper_tokenizer import with_all_merges
@@ -364,13 +365,14 @@ class SpeechValidator:
         # commonest case, a transcript equal to the phrase. Anything else is judged as before,
         # on the 30 s window every threshold and score of the decision was set on: on a fitted
         # window dev TAR fell from 0.900 to 0.863 (15 s) and 0.838 (10 s), FAR 0 in each.
+        fall = sharpest_fall_db(audio)
         quick, quick_state = self._transcribe(audio, whisper_language, fitted=True)
         lang = quick.language or whisper_language
         normalized_expected = normalize(expected, lang)
         normalized_quick = transcript_reading(quick.text, normalized_expected, lang)
         if not quick.no_speech and same_phrase(normalized_quick, normalized_expected):
             led = _with_lead(quick_state, quick, normalized_quick, lang)
-            ev = self._match_evidence(led, quick, expected)
+            ev = self._match_evidence(led, quick, expected, fall)
             if clear_match(ev):
                 return quick, ev, normalized_quick, normalized_expected
         transcript, state = self._transcribe(audio, whisper_language or quick.language or None)
@@ -384,7 +386,7 @@ class SpeechValidator:
         expected_key = comparison_key(normalized_expected)
         state = _with_lead(state, transcript, normalized_spoken, lang)
         if spoken_key == expected_key:
-            ev = self._match_evidence(state, transcript, expected)
+            ev = self._match_evidence(state, transcript, expected, fall)
             return transcript, ev, normalized_spoken, normalized_expected
         tokenizer = state.tokenizer
         family = language_family(lang)
@@ -400,6 +402,7 @@ class SpeechValidator:
         ev = Evidence(
             free_matches=False,
             no_speech=False,
+            level_fall_db=fall,
             free_logprob=free,
             expected_logprob=float(scores[best].mean()),
             expected_min_logprob=float(scores[best].min()),
@@ -442,8 +445,7 @@ class SpeechValidator:
                     and teen_ty_misses(expected)
                 ):
                     # held to the match's standard: "350" heard, "Check out 3 15." scored
-                    lead = self._teen_ty_lead(state, expected, transcript)
-                    ev = dataclasses.replace(ev, teen_ty_lead=lead)
+                    ev = self._with_teen_ty_lead(state, ev, expected, transcript)
         if (
             family == "en"
             and decide(ev) == REASON_MISMATCH
@@ -451,23 +453,29 @@ class SpeechValidator:
         ):
             # "315" heard for CHECK OUT 3 50 rules the phrase out only as clearly as it would
             # be a match for CHECK OUT 3 15: held to the same whole-phrase lead
-            lead = self._teen_ty_lead(state, partner, transcript)
-            ev = dataclasses.replace(ev, heard_partner_lead=lead)
+            lead, said = self._teen_ty_lead(state, partner, transcript)
+            ev = dataclasses.replace(
+                ev,
+                heard_partner_lead=lead,
+                heard_partner_says_ty=_names_ty_minute(said, partner),
+            )
         return transcript, ev, normalized_spoken, normalized_expected
 
-    def _match_evidence(self, state, transcript: Transcript, expected: str) -> Evidence:
+    def _match_evidence(
+        self, state, transcript: Transcript, expected: str, fall: float
+    ) -> Evidence:
         """A transcript equal to the phrase: how clearly the decoder chose its numerals; for an
         English minute with a "-teen"/"-ty" partner, how much likelier the phrase is than that
         reading (`_teen_ty_lead`); for an hour with a "-teen"/"dez-" partner written in digits,
         or named by another number in digits ("15 para 17"), how much likelier than the partner
-        in the same wording (`_match_teen_hour_lead`). Each is paid only by such phrases."""
-        ev = Evidence(True, False, free_numeral_lead=transcript.numeral_lead)
+        in the same wording (`_match_teen_hour_lead`). Each is paid only by such phrases. `fall`:
+        the audio's sharpest_fall_db."""
+        ev = Evidence(True, False, free_numeral_lead=transcript.numeral_lead, level_fall_db=fall)
         # a numeral taken by a hair already makes the match unclear: nothing more to score
         if state is None or not clear_match(ev):
             return ev
         if language_family(transcript.language) == "en" and teen_ty_misses(expected):
-            lead = self._teen_ty_lead(state, expected, transcript)
-            ev = dataclasses.replace(ev, teen_ty_lead=lead)
+            ev = self._with_teen_ty_lead(state, ev, expected, transcript)
         if not clear_match(ev):
             return ev
         # the transcript's own wording, where a number other than the hour has the partner's
@@ -512,13 +520,24 @@ class SpeechValidator:
                 leads += _same_wording_leads(best, own, theirs, hour, other, lang)
         return min(leads, default=math.inf)
 
-    def _teen_ty_lead(self, state, expected: str, transcript: Transcript) -> float:
+    def _with_teen_ty_lead(
+        self, state, ev: Evidence, expected: str, transcript: Transcript
+    ) -> Evidence:
+        """`ev` with the phrase's `_teen_ty_lead` and whether its likeliest wording names a "-ty"
+        minute by that number (Evidence.says_ty_minute)."""
+        lead, said = self._teen_ty_lead(state, expected, transcript)
+        return dataclasses.replace(
+            ev, teen_ty_lead=lead, says_ty_minute=_names_ty_minute(said, expected)
+        )
+
+    def _teen_ty_lead(self, state, expected: str, transcript: Transcript) -> tuple[float, str]:
         """How much likelier (nats, whole phrases) an English phrase is than itself with its
         minute's "-teen"/"-ty" partner (7 50 / 7 15), compared in the same wording twice: in the
         one the phrase fits best and in the one the partner fits best, the smaller lead counting.
         The audio can prefer 15 said "3 15" and 50 glued as "350" (noise blurs what tells them
         apart): then it does not tell, whichever wording the decoder happened to write. Every
-        way each is said is scored, glued times too, in one pass."""
+        way each is said is scored, glued times too, in one pass. Returns the lead and the
+        phrase's likeliest wording."""
         own = spoken_forms(spelled_as_heard(expected, transcript.text, "en"), "en", glued=True)
         partners = [
             spoken_forms(spelled_as_heard(p, transcript.text, "en"), "en", glued=True)
@@ -536,7 +555,7 @@ class SpeechValidator:
             own_like_partner = closest_wording(own, best_partner)
             leads.append(total[best_own] - total[partner_like_own])
             leads.append(total[own_like_partner] - total[best_partner])
-        return min(leads)
+        return min(leads), best_own
 
     def _teen_hour_lead(
         self, state, best: str, expected: str, heard: str, lang: str, own: dict[str, float]
@@ -892,6 +911,14 @@ def _hour_in_digits(transcript: str, expected: str) -> bool:
     "-teen"/"dez-" partner ("Entrada, 340." for ENTRADA 3 40): digits hold no trace of the
     syllable that tells the two apart, where "treze" or "três" in words does."""
     return any(_has_hour(transcript, _hours(expected, p)[0]) for p in teen_hour_misses(expected))
+
+
+def _names_ty_minute(form: str, expected: str) -> bool:
+    """Whether `form`, a wording of `expected`, names one of its "-ty" minutes by that number
+    ("seven fifty", "7:50", "1150 p.m."): the syllable its "-teen" partner differs by. "Ten to
+    eight" and "half past eight" do not."""
+    digits = numbers_to_digits(form, "en")
+    return any(re.search(rf"(?<!\d)\d{{0,2}}[:.]?{m}(?!\d)", digits) for m in ty_minutes(expected))
 
 
 def heard_partner(expected: str, transcript: str, lang: str | None) -> str | None:

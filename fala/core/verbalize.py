@@ -146,6 +146,17 @@ def teen_ty_misses(expected: str) -> list[str]:
     return out
 
 
+def ty_minutes(expected: str) -> list[int]:
+    """The minutes of `expected`'s times that are "-ty" ones with a "-teen" partner (30, 40, 50:
+    "thirty"/"thirteen")."""
+    tokens = expected.split()
+    return [
+        minute
+        for hour, minute in zip(map(_hour, tokens), map(_minute, tokens[1:]), strict=False)
+        if hour is not None and minute is not None and minute >= 30 and minute in _TEEN_TY
+    ]
+
+
 def teen_partner(n: int) -> int | None:
     """`n` with or without its "-teen"/"dez-" (7 ↔ 17, "sete"/"dezessete"), for 3-9 and 13-19."""
     if not 3 <= n % 10 <= 9 or n >= 20:

@@ -9,7 +9,7 @@ import pytest
 
 from fala.core import validation
 from fala.core.audio import decode_audio
-from fala.core.decision import CONTRAST_MARGIN, TEEN_HOUR_MARGIN
+from fala.core.decision import CONTRAST_MARGIN, DEGRADED_FALL_DB, TEEN_HOUR_MARGIN
 from fala.core.errors import InvalidExpectedSpeech, UnsupportedLanguage
 from fala.core.normalize import normalize
 from fala.core.validation import available_cpus, check_expected_speech, resolve_language
@@ -590,6 +590,29 @@ def test_a_match_on_a_numeral_taken_by_a_hair_is_uncertain(speech_validator, mon
     assert validation.spoken_text_in_audio.rstrip(".") == "Check in 945"
 
 
+@pytest.mark.parametrize(
+    "name", ["checkin_8_15_en_piper_noise10.wav", "checkin_8_15_en_piper_reverb.wav"]
+)
+def test_a_ty_minute_is_not_accepted_over_its_teen_in_noise_or_reverberation(
+    speech_validator, name
+):
+    # Piper's joe says "Check in, eight fifteen." at 10 dB SNR, and in a reverberant room; Whisper
+    # hears "Check in 850." and the audio, scored as whole phrases, prefers 8 50 by 2-4 nats: a
+    # match for CHECK IN 8 50 at 0.98 until session 31. Degraded audio cannot tell "fifty" from
+    # "fifteen", so neither phrase is validated.
+    audio = clip(name)
+    wrong, evidence = speech_validator.assess(audio, "CHECK IN 8 50", "en")
+    assert not wrong.validated
+    assert wrong.confidence < 0.5
+    assert evidence.level_fall_db < DEGRADED_FALL_DB
+    if evidence.teen_ty_lead < math.inf:  # weighed (heard "850": every CPU kind measured)
+        assert evidence.says_ty_minute
+    if "850" in wrong.spoken_text_in_audio:  # every CPU kind measured
+        # …nor does hearing "850" rule out CHECK IN 8 15: uncertain, not mismatch
+        true = speech_validator.validate(audio, "CHECK IN 8 15", "en")
+        assert true.reason == "uncertain"
+
+
 def test_a_matched_teen_or_ty_minute_is_weighed_against_its_partner(speech_validator):
     # The dev voice says "Check out, five thirty p m.": scored as whole phrases on the pass that
     # heard it, thirty leads and thirteen trails. Each lead is the smaller of two same-wording
@@ -597,11 +620,11 @@ def test_a_matched_teen_or_ty_minute_is_weighed_against_its_partner(speech_valid
     # deficit, equal when both fit best in one wording (CPUs differ on that).
     audio = decode_audio((CORPUS / "dev_en_positive_d5aafe6e.ogg").read_bytes(), max_seconds=30)
     transcript, state = speech_validator._transcribe(audio, "en")
-    thirty = speech_validator._match_evidence(state, transcript, "CHECK OUT 17 30")
-    thirteen = speech_validator._match_evidence(state, transcript, "CHECK OUT 17 13")
+    thirty = speech_validator._match_evidence(state, transcript, "CHECK OUT 17 30", math.inf)
+    thirteen = speech_validator._match_evidence(state, transcript, "CHECK OUT 17 13", math.inf)
 
     assert thirty.teen_ty_lead > 0 > thirteen.teen_ty_lead
     assert thirty.teen_ty_lead <= -thirteen.teen_ty_lead + 1e-6
     # a minute without such a partner costs no scoring
-    quarter = speech_validator._match_evidence(state, transcript, "CHECK OUT 17 45")
+    quarter = speech_validator._match_evidence(state, transcript, "CHECK OUT 17 45", math.inf)
     assert math.isinf(quarter.teen_ty_lead)

@@ -11,8 +11,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fala.core.audio import SAMPLE_RATE, decode_audio, sniff_format, telephone_channel
+from fala.core.audio import (
+    SAMPLE_RATE,
+    decode_audio,
+    sharpest_fall_db,
+    sniff_format,
+    telephone_channel,
+)
+from fala.core.decision import DEGRADED_FALL_DB
 from fala.core.errors import AudioTooLong, InvalidAudio
+from tests.benchmarks.bench_robust import add_noise, reverb
 
 AUDIO_FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "audio"
 DEMO = AUDIO_FIXTURES / "entrada_13_40_pt.wav"
@@ -215,3 +223,24 @@ def test_the_telephone_channel_cuts_the_low_band_and_everything_above_4_khz():
     assert kept(1000) > 0.95  # speech's band passes
     assert kept(80) < 0.05  # the low band that tells voices apart on a microphone is gone
     assert kept(5000) < 0.01  # sampled at 8 kHz: nothing above 4 kHz
+
+
+@pytest.mark.parametrize(
+    "name", ["entrada_13_40_pt.wav", "entrada_13_40_pt.mp3", "checkin_9_45_en.wav"]
+)
+def test_the_sharpest_fall_of_the_level_is_shallow_in_noise_and_in_reverberation(name):
+    speech = decode_audio((AUDIO_FIXTURES / name).read_bytes(), max_seconds=30)
+
+    def seeded() -> np.random.Generator:
+        return np.random.default_rng(7)
+
+    # words end in near silence: clean, through a phone line, quieter, or in a quiet room
+    assert sharpest_fall_db(speech) > DEGRADED_FALL_DB + 10
+    assert sharpest_fall_db(telephone_channel(speech)) > DEGRADED_FALL_DB + 10
+    assert sharpest_fall_db(speech * 0.05) > DEGRADED_FALL_DB + 10
+    assert sharpest_fall_db(add_noise(speech, seeded(), snr_db=30)) > DEGRADED_FALL_DB + 10
+    # a noise floor 10 dB under the speech, or a room's echo tail, stops every fall short
+    assert sharpest_fall_db(add_noise(speech, seeded(), snr_db=10)) < DEGRADED_FALL_DB
+    assert sharpest_fall_db(reverb(speech, seeded())) < DEGRADED_FALL_DB
+    # under a tenth of a second there is no word ending to measure
+    assert sharpest_fall_db(speech[: SAMPLE_RATE // 10]) == float("inf")

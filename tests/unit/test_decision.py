@@ -72,6 +72,19 @@ def scored(
         (Evidence(True, False, free_numeral_lead=4.5, teen_ty_lead=2.5), REASON_MATCH),
         (Evidence(True, False, free_numeral_lead=4.5, teen_ty_lead=0.4), REASON_UNCERTAIN),
         (Evidence(True, False, free_numeral_lead=4.5, teen_ty_lead=-1.1), REASON_UNCERTAIN),
+        # …and in noisy or reverberant audio a "-ty" minute said so ("Check in 850.") beats its
+        # "-teen" partner by no lead at all, while a "-teen" one, or one worded without its
+        # "-ty" ("ten to nine"), is held to the lead alone
+        (Evidence(True, False, teen_ty_lead=3.6, says_ty_minute=True), REASON_MATCH),
+        (
+            Evidence(True, False, teen_ty_lead=3.6, says_ty_minute=True, level_fall_db=17.0),
+            REASON_UNCERTAIN,
+        ),
+        (Evidence(True, False, teen_ty_lead=3.6, level_fall_db=17.0), REASON_MATCH),
+        (
+            Evidence(True, False, teen_ty_lead=3.6, says_ty_minute=True, level_fall_db=34.0),
+            REASON_MATCH,
+        ),
         # …and one whose hour's "-teen"/"dez-" partner fits as well in the same wording ("Entrada,
         # 340." written in noise for "treze horas e quarenta")
         (Evidence(True, False, free_numeral_lead=3.7, teen_hour_lead=0.45), REASON_MATCH),
@@ -84,6 +97,11 @@ def scored(
         # nat, as for a match ("Check out 3 15." scored where "350" was heard)
         (replace(scored(0.1), teen_ty_lead=1.5), REASON_ACOUSTIC_MATCH),
         (replace(scored(0.1), teen_ty_lead=0.66), REASON_UNCERTAIN),
+        (
+            replace(scored(0.1), teen_ty_lead=5.0, says_ty_minute=True, level_fall_db=15.0),
+            REASON_UNCERTAIN,
+        ),
+        (replace(scored(0.1), teen_ty_lead=5.0, level_fall_db=15.0), REASON_ACOUSTIC_MATCH),
         # …and its hour's "-teen"/"dez-" partner, compared in the same wording twice (in words),
         # must trail it by the teen-hour margin ("três" barely over "treze" in words)
         (replace(scored(0.1), teen_hour_lead=0.6), REASON_ACOUSTIC_MATCH),
@@ -121,6 +139,18 @@ def scored(
             REASON_UNCERTAIN,
         ),
         (scored(-2.2, heard_partner_lead=-3.2), REASON_UNCERTAIN),
+        # …and one whose partner is a "-ty" minute said so ("Check in 850." for CHECK IN 8 15)
+        # cannot be that clear in noisy or reverberant audio
+        (
+            replace(scored(-2.2, heard_partner_lead=3.3), heard_partner_says_ty=True),
+            REASON_MISMATCH,
+        ),
+        (
+            replace(
+                scored(-2.2, heard_partner_lead=3.3), heard_partner_says_ty=True, level_fall_db=17
+            ),
+            REASON_UNCERTAIN,
+        ),
         # numbers heard in a garbled transcript are not trusted on their own
         (scored(-1.0, closeness=0.3, numbers_conflict=True), REASON_ACOUSTIC_MATCH),
         # …nor in a close one when the audio prefers every expected numeral ("Check in line 45")
@@ -285,6 +315,29 @@ def test_a_teen_or_ty_minute_has_its_partner_as_the_rival_a_match_must_beat():
     assert teen_ty_misses("CHECK OUT 17 30") == ["CHECK OUT 17 13"]
     assert teen_ty_misses("Check in 9 14 please") == ["Check in 9 40 please"]
     assert teen_ty_misses("CHECK IN 9 45") == teen_ty_misses("CODE 1530") == []
+
+
+def test_a_wording_names_a_ty_minute_only_by_its_number():
+    from fala.core.validation import _names_ty_minute
+    from fala.core.verbalize import ty_minutes
+
+    assert ty_minutes("CHECK IN 7 50") == [50]
+    assert ty_minutes("CHECK OUT 23 30") == [30]
+    assert ty_minutes("CHECK IN 7 15") == ty_minutes("CHECK IN 9 45") == []
+    for said in (
+        "Check in, seven fifty.",
+        "Check in 750.",
+        "Check in, 7:50 a.m.",
+        "Check in 7 50.",
+    ):
+        assert _names_ty_minute(said, "CHECK IN 7 50"), said
+    assert _names_ty_minute("Check out 1150 p.m.", "CHECK OUT 23 50")
+    # worded without the syllable its "-teen" partner differs by
+    assert not _names_ty_minute("Check in, ten to eight.", "CHECK IN 7 50")
+    assert not _names_ty_minute("Check in, half past eight.", "CHECK IN 8 30")
+    # a "-teen" minute, or a number that merely ends alike, is not one
+    assert not _names_ty_minute("Check in, seven fifteen.", "CHECK IN 7 15")
+    assert not _names_ty_minute("Check in 7 505", "CHECK IN 7 50")
 
 
 def test_a_transcript_that_heard_the_minute_s_teen_or_ty_partner_names_it():
