@@ -445,7 +445,7 @@ class SpeechValidator:
                     and teen_ty_misses(expected)
                 ):
                     # held to the match's standard: "350" heard, "Check out 3 15." scored
-                    ev = self._with_teen_ty_lead(state, ev, expected, transcript)
+                    ev = self._with_teen_ty_lead(state, ev, expected, transcript, matched=False)
         if (
             family == "en"
             and decide(ev) == REASON_MISMATCH
@@ -453,11 +453,11 @@ class SpeechValidator:
         ):
             # "315" heard for CHECK OUT 3 50 rules the phrase out only as clearly as it would
             # be a match for CHECK OUT 3 15: held to the same whole-phrase lead
-            lead, said = self._teen_ty_lead(state, partner, transcript)
+            lead, _ = self._teen_ty_lead(state, partner, transcript)
             ev = dataclasses.replace(
                 ev,
                 heard_partner_lead=lead,
-                heard_partner_says_ty=_names_ty_minute(said, partner),
+                heard_partner_says_ty=_names_ty_minute(transcript.text, partner),
             )
         return transcript, ev, normalized_spoken, normalized_expected
 
@@ -475,7 +475,7 @@ class SpeechValidator:
         if state is None or not clear_match(ev):
             return ev
         if language_family(transcript.language) == "en" and teen_ty_misses(expected):
-            ev = self._with_teen_ty_lead(state, ev, expected, transcript)
+            ev = self._with_teen_ty_lead(state, ev, expected, transcript, matched=True)
         if not clear_match(ev):
             return ev
         # the transcript's own wording, where a number other than the hour has the partner's
@@ -521,11 +521,14 @@ class SpeechValidator:
         return min(leads, default=math.inf)
 
     def _with_teen_ty_lead(
-        self, state, ev: Evidence, expected: str, transcript: Transcript
+        self, state, ev: Evidence, expected: str, transcript: Transcript, *, matched: bool
     ) -> Evidence:
-        """`ev` with the phrase's `_teen_ty_lead` and whether its likeliest wording names a "-ty"
-        minute by that number (Evidence.says_ty_minute)."""
-        lead, said = self._teen_ty_lead(state, expected, transcript)
+        """`ev` with the phrase's `_teen_ty_lead` and whether it was said with a "-ty" minute by
+        that number (Evidence.says_ty_minute): as the transcript words it when it is the phrase
+        (`matched`: "Check in 850." does, "half past two in the afternoon" does not), else as
+        the phrase's likeliest wording does."""
+        lead, likeliest = self._teen_ty_lead(state, expected, transcript)
+        said = transcript.text if matched else likeliest
         return dataclasses.replace(
             ev, teen_ty_lead=lead, says_ty_minute=_names_ty_minute(said, expected)
         )
