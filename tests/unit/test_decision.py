@@ -335,6 +335,9 @@ def test_a_wording_names_a_ty_minute_only_by_its_number():
     # worded without the syllable its "-teen" partner differs by
     assert not _names_ty_minute("Check in, ten to eight.", "CHECK IN 7 50")
     assert not _names_ty_minute("Check in, half past eight.", "CHECK IN 8 30")
+    # transcripts, as a match is worded (Whisper's own punctuation)
+    assert _names_ty_minute("Check out 5.30pm.", "CHECK OUT 17 30")
+    assert not _names_ty_minute("Check out half past two in the afternoon.", "CHECK OUT 14 30")
     # a "-teen" minute, or a number that merely ends alike, is not one
     assert not _names_ty_minute("Check in, seven fifteen.", "CHECK IN 7 15")
     assert not _names_ty_minute("Check in 7 505", "CHECK IN 7 50")
