@@ -38,8 +38,9 @@ class Evidence:
     # "-teen"/"-ty" partner (English "7 50" over "7 15", verbalize.teen_ty_misses), scored on the
     # pass that matched (inf: no such minute)
     teen_ty_lead: float = math.inf
-    # the phrase's likeliest wording in that comparison names a "-ty" minute by that number
-    # ("seven fifty", "750"; not "ten to eight"), the syllable its "-teen" partner differs by
+    # the phrase was said with a "-ty" minute named by that number ("seven fifty", "750"; not "ten
+    # to eight"), the syllable its "-teen" partner differs by: as the transcript words it for a
+    # match, in the phrase's likeliest wording for an acoustic match
     says_ty_minute: bool = False
     # how far (dB) the audio's level falls within 80 ms of speech at its sharpest word ending
     # (fala.core.audio.sharpest_fall_db): shallow in noise and in reverberation (inf: not measured)
@@ -177,7 +178,7 @@ MATCH_TEEN_TY_LEAD = MATCH_NUMERAL_LEAD
 # `uncertain`, and a "-teen" one keeps MATCH_TEEN_TY_LEAD. Degraded means the level falls less
 # than this within 80 ms of speech (Evidence.level_fall_db). Set on dev between noise20 (5th
 # percentile 21.0 dB) and noise10 (at most 18.4); 90 % of dev's reverberant renders fall under
-# it; its clean and codec renders of speech are at 32 dB and more.
+# it; the 5th percentile of its clean and codec renders is 33.8 dB or more.
 DEGRADED_FALL_DB = 20.0
 # A transcript equal to a phrase whose hour has a "-teen"/"dez-" partner (3/13 … 9/19), written in
 # digits, must also beat that partner in the same wording, and in it in words, by TEEN_HOUR_MARGIN,
