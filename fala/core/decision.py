@@ -43,7 +43,8 @@ class Evidence:
     # match, in the phrase's likeliest wording for an acoustic match
     says_ty_minute: bool = False
     # how far (dB) the audio's level falls within 80 ms of speech at its sharpest word ending
-    # (fala.core.audio.sharpest_fall_db): shallow in noise and in reverberation (inf: not measured)
+    # (fala.core.audio.sharpest_fall_db): shallow in noise and in reverberation (inf: not measured,
+    # as for a phrase without a "-teen"/"-ty" minute)
     level_fall_db: float = math.inf
     # the same lead of the transcript's own reading when it heard the phrase with its minute's
     # "-teen"/"-ty" partner ("Check out 315" for CHECK OUT 3 50): how clearly the audio says the

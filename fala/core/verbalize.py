@@ -15,6 +15,7 @@ from __future__ import annotations
 import difflib
 import itertools
 import re
+from collections.abc import Iterator
 
 from num2words import num2words
 
@@ -136,25 +137,17 @@ def teen_ty_misses(expected: str) -> list[str]:
     ("fifteen"/"fifty": 8 15 → 8 50): the rival a transcript equal to the phrase still has to beat,
     since noise and echo blur exactly what tells them apart (the stress, the final "n")."""
     tokens = expected.split()
-    out = []
-    for i in range(len(tokens) - 1):
-        hour, minute = _hour(tokens[i]), _minute(tokens[i + 1])
-        if hour is None or minute is None:
-            continue
-        for other in _TEEN_TY.get(minute, ()):
-            out.append(" ".join([*tokens[: i + 1], f"{other:02d}", *tokens[i + 2 :]]))
-    return out
+    return [
+        " ".join([*tokens[: i + 1], f"{other:02d}", *tokens[i + 2 :]])
+        for i, _, minute in _times(tokens)
+        for other in _TEEN_TY.get(minute, ())
+    ]
 
 
 def ty_minutes(expected: str) -> list[int]:
     """The minutes of `expected`'s times that are "-ty" ones with a "-teen" partner (30, 40, 50:
     "thirty"/"thirteen")."""
-    tokens = expected.split()
-    return [
-        minute
-        for hour, minute in zip(map(_hour, tokens), map(_minute, tokens[1:]), strict=False)
-        if hour is not None and minute is not None and minute >= 30 and minute in _TEEN_TY
-    ]
+    return [m for _, _, m in _times(expected.split()) if m >= 30 and m in _TEEN_TY]
 
 
 def teen_partner(n: int) -> int | None:
@@ -170,9 +163,8 @@ def teen_hour_misses(expected: str) -> list[str]:
     since the two are written as numerals of different lengths."""
     tokens = expected.split()
     out = []
-    for i in range(len(tokens) - 1):
-        hour, minute = _hour(tokens[i]), _minute(tokens[i + 1])
-        other = None if hour is None or minute is None else teen_partner(hour)
+    for i, hour, _ in _times(tokens):
+        other = teen_partner(hour)
         if other is None:
             continue
         written = f"{other:02d}" if tokens[i].startswith("0") else str(other)
@@ -456,6 +448,14 @@ def _en_time_forms(hour: int, minute: int, glued: bool = False) -> list[str]:
 
 def _is_number(token: str) -> bool:
     return bool(re.fullmatch(r"[0-9]+", token))
+
+
+def _times(tokens: list[str]) -> Iterator[tuple[int, int, int]]:
+    """(index of the hour, hour, minute) of each time in a phrase's tokens ("CHECK IN 7 50")."""
+    for i in range(len(tokens) - 1):
+        hour, minute = _hour(tokens[i]), _minute(tokens[i + 1])
+        if hour is not None and minute is not None:
+            yield i, hour, minute
 
 
 def _hour(token: str) -> int | None:
