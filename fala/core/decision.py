@@ -52,6 +52,10 @@ class Evidence:
     heard_partner_lead: float = math.inf
     # says_ty_minute of that partner reading ("Check in 850." heard for CHECK IN 8 15)
     heard_partner_says_ty: bool = False
+    # the teen_hour_lead of the transcript's own reading when it heard the phrase with its hour's
+    # "-teen"/"dez-" partner, in digits ("Entrada, 3 e 40." for ENTRADA 13 40): how clearly the
+    # audio says the partner instead (inf: heard something else, or the hour in words)
+    heard_hour_partner_lead: float = math.inf
     # how much likelier (nats/token) an acoustic match, or a match that writes the hour in
     # digits, is than itself with its hour's "-teen"/"dez-" partner (3 40 / 13 40), compared in
     # the same wording twice, as chosen and again in words: in the one the phrase fits best and in
@@ -301,7 +305,8 @@ def decide(ev: Evidence) -> str:
     3. Short of that but within UNCERTAIN_GAP → "uncertain" (a reject); else "mismatch" —
        unless the transcript heard the phrase's "-teen"/"-ty" partner and the audio does not
        prefer that partner as clearly as a match for it would need (MATCH_TEEN_TY_LEAD,
-       DEGRADED_FALL_DB):
+       DEGRADED_FALL_DB), or its hour's "-teen"/"dez-" partner written in digits and the audio
+       does not prefer that partner by TEEN_HOUR_MARGIN, as a match for it would need:
        "uncertain", since the audio does not tell the two apart.
     """
     if ev.no_speech:
@@ -330,6 +335,8 @@ def decide(ev: Evidence) -> str:
         return REASON_ACOUSTIC_MATCH
     if not _clearly_not_partner(ev.heard_partner_lead, ev.heard_partner_says_ty, ev.level_fall_db):
         return REASON_UNCERTAIN  # what was heard is no clearer than the phrase itself
+    if ev.heard_hour_partner_lead < TEEN_HOUR_MARGIN:
+        return REASON_UNCERTAIN  # "3 e 40" heard, but "treze" fits about as well as "três"
     if near_miss or not plausible or gap < -UNCERTAIN_GAP:
         return REASON_MISMATCH
     return REASON_UNCERTAIN

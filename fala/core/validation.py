@@ -460,6 +460,13 @@ class SpeechValidator:
                 heard_partner_lead=lead,
                 heard_partner_says_ty=_names_ty_minute(transcript.text, partner),
             )
+        if decide(ev) == REASON_MISMATCH and (
+            partner := heard_hour_partner(expected, transcript.text, lang)
+        ):
+            # "Entrada, 3 e 40." heard for ENTRADA 13 40 rules the phrase out only as clearly as
+            # it would be a match for ENTRADA 3 40: held to the match's teen-hour standard
+            lead = self._heard_teen_hour_lead(state, transcript, partner)
+            ev = dataclasses.replace(ev, heard_hour_partner_lead=lead)
         return transcript, ev, normalized_spoken, normalized_expected
 
     def _match_evidence(
@@ -479,14 +486,20 @@ class SpeechValidator:
             ev = self._with_teen_ty_lead(state, ev, expected, transcript, matched=True)
         if not clear_match(ev):
             return ev
-        # the transcript's own wording, where a number other than the hour has the partner's
-        # syllable ("15 para 17" for 16 45)
+        return dataclasses.replace(
+            ev, teen_hour_lead=self._heard_teen_hour_lead(state, transcript, expected)
+        )
+
+    def _heard_teen_hour_lead(self, state, transcript: Transcript, phrase: str) -> float:
+        """`_match_teen_hour_lead` of the transcript as a match for `phrase`, where a match must
+        weigh its hour's partner: an hour written in digits, or named by another number in digits
+        whose own partner would name the partner's hour ("15 para 17" for 16 45; the transcript's
+        own wording is then weighed against it); inf where the transcript wrote it in words."""
         heard = _after_lead(state, transcript).strip()
-        swaps = _heard_teen_swaps(heard, expected, transcript.language)
-        if _hour_in_digits(transcript.text, expected) or swaps:
-            lead = self._match_teen_hour_lead(state, transcript, expected, swaps)
-            ev = dataclasses.replace(ev, teen_hour_lead=lead)
-        return ev
+        swaps = _heard_teen_swaps(heard, phrase, transcript.language)
+        if not (_hour_in_digits(transcript.text, phrase) or swaps):
+            return math.inf
+        return self._match_teen_hour_lead(state, transcript, phrase, swaps)
 
     def _match_teen_hour_lead(
         self, state, transcript: Transcript, expected: str, swaps: list[tuple[str, str]]
@@ -928,10 +941,22 @@ def _names_ty_minute(form: str, expected: str) -> bool:
 def heard_partner(expected: str, transcript: str, lang: str | None) -> str | None:
     """The phrase with its minute's "-teen"/"-ty" partner (verbalize.teen_ty_misses) when that is
     what the transcript says ("Check out 315" for CHECK OUT 3 50 → "CHECK OUT 3 15"), else None."""
-    for partner in teen_ty_misses(expected):
-        normalized = normalize(partner, lang)
+    return _the_one_heard(teen_ty_misses(expected), transcript, lang)
+
+
+def heard_hour_partner(expected: str, transcript: str, lang: str | None) -> str | None:
+    """The phrase with its hour's "-teen"/"dez-" partner (verbalize.teen_hour_misses) when that
+    is what the transcript says ("Entrada, 3 e 40." for ENTRADA 13 40 → "ENTRADA 3 40"), else
+    None."""
+    return _the_one_heard(teen_hour_misses(expected), transcript, lang)
+
+
+def _the_one_heard(phrases: list[str], transcript: str, lang: str | None) -> str | None:
+    """The first of `phrases` the transcript says, else None."""
+    for phrase in phrases:
+        normalized = normalize(phrase, lang)
         if same_phrase(transcript_reading(transcript, normalized, lang), normalized):
-            return partner
+            return phrase
     return None
 
 

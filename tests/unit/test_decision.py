@@ -151,6 +151,20 @@ def scored(
             ),
             REASON_UNCERTAIN,
         ),
+        # …and so does one that heard its hour's "-teen"/"dez-" partner in digits ("Entrada, 3 e
+        # 40." for ENTRADA 13 40): it must prefer "três" to "treze" as a match for 3 40 would
+        (
+            replace(
+                scored(-0.6, closeness=0.9, numbers_conflict=True), heard_hour_partner_lead=0.5
+            ),
+            REASON_MISMATCH,
+        ),
+        (
+            replace(
+                scored(-0.6, closeness=0.9, numbers_conflict=True), heard_hour_partner_lead=0.1
+            ),
+            REASON_UNCERTAIN,
+        ),
         # numbers heard in a garbled transcript are not trusted on their own
         (scored(-1.0, closeness=0.3, numbers_conflict=True), REASON_ACOUSTIC_MATCH),
         # …nor in a close one when the audio prefers every expected numeral ("Check in line 45")
@@ -352,6 +366,20 @@ def test_a_transcript_that_heard_the_minute_s_teen_or_ty_partner_names_it():
     assert heard_partner("CHECK OUT 3 50", "Check out 355", "en") is None
     assert heard_partner("CHECK OUT 3 50", "Check out 350", "en") is None
     assert heard_partner("CHECK IN 9 45", "Check in 915", "en") is None
+
+
+def test_a_transcript_that_heard_the_hour_s_teen_partner_names_it():
+    from fala.core.validation import heard_hour_partner
+
+    assert heard_hour_partner("ENTRADA 13 40", "Entrada, 3 e 40.", "pt") == "ENTRADA 3 40"
+    assert heard_hour_partner("SAIDA 8 15", "Saída, dezoito e quinze.", "pt") == "SAIDA 18 15"
+    assert heard_hour_partner("CHECK IN 7 45", "Check in 1745", "en") == "CHECK IN 17 45"
+    # another hour, another minute, or the phrase itself, is not its partner
+    assert heard_hour_partner("ENTRADA 13 40", "Entrada, 2 e 40.", "pt") is None
+    assert heard_hour_partner("ENTRADA 13 40", "Entrada, 3 e 45.", "pt") is None
+    assert heard_hour_partner("ENTRADA 13 40", "Entrada, 13 e 40.", "pt") is None
+    # an hour without a partner (1, 2, 10-12, 20-23) has none
+    assert heard_hour_partner("ENTRADA 12 40", "Entrada, 2 e 40.", "pt") is None
 
 
 def test_a_wording_names_an_hour_by_its_own_number_or_not():
