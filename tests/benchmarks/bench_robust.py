@@ -17,13 +17,15 @@ positive, default 4), --language pt|en (only the clips in that language), --near
 weighs every hour against its "-teen"/"dez-" partner, 3/13 … 9/19), --quick (the CI preset, QUICK),
 --check (exit 1 when a split x render has FAR > 0.005 or a false accept above confidence 0.5).
 
-Splits: the corpus splits (tests/fixtures/corpus), plus two fetched or generated here and never
+Splits: the corpus splits (tests/fixtures/corpus), plus four fetched or generated here and never
 committed: `real_en`, a professional human speaker (Debian's asterisk-core-sounds-en, CC-BY-SA-3.0,
 downloaded with `apt-get download` into .fala/cache/asterisk/), `espeak_variants`, espeak-ng
-voice variants saying time-clock phrases (.fala/cache/espeak_variants/), and `flite`, English
+voice variants saying time-clock phrases (.fala/cache/espeak_variants/), `flite`, English
 time-clock phrases in Flite's four voices (CMU kal16, awb, rms, slt; `apt-get install flite`;
 .fala/cache/flite/), a synthesizer no split uses, added in session 20 after two of its clips had
-shown the homophone and glued-time problems fixed then. Like bench_accuracy,
+shown the homophone and glued-time problems fixed then, and `pico`, the same in SVOX Pico's
+en-US and en-GB voices (`apt-get install libttspico-utils`, Debian non-free; .fala/cache/pico/),
+an HMM synthesizer added in session 32 and measured once. Like bench_accuracy,
 false accepts are listed for dev only: the other splits are for measuring, not for tuning.
 """
 
@@ -58,7 +60,7 @@ from tests.benchmarks.bench_accuracy import SPLITS as CORPUS_SPLITS
 
 OUTPUT = ROOT / ".fala" / "bench" / "robust.json"
 CACHE = ROOT / ".fala" / "cache"
-SPLITS = (*CORPUS_SPLITS, "real_en", "espeak_variants", "flite")
+SPLITS = (*CORPUS_SPLITS, "real_en", "espeak_variants", "flite", "pico")
 MAX_SECONDS = 60
 SEED = 20240611
 CHECK_MAX_FAR = 0.005
@@ -688,26 +690,52 @@ def espeak_clips() -> list[Clip]:
     return clips
 
 
-FLITE_CACHE = CACHE / "flite"
 FLITE_VOICES = ("kal16", "awb", "rms", "slt")
-FLITE_PER_VOICE = 6
+PICO_VOICES = ("en-US", "en-GB")  # SVOX Pico's English voices, one speaker each
 
 
 def flite_clips() -> list[Clip]:
-    rng = random.Random(f"{SEED}|flite")
+    return synthesized_clips(
+        "flite",
+        FLITE_VOICES,
+        6,
+        lambda voice, said, path: ["flite", "-voice", voice, "-t", said, "-o", path],
+    )
+
+
+def pico_clips() -> list[Clip]:
+    return synthesized_clips(
+        "pico",
+        PICO_VOICES,
+        12,
+        lambda voice, said, path: ["pico2wave", "-l", voice, "-w", path, said],
+    )
+
+
+def synthesized_clips(
+    split: str,
+    voices: tuple[str, ...],
+    per_voice: int,
+    command: Callable[[str, str, str], list[str]],
+) -> list[Clip]:
+    """`per_voice` English clock phrases in each voice of a synthesizer, seeded by the split's
+    name and cached in .fala/cache/<split>/: `command(voice, text, wav_path)` writes one. A voice
+    named as a language tag ("en-GB") is the clip's language, any other is "en-US"."""
+    rng = random.Random(f"{SEED}|{split}")
+    cache = CACHE / split
     clips = []
-    for voice in FLITE_VOICES:
-        for _ in range(FLITE_PER_VOICE):
+    for voice in voices:
+        language = voice if voice.startswith("en-") else "en-US"
+        for _ in range(per_voice):
             action = rng.choice(sorted(ACTIONS["en"]))
-            said, expected = clock_phrase(action, rng.randint(1, 12), rng.randrange(60), "en-US")
+            said, expected = clock_phrase(action, rng.randint(1, 12), rng.randrange(60), language)
             tag = hashlib.sha256(f"{voice}|{said}".encode()).hexdigest()[:10]
-            path = FLITE_CACHE / f"{voice}_{tag}.wav"
+            path = cache / f"{voice}_{tag}.wav"
             if not path.is_file():
-                FLITE_CACHE.mkdir(parents=True, exist_ok=True)
-                command = ["flite", "-voice", voice, "-t", said, "-o", str(path)]
-                subprocess.run(command, check=True, capture_output=True)
+                cache.mkdir(parents=True, exist_ok=True)
+                subprocess.run(command(voice, said, str(path)), check=True, capture_output=True)
             load = partial(load_espeak, path)
-            clips.append(Clip("flite", path.name, expected, "en-US", "accept", "positive", load))
+            clips.append(Clip(split, path.name, expected, language, "accept", "positive", load))
     return clips
 
 
@@ -722,6 +750,13 @@ def split_clips(split: str) -> tuple[list[Clip], str | None]:
         if shutil.which("flite") is None:
             return [], "flite: skipped, flite is not installed (sudo apt-get install flite)"
         return flite_clips(), None
+    if split == "pico":
+        if shutil.which("pico2wave") is None:
+            return [], (
+                "pico: skipped, SVOX Pico is not installed (sudo apt-get install "
+                "libttspico-utils, from Debian's non-free)"
+            )
+        return pico_clips(), None
     if shutil.which("espeak-ng") is None:
         return [], (
             "espeak_variants: skipped, espeak-ng is not installed (sudo apt-get install espeak-ng)"
