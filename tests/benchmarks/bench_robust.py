@@ -17,7 +17,7 @@ positive, default 4), --language pt|en (only the clips in that language), --near
 weighs every hour against its "-teen"/"dez-" partner, 3/13 … 9/19), --quick (the CI preset, QUICK),
 --check (exit 1 when a split x render has FAR > 0.005 or a false accept above confidence 0.5).
 
-Splits: the corpus splits (tests/fixtures/corpus), plus four fetched or generated here and never
+Splits: the corpus splits (tests/fixtures/corpus), plus five fetched or generated here and never
 committed: `real_en`, a professional human speaker (Debian's asterisk-core-sounds-en, CC-BY-SA-3.0,
 downloaded with `apt-get download` into .fala/cache/asterisk/), `espeak_variants`, espeak-ng
 voice variants saying time-clock phrases (.fala/cache/espeak_variants/), `flite`, English
@@ -25,7 +25,10 @@ time-clock phrases in Flite's four voices (CMU kal16, awb, rms, slt; `apt-get in
 .fala/cache/flite/), a synthesizer no split uses, added in session 20 after two of its clips had
 shown the homophone and glued-time problems fixed then, and `pico`, the same in SVOX Pico's
 en-US and en-GB voices (`apt-get install libttspico-utils`, Debian non-free; .fala/cache/pico/),
-an HMM synthesizer added in session 32 and measured once. Like bench_accuracy,
+an HMM synthesizer added in session 32 and measured once, and `pt_pt`, Portuguese clock phrases
+in European Portuguese voices (espeak-ng's `pt`, plain, +f2 and +klatt, and MBROLA's pt1,
+`apt-get install mbrola-pt1`, Debian non-free; .fala/cache/pt_pt/), an accent no split has,
+added in session 33 and measured once. Like bench_accuracy,
 false accepts are listed for dev only: the other splits are for measuring, not for tuning.
 """
 
@@ -60,7 +63,7 @@ from tests.benchmarks.bench_accuracy import SPLITS as CORPUS_SPLITS
 
 OUTPUT = ROOT / ".fala" / "bench" / "robust.json"
 CACHE = ROOT / ".fala" / "cache"
-SPLITS = (*CORPUS_SPLITS, "real_en", "espeak_variants", "flite", "pico")
+SPLITS = (*CORPUS_SPLITS, "real_en", "espeak_variants", "flite", "pico", "pt_pt")
 MAX_SECONDS = 60
 SEED = 20240611
 CHECK_MAX_FAR = 0.005
@@ -692,6 +695,10 @@ def espeak_clips() -> list[Clip]:
 
 FLITE_VOICES = ("kal16", "awb", "rms", "slt")
 PICO_VOICES = ("en-US", "en-GB")  # SVOX Pico's English voices, one speaker each
+# European Portuguese: espeak-ng's voice (plain, a female variant, its Klatt synthesis) and MBROLA's
+# pt1, a recorded speaker's diphones. Its reduced unstressed vowels bring "treze" closer to "três".
+PT_PT_VOICES = ("pt", "pt+f2", "pt+klatt", "mb-pt1")
+MBROLA_PT1 = Path("/usr/share/mbrola/pt1")
 
 
 def flite_clips() -> list[Clip]:
@@ -712,30 +719,45 @@ def pico_clips() -> list[Clip]:
     )
 
 
+def pt_pt_clips() -> list[Clip]:
+    return synthesized_clips(
+        "pt_pt",
+        PT_PT_VOICES,
+        6,
+        lambda voice, said, path: ["espeak-ng", "-v", voice, "-s", "150", "-w", path, said],
+        language="pt",
+    )
+
+
 def synthesized_clips(
     split: str,
     voices: tuple[str, ...],
     per_voice: int,
     command: Callable[[str, str, str], list[str]],
+    language: str = "en-US",
 ) -> list[Clip]:
-    """`per_voice` English clock phrases in each voice of a synthesizer, seeded by the split's
-    name and cached in .fala/cache/<split>/: `command(voice, text, wav_path)` writes one. A voice
-    named as a language tag ("en-GB") is the clip's language, any other is "en-US"."""
+    """`per_voice` clock phrases in `language` in each voice of a synthesizer, seeded by the
+    split's name and cached in .fala/cache/<split>/: `command(voice, text, wav_path)` writes one.
+    A voice named as an English tag ("en-GB") is the clip's language. Hours: 1-12 in English,
+    6-22 in Portuguese (a working day's, as espeak_clips)."""
     rng = random.Random(f"{SEED}|{split}")
     cache = CACHE / split
     clips = []
     for voice in voices:
-        language = voice if voice.startswith("en-") else "en-US"
+        clip_language = voice if voice.startswith("en-") else language
+        english = clip_language.startswith("en")
         for _ in range(per_voice):
-            action = rng.choice(sorted(ACTIONS["en"]))
-            said, expected = clock_phrase(action, rng.randint(1, 12), rng.randrange(60), language)
+            action = rng.choice(sorted(ACTIONS[clip_language[:2]]))
+            hour = rng.randint(1, 12) if english else rng.randint(6, 22)
+            said, expected = clock_phrase(action, hour, rng.randrange(60), clip_language)
             tag = hashlib.sha256(f"{voice}|{said}".encode()).hexdigest()[:10]
             path = cache / f"{voice}_{tag}.wav"
             if not path.is_file():
                 cache.mkdir(parents=True, exist_ok=True)
                 subprocess.run(command(voice, said, str(path)), check=True, capture_output=True)
             load = partial(load_espeak, path)
-            clips.append(Clip(split, path.name, expected, language, "accept", "positive", load))
+            clip = Clip(split, path.name, expected, clip_language, "accept", "positive", load)
+            clips.append(clip)
     return clips
 
 
@@ -758,9 +780,14 @@ def split_clips(split: str) -> tuple[list[Clip], str | None]:
             )
         return pico_clips(), None
     if shutil.which("espeak-ng") is None:
-        return [], (
-            "espeak_variants: skipped, espeak-ng is not installed (sudo apt-get install espeak-ng)"
-        )
+        return [], f"{split}: skipped, espeak-ng is not installed (sudo apt-get install espeak-ng)"
+    if split == "pt_pt":
+        if not MBROLA_PT1.exists():
+            return [], (
+                "pt_pt: skipped, MBROLA's pt1 voice is not installed (sudo apt-get install "
+                "mbrola-pt1, from Debian's non-free)"
+            )
+        return pt_pt_clips(), None
     return espeak_clips(), None
 
 

@@ -2,10 +2,13 @@
 
 import dataclasses
 import random
+import sys
+import wave
 
 import numpy as np
 import pytest
 
+from tests.benchmarks import bench_robust
 from tests.benchmarks.bench_robust import (
     SAMPLE_RATE,
     Clip,
@@ -20,6 +23,7 @@ from tests.benchmarks.bench_robust import (
     pick_near_misses,
     render_audio,
     speech_rms,
+    synthesized_clips,
     table_rows,
 )
 
@@ -252,6 +256,32 @@ def test_clock_phrases_for_the_synthetic_voices():
         "CHECK IN 9 45",
     )
     assert clock_phrase("BREAK", 8, 5, "en-US") == ("Break, eight oh five.", "BREAK 8 05")
+
+
+def write_silence(voice: str, said: str, path: str) -> list[str]:
+    """A synthesizer command stand-in: python writing 0.1 s of silence to `path`."""
+    code = (
+        "import sys, wave; w = wave.open(sys.argv[1], 'wb'); w.setnchannels(1); "
+        "w.setsampwidth(2); w.setframerate(16000); w.writeframes(bytes(3200)); w.close()"
+    )
+    return [sys.executable, "-c", code, path]
+
+
+def test_synthesized_clips_are_seeded_clock_phrases_in_the_splits_language(tmp_path, monkeypatch):
+    monkeypatch.setattr(bench_robust, "CACHE", tmp_path)
+    pt = synthesized_clips("pt_pt", ("pt", "mb-pt1"), 3, write_silence, language="pt")
+    assert pt == synthesized_clips("pt_pt", ("pt", "mb-pt1"), 3, write_silence, language="pt")
+    assert [c.language for c in pt] == ["pt"] * 6
+    assert {c.label for c in pt} == {"accept"} and len({c.file for c in pt}) == 6
+    for clip in pt:
+        action, hour, minute = clip.expected.rsplit(" ", 2)
+        assert action in ("ENTRADA", "SAIDA", "INTERVALO", "RETORNO")
+        assert 6 <= int(hour) <= 22 and 0 <= int(minute) < 60
+        with wave.open(str(tmp_path / "pt_pt" / clip.file)) as written:
+            assert written.getnframes() == 1600
+    english = synthesized_clips("pico", ("en-GB", "kal16"), 2, write_silence)
+    assert [c.language for c in english] == ["en-GB", "en-GB", "en-US", "en-US"]
+    assert all(1 <= int(c.expected.split()[-2]) <= 12 for c in english)
 
 
 def evaluation(split: str, label: str, validated: bool, confidence: float) -> dict:
