@@ -61,6 +61,9 @@ class Evidence:
     # the same wording twice, as chosen and again in words: in the one the phrase fits best and in
     # the one the partner fits best, the smallest lead counting (inf: no such hour, or not asked)
     teen_hour_lead: float = math.inf
+    # the phrase's hour is one its "-teen" partner can sound exactly like, and nothing heard
+    # tells which (Portuguese 3 unless "da manhã"/"da madrugada" was heard: HOMOPHONE_HOUR)
+    hour_sounds_like_partner: bool = False
     free_logprob: float = 0.0  # the free transcript, teacher-forced
     expected_logprob: float = -math.inf  # the best spoken form of the expected phrase
     expected_min_logprob: float = -math.inf  # its least likely token
@@ -203,6 +206,19 @@ DEGRADED_FALL_DB = 20.0
 # (digits and words disagreeing) to 2.0 on dev: about 1 in 6 true matches of such hours turns
 # uncertain (dev's weighed positives in 8 renders: 134 accepted of 288, from 151).
 TEEN_HOUR_MARGIN = 0.3
+# No margin holds for Portuguese 3 against 13, though: said with the final vowel of "treze"
+# elided (European Portuguese; fast Brazilian speech), "treze e sete" is "três e sete" sound for
+# sound. European Portuguese voices saying "treze e M" and "três e M" (session 33: MBROLA pt1 at
+# 130 and 170 wpm, espeak-ng pt+m3 and pt+f4; 10 phrases each, 6 renders, each checked as both
+# hours) made "três e M" likelier than "treze e M" by up to 0.62 nats a token where "treze" was
+# said, as far as true "três" led (up to 0.56): 4 of 120 such checks were accepted at 0.98, as
+# was bench_robust's pt_pt "treze e trinta e sete" as ENTRADA 3 37. So a Portuguese phrase at 3
+# o'clock is at best uncertain unless the transcript heard its half of the day, which 13 cannot
+# have ("três e sete da manhã"). 13 keeps the margin: "três" checked as 13 led by 0.39 once (of
+# 120; in reverberation, accepted), true "treze" by up to 0.85, and a margin above 0.39 would turn
+# half the corpus' true 13 o'clock matches (leads 0.31-0.42) uncertain, "Entrada, 13 horas e 40"
+# among them.
+HOMOPHONE_HOUR = {"pt": 3}
 
 
 # `confidence` per outcome: the share of the corpus' dev clips with that outcome that say the
@@ -271,6 +287,7 @@ def clear_match(ev: Evidence) -> bool:
         ev.free_numeral_lead >= MATCH_NUMERAL_LEAD
         and beats_teen_ty(ev)
         and ev.teen_hour_lead >= TEEN_HOUR_MARGIN
+        and not ev.hour_sounds_like_partner
     )
 
 
@@ -282,7 +299,8 @@ def decide(ev: Evidence) -> str:
        minute's "-teen"/"-ty" partner (MATCH_TEEN_TY_LEAD; a "-ty" minute said so in noisy or
        reverberant audio never clearly beats it: DEGRADED_FALL_DB), or the hour's "-teen"/"dez-"
        partner fits about as well in the same wording or in it in words (TEEN_HOUR_MARGIN;
-       asked where the transcript writes that hour in digits) → "uncertain".
+       asked where the transcript writes that hour in digits), or can sound exactly like it
+       (HOMOPHONE_HOUR) → "uncertain".
     2. Otherwise the expected phrase is *scored* (teacher-forced, never generated, in each way it
        is said — fala.core.verbalize) and accepted ("acoustic match") only when none of its
        tokens is implausible (≥ MIN_TOKEN_LOGPROB), its best form is within ACCEPT_GAP
@@ -294,7 +312,8 @@ def decide(ev: Evidence) -> str:
        An English phrase with a "-teen"/"-ty" minute must also beat its partner reading by
        MATCH_TEEN_TY_LEAD, scored whole, as a match must ("Check out 3 15." against "350"),
        and a phrase with an hour that has a "-teen"/"dez-" partner must beat the partner, in
-       words, by TEEN_HOUR_MARGIN plus the margin's growth above.
+       words, by TEEN_HOUR_MARGIN plus the margin's growth above; one that can sound exactly
+       like its partner (HOMOPHONE_HOUR) never does.
        A near miss that fits as well, or a numeral where the audio clearly says another one
        (Evidence.another_numeral_heard), or a word where it clearly says the one the transcript
        has in its place (Evidence.another_word_heard) → "uncertain". The near misses include
@@ -327,6 +346,7 @@ def decide(ev: Evidence) -> str:
             ev.expected_logprob - ev.contrast_logprob < margin
             or not beats_teen_ty(ev)
             or ev.teen_hour_lead < margin - CONTRAST_MARGIN + TEEN_HOUR_MARGIN
+            or ev.hour_sounds_like_partner
             or ev.another_numeral_heard
             or ev.another_word_heard
             or (ev.confusable_leads and ev.word_support < WORD_MARGIN + doubt)

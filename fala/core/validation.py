@@ -39,6 +39,7 @@ from fala.core import whisper_window
 from fala.core.audio import SAMPLE_RATE, sharpest_fall_db
 from fala.core.decision import (
     ACCEPTS,
+    HOMOPHONE_HOUR,
     REASON_ACOUSTIC_MATCH,
     REASON_MISMATCH,
     Evidence,
@@ -411,6 +412,7 @@ class SpeechValidator:
             closeness=difflib.SequenceMatcher(None, spoken_key, expected_key).ratio(),
             numbers_conflict=bool(spoken_numbers)
             and spoken_numbers != numbers_in(normalized_expected),
+            hour_sounds_like_partner=_hour_sounds_like_partner(expected, transcript.text, lang),
         )
         if needs_contrast(ev):
             ev = self._contrast(state, ev, scores[best], expected, heard_text, family)
@@ -478,7 +480,15 @@ class SpeechValidator:
         or named by another number in digits ("15 para 17"), how much likelier than the partner
         in the same wording (`_match_teen_hour_lead`). Each is paid only by such phrases. `fall`:
         the audio's sharpest_fall_db."""
-        ev = Evidence(True, False, free_numeral_lead=transcript.numeral_lead, level_fall_db=fall)
+        ev = Evidence(
+            True,
+            False,
+            free_numeral_lead=transcript.numeral_lead,
+            level_fall_db=fall,
+            hour_sounds_like_partner=_hour_sounds_like_partner(
+                expected, transcript.text, transcript.language
+            ),
+        )
         # a numeral taken by a hair already makes the match unclear: nothing more to score
         if state is None or not clear_match(ev):
             return ev
@@ -921,6 +931,23 @@ def _heard_teen_swaps(heard: str, expected: str, lang: str | None) -> list[tuple
                 )
             )
     return swaps
+
+
+# What tells a HOMOPHONE_HOUR from its "-teen" partner when the hour itself cannot: its half of
+# the day ("três e sete da manhã"; 13 is "da tarde").
+HALF_OF_DAY_HEARD = {"pt": re.compile(r"\b(manh[ãa]|madrugada)\b", re.IGNORECASE)}
+
+
+def _hour_sounds_like_partner(expected: str, heard: str, lang: str | None) -> bool:
+    """Whether the phrase's hour is its language's HOMOPHONE_HOUR, which its "-teen" partner can
+    sound exactly like (Portuguese 3: "treze e sete" with its final vowel elided is "três e
+    sete"), and the transcript did not hear the half of the day that tells them apart."""
+    family = language_family(lang)
+    hour = HOMOPHONE_HOUR.get(family)
+    misses = teen_hour_misses(expected) if hour is not None else []
+    if not any(int(_hours(expected, p)[0]) == hour for p in misses):
+        return False
+    return not HALF_OF_DAY_HEARD[family].search(heard)
 
 
 def _hour_in_digits(transcript: str, expected: str) -> bool:

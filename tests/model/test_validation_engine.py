@@ -189,12 +189,14 @@ def test_a_match_s_hour_is_weighed_against_its_teen_in_noise(speech_validator):
     # 0.05 margin under tests/with_isa.sh generic, avx2 and avx512-core, a false accept there
     # until session 29. Weighed in words, "treze" leads on every kind (natively and under
     # with_isa generic, avx2, avx512-core, mkl-avx2: "três" at -0.09 to -0.19), and the phrase
-    # would need 0.3 (TEEN_HOUR_MARGIN).
+    # would need 0.3 (TEEN_HOUR_MARGIN). Since session 33 a Portuguese 3 is never confirmed
+    # against 13 at all (HOMOPHONE_HOUR): European Portuguese "treze" sounds like "três".
     audio = clip("entrada_13_40_pt_mbrola_noise20.wav")
     wrong, evidence = speech_validator.assess(audio, "ENTRADA 3 40", "pt-BR")
     assert not wrong.validated
     assert wrong.confidence < 0.5
-    assert evidence.teen_hour_lead < TEEN_HOUR_MARGIN
+    assert evidence.hour_sounds_like_partner
+    assert evidence.teen_hour_lead == math.inf or evidence.teen_hour_lead < TEEN_HOUR_MARGIN
 
 
 def test_a_match_naming_the_hour_by_another_number_is_weighed_against_its_teen(speech_validator):

@@ -91,6 +91,18 @@ def scored(
         (Evidence(True, False, free_numeral_lead=3.7, teen_hour_lead=-0.1), REASON_UNCERTAIN),
         # …by the teen-hour margin, not the near-miss one: "três" and "treze" sound alike
         (Evidence(True, False, free_numeral_lead=3.7, teen_hour_lead=0.2), REASON_UNCERTAIN),
+        # …and never one at an hour its partner can sound exactly like (Portuguese 3: "treze e
+        # sete", its final vowel elided, is "três e sete"), however far it leads
+        (
+            Evidence(
+                True,
+                False,
+                free_numeral_lead=3.7,
+                teen_hour_lead=2.0,
+                hour_sounds_like_partner=True,
+            ),
+            REASON_UNCERTAIN,
+        ),
         # the expected phrase is as likely as what the recognizer wrote: accept
         (scored(0.1), REASON_ACOUSTIC_MATCH),
         # …unless its "-teen"/"-ty" partner, scored whole in the way it fits best, is within a
@@ -107,6 +119,10 @@ def scored(
         (replace(scored(0.1), teen_hour_lead=0.6), REASON_ACOUSTIC_MATCH),
         (replace(scored(0.1), teen_hour_lead=0.2), REASON_UNCERTAIN),
         (replace(scored(0.1), teen_hour_lead=0.04), REASON_UNCERTAIN),
+        (
+            replace(scored(0.1), teen_hour_lead=2.0, hour_sounds_like_partner=True),
+            REASON_UNCERTAIN,
+        ),
         # less likely than a garbled transcript, but far more likely than every near miss
         (scored(-1.1), REASON_ACOUSTIC_MATCH),
         # …without near misses to beat (no numbers in the phrase) that is not enough
@@ -380,6 +396,21 @@ def test_a_transcript_that_heard_the_hour_s_teen_partner_names_it():
     assert heard_hour_partner("ENTRADA 13 40", "Entrada, 13 e 40.", "pt") is None
     # an hour without a partner (1, 2, 10-12, 20-23) has none
     assert heard_hour_partner("ENTRADA 12 40", "Entrada, 2 e 40.", "pt") is None
+
+
+def test_portuguese_3_sounds_like_13_unless_its_half_of_the_day_was_heard():
+    from fala.core.validation import _hour_sounds_like_partner as sounds_like
+
+    assert sounds_like("ENTRADA 03 07", "Entrada, 3 e 7.", "pt")
+    assert sounds_like("SAIDA 3 40", "Saída, três e quarenta.", "pt-BR")
+    # "da manhã", "da madrugada": 13 is "da tarde"
+    assert not sounds_like("ENTRADA 03 07", "Entrada, três e sete da manhã.", "pt")
+    assert not sounds_like("ENTRADA 03 00", "Entrada, 3 da Madrugada.", "pt")
+    # 13 keeps the teen-hour margin; other hours and English are told by their syllables
+    assert not sounds_like("ENTRADA 13 07", "Entrada, 13 e 7.", "pt")
+    assert not sounds_like("ENTRADA 07 13", "Entrada, 7 e 13.", "pt")
+    assert not sounds_like("CHECK IN 3 07", "Check in 3 07", "en")
+    assert not sounds_like("CODIGO 3150", "3150", "pt")
 
 
 def test_a_wording_names_an_hour_by_its_own_number_or_not():
