@@ -944,8 +944,9 @@ def _hour_sounds_like_partner(expected: str, heard: str, lang: str | None) -> bo
     sete"), and the transcript did not hear the half of the day that tells them apart."""
     family = language_family(lang)
     hour = HOMOPHONE_HOUR.get(family)
-    misses = teen_hour_misses(expected) if hour is not None else []
-    if not any(int(_hours(expected, p)[0]) == hour for p in misses):
+    if hour is None:
+        return False
+    if hour not in {int(_hours(expected, p)[0]) for p in teen_hour_misses(expected)}:
         return False
     return not HALF_OF_DAY_HEARD[family].search(heard)
 
