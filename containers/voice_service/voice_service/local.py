@@ -90,14 +90,19 @@ def local_llm_server(
         "--ctx-size",
         "2048",
     ]
-    process = subprocess.Popen(  # noqa: S603
-        command,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        preexec_fn=_dies_with_parent() if dies_with_parent else None,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
+    with contextlib.ExitStack() as cleanup:
+        cleanup.callback(log.close)
+        # A stop that landed between fork and the registration of _stop would leave a child
+        # nothing stops: it waits until _stop is registered.
+        with STOP.deferred():
+            process = subprocess.Popen(  # noqa: S603
+                command,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                preexec_fn=_dies_with_parent() if dies_with_parent else None,
+            )
+            cleanup.callback(_stop, process)
+        base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + ready_timeout
         while True:
             if process.poll() is not None:
@@ -116,14 +121,15 @@ def local_llm_server(
             time.sleep(0.2)
         logger.info("Local LLM %s on %s (log %s)", gguf.name, base, log.name)
         yield f"{base}/v1"
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def _dies_with_parent() -> Callable[[], None] | None:
@@ -136,23 +142,51 @@ def _dies_with_parent() -> Callable[[], None] | None:
         return None
     prctl = ctypes.CDLL(None, use_errno=True).prctl
     pr_set_pdeathsig = 1
+    parent = os.getpid()
 
     def set_parent_death_signal() -> None:
         prctl(pr_set_pdeathsig, signal.SIGTERM)
+        if os.getppid() != parent:  # the parent died before prctl: no signal will come
+            os._exit(1)
 
     return set_parent_death_signal
 
 
-def _exit_on_termination_signals() -> None:
-    """SIGTERM and SIGHUP (a closed terminal) exit like Ctrl-C, through every `finally`, so the
-    LLM server is stopped also while the service is still starting (uvicorn handles them itself
-    once it serves)."""
+class StopOnSignal:
+    """`fala voice`'s SIGTERM: an exit like Ctrl-C, through every `finally`, so the LLM server is
+    stopped also while the service is still starting (once uvicorn serves, it handles SIGTERM
+    itself and shuts down gracefully). SIGHUP (a closed terminal) is passed on as SIGTERM, to
+    whichever handles it then: uvicorn ignores SIGHUP."""
 
-    def stop(signum: int, frame: object) -> None:
+    def __init__(self) -> None:
+        self._deferring = False
+        self._pending: int | None = None
+
+    def install(self) -> None:
+        signal.signal(signal.SIGTERM, self._stop)
+        signal.signal(signal.SIGHUP, lambda *_: signal.raise_signal(signal.SIGTERM))
+
+    def _stop(self, signum: int, frame: object) -> None:
+        if self._deferring:
+            self._pending = signum
+            return
         raise SystemExit(128 + signum)
 
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, stop)
+    @contextlib.contextmanager
+    def deferred(self) -> Iterator[None]:
+        """A stop that arrives inside the block takes effect when the block ends. Python runs
+        handlers in the main thread whichever thread the signal reached, so a flag holds it
+        where a blocked signal mask (per thread) would not."""
+        self._deferring = True
+        try:
+            yield
+        finally:
+            self._deferring = False
+        if self._pending is not None:
+            raise SystemExit(128 + self._pending)
+
+
+STOP = StopOnSignal()
 
 
 def local_settings(llm_base_url: str, token: str, **overrides: object) -> VoiceSettings:
@@ -181,7 +215,7 @@ def serve(host: str = "127.0.0.1", port: int = 8765, token: str | None = None) -
     from voice_service.service import build_app
 
     token = token or os.environ.get("VOICE_API_TOKEN") or secrets.token_urlsafe(24)
-    _exit_on_termination_signals()
+    STOP.install()
     with local_llm_server(dies_with_parent=True) as llm_url:
         settings = local_settings(llm_url, token, redis_url=os.environ.get("REDIS_URL") or None)
         app = build_app(settings)
