@@ -47,7 +47,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from functools import partial
 from pathlib import Path
 
@@ -55,7 +55,7 @@ import av
 import numpy as np
 import soxr
 
-from fala.core.audio import SAMPLE_RATE, decode_audio, filter_graph, through_8k
+from fala.core.audio import SAMPLE_RATE, decode_audio, filter_graph, speech_rms, through_8k
 from fala.core.normalize import comparison_key, normalize
 from fala.core.verbalize import number_words
 from tests.benchmarks.bench_accuracy import CORPUS, ROOT, load_rows, summarize
@@ -161,17 +161,6 @@ def narrowband_codec() -> dict | None:
     return next((c for c in NARROWBAND_CODECS if has_encoder(c["codec"])), None)
 
 
-def speech_rms(audio: np.ndarray) -> float:
-    """RMS of the 20 ms frames within 30 dB of the loudest: the speech, not the pauses around it."""
-    frame = SAMPLE_RATE // 50
-    usable = audio[: audio.size // frame * frame].reshape(-1, frame).astype(np.float64)
-    if not usable.size:
-        return float(np.sqrt(np.mean(np.square(audio, dtype=np.float64)))) if audio.size else 0.0
-    frame_rms = np.sqrt(np.mean(usable**2, axis=1))
-    active = usable[frame_rms >= frame_rms.max() * 10 ** (-30 / 20)]
-    return float(np.sqrt(np.mean(active**2)))
-
-
 def pink_noise(length: int, rng: np.random.Generator) -> np.ndarray:
     """Unit-RMS noise with a 1/f power spectrum (flat below 50 Hz, where mics roll off anyway)."""
     bins = length // 2 + 1
@@ -213,6 +202,56 @@ def pitch(
     return filter_graph(shifted, ("atempo", f"{1 / ratio:.6f}"))
 
 
+def quiet(
+    audio: np.ndarray, rng: np.random.Generator | None = None, *, peak_db: float
+) -> np.ndarray:
+    """A phone held far away: the peak at `peak_db` dBFS, stored as 16-bit PCM (quantized)."""
+    peak = np.abs(audio).max()
+    scaled = audio * (10 ** (peak_db / 20) / peak) if peak else audio
+    return np.round(scaled * 32767) / 32767
+
+
+# Background talk for `babble`: real human prompts (real_en's speaker) with no number in them, so
+# that a clip's numerals can only come from its own speaker.
+BABBLE_TALKERS = 4
+NUMBER_WORDS = {
+    *(w for n in range(100) for w in number_words(n, "en").replace("-", " ").split()),
+    *("oh", "hundred", "thousand", "first", "second", "third", "fourth", "fifth", "sixth"),
+}
+
+
+def babble_sources() -> list[np.ndarray]:
+    transcripts = parse_transcripts(gzip.decompress(ASTERISK_TRANSCRIPTS.read_bytes()).decode())
+    wordy = sorted(
+        name
+        for name, text in transcripts.items()
+        if not name.startswith(ASTERISK_SKIPPED)
+        and not re.search(r"\d", text)
+        and not set(re.findall(r"[a-z]+", text.lower())) & NUMBER_WORDS
+        and (ASTERISK_SOUNDS / f"{name}.wav").is_file()
+    )
+    chosen = random.Random(SEED).sample(wordy, min(60, len(wordy)))
+    return [trim_silence(decode_file(ASTERISK_SOUNDS / f"{name}.wav")) for name in chosen]
+
+
+def add_babble(
+    audio: np.ndarray, rng: np.random.Generator, *, snr_db: float, sources: list[np.ndarray]
+) -> np.ndarray:
+    """BABBLE_TALKERS other voices talking over the clip, each a chain of prompts from a random
+    point, together `snr_db` below the clip's speech."""
+    talk = np.zeros(audio.size)
+    for _ in range(BABBLE_TALKERS):
+        chain: list[np.ndarray] = []
+        while sum(part.size for part in chain) < 2 * audio.size:
+            chain.append(sources[rng.integers(len(sources))])
+        joined = np.concatenate(chain)
+        start = rng.integers(joined.size - audio.size)
+        voice = joined[start : start + audio.size]
+        talk += voice / max(speech_rms(voice), 1e-9)
+    talk /= max(speech_rms(talk), 1e-9)
+    return audio + talk * speech_rms(audio) * 10 ** (-snr_db / 20)
+
+
 Render = Callable[[np.ndarray, np.random.Generator], np.ndarray]
 
 
@@ -220,8 +259,9 @@ def codec_render(settings: dict) -> Render:
     return lambda audio, rng: encode_decode(audio, **settings)
 
 
-def available_renders() -> tuple[dict[str, Render], list[str]]:
-    """Every render this machine can do, in table order, and a note for each it cannot."""
+def available_renders(wanted: Collection[str] = ()) -> tuple[dict[str, Render], list[str]]:
+    """Every render this machine can do, in table order, and a note for each it cannot. The
+    prompts `babble15` talks over clips with are downloaded only when it is `wanted`."""
     notes = []
     renders: dict[str, Render] = {"clean": lambda audio, rng: audio, "fixture": fixture}
     renders["phone8k"] = phone8k
@@ -254,6 +294,19 @@ def available_renders() -> tuple[dict[str, Render], list[str]]:
     renders["slow15"] = partial(tempo, factor=0.85)
     renders["pitch_up2"] = partial(pitch, semitones=2)
     renders["pitch_down2"] = partial(pitch, semitones=-2)
+    # Renders added in session 34, after every threshold was set: measured, never fitted on.
+    aac = {"codec": "aac", "container": "mp4", "rate": 16_000, "bit_rate": 24_000}
+    if has_encoder(aac["codec"]):
+        renders["aac24k"] = codec_render(aac)
+    else:
+        notes.append("aac24k: skipped, this PyAV build has no aac encoder")
+    if "babble15" not in wanted:
+        pass
+    elif (reason := fetch_asterisk()) is None:
+        renders["babble15"] = partial(add_babble, snr_db=15, sources=babble_sources())
+    else:
+        notes.append(f"babble15: skipped, it talks over clips with real_en's prompts. {reason}")
+    renders["quiet45"] = partial(quiet, peak_db=-45)
     return renders, notes
 
 
@@ -271,6 +324,9 @@ RENDER_NAMES = (
     "slow15",
     "pitch_up2",
     "pitch_down2",
+    "aac24k",  # AAC-LC at 24 kbit/s in an .m4a, as phones' voice recorders write
+    "babble15",  # four real voices talking over the clip, 15 dB below it
+    "quiet45",  # peak at -45 dBFS in 16-bit PCM: the phone far away
 )
 
 
@@ -962,11 +1018,11 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown split(s) {', '.join(unknown)}; choose from {', '.join(SPLITS)}")
 
-    renders, notes = available_renders()
     wanted = (args.renders or preset["renders"] or ",".join(RENDER_NAMES)).split(",")
     unknown = sorted(set(wanted) - set(RENDER_NAMES))
     if unknown:
         parser.error(f"unknown render(s) {', '.join(unknown)}; choose from {RENDER_NAMES}")
+    renders, notes = available_renders(wanted)
     render_names = [r for r in RENDER_NAMES if r in wanted and r in renders]
     notes = [n for n in notes if n.split(":")[0] in wanted]
 

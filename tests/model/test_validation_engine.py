@@ -339,6 +339,17 @@ def test_english_clip_validates(speech_validator):
     assert result.reason in ("match", "acoustic match")
 
 
+def test_speech_recorded_far_too_quietly_is_heard_as_if_at_a_normal_level(speech_validator):
+    # peak at -45 dBFS, its 16-bit steps kept: once "no speech" at confidence 0 (below the
+    # silence gate), which it is not (fala.core.audio.raise_quiet_speech)
+    speech = clip("entrada_13_40_pt.wav")
+    far_away = np.round(speech * (10 ** (-45 / 20) / np.abs(speech).max()) * 32767) / 32767
+    result = speech_validator.validate(far_away.astype(np.float32), "ENTRADA 13 40", "pt-BR")
+
+    assert result.validated is True
+    assert result.reason in ("match", "acoustic match")
+
+
 def test_digital_silence_is_no_speech_without_running_the_model(speech_validator):
     result = speech_validator.validate(clip("silence.wav"), "ENTRADA 13 40", "pt-BR")
 

@@ -12,10 +12,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fala.core.audio import (
+    MAX_GAIN_DB,
     SAMPLE_RATE,
+    SPEECH_LEVEL_DBFS,
     decode_audio,
+    raise_quiet_speech,
     sharpest_fall_db,
     sniff_format,
+    speech_rms,
     telephone_channel,
 )
 from fala.core.decision import DEGRADED_FALL_DB
@@ -244,3 +248,39 @@ def test_the_sharpest_fall_of_the_level_is_shallow_in_noise_and_in_reverberation
     assert sharpest_fall_db(reverb(speech, seeded())) < DEGRADED_FALL_DB
     # under a tenth of a second there is no word ending to measure
     assert sharpest_fall_db(speech[: SAMPLE_RATE // 10]) == float("inf")
+
+
+def dbfs(value: float) -> float:
+    return 20 * np.log10(value)
+
+
+def test_quiet_speech_is_raised_to_a_normal_level_below_full_scale():
+    speech = decode_audio(DEMO.read_bytes(), max_seconds=30)
+    far_away = speech * (10 ** (-40 / 20) / np.abs(speech).max())  # peak at -40 dBFS
+
+    raised = raise_quiet_speech(far_away)
+
+    assert raised.dtype == np.float32
+    assert dbfs(speech_rms(raised)) == pytest.approx(SPEECH_LEVEL_DBFS, abs=0.1)
+    assert np.abs(raised).max() < 1.0
+    assert np.allclose(raised / np.abs(raised).max(), speech / np.abs(speech).max(), atol=1e-5)
+
+
+def test_speech_at_a_normal_level_and_silence_are_left_as_they_are():
+    speech = decode_audio(DEMO.read_bytes(), max_seconds=30)
+    assert raise_quiet_speech(speech) is speech  # the level every threshold was set at
+    silence = np.zeros(SAMPLE_RATE, np.float32)
+    assert raise_quiet_speech(silence) is silence
+    dither = (1e-5 * np.random.default_rng(0).standard_normal(SAMPLE_RATE)).astype(np.float32)
+    assert raise_quiet_speech(dither) is dither  # -100 dBFS: nothing to hear
+    assert raise_quiet_speech(np.zeros(0, np.float32)).size == 0
+
+
+def test_the_gain_is_capped_and_keeps_the_peak_under_full_scale():
+    speech = decode_audio(DEMO.read_bytes(), max_seconds=30)
+    faint = speech * (10 ** (-60 / 20) / np.abs(speech).max())  # speech at about -78 dBFS
+    raised = raise_quiet_speech(faint)
+    assert dbfs(np.abs(raised).max() / np.abs(faint).max()) == pytest.approx(MAX_GAIN_DB, abs=0.01)
+    spiky = speech * (10 ** (-50 / 20) / np.abs(speech).max())
+    spiky[SAMPLE_RATE] = 0.01  # a click at -40 dBFS: raising the speech 30 dB would clip it
+    assert dbfs(np.abs(raise_quiet_speech(spiky)).max()) == pytest.approx(-1, abs=0.01)

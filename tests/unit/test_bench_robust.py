@@ -8,6 +8,7 @@ import wave
 import numpy as np
 import pytest
 
+from fala.core.audio import speech_rms
 from tests.benchmarks import bench_robust
 from tests.benchmarks.bench_robust import (
     SAMPLE_RATE,
@@ -22,7 +23,6 @@ from tests.benchmarks.bench_robust import (
     parse_transcripts,
     pick_near_misses,
     render_audio,
-    speech_rms,
     synthesized_clips,
     table_rows,
 )
@@ -318,3 +318,24 @@ def test_check_fails_on_far_above_half_a_percent_or_a_confident_false_accept():
         "dev x clean: a false accept with confidence 0.90 > 0.5",
     ]
     assert check_failures(table_rows(split_results("dev", []), ["dev"], ["clean"])) == []
+
+
+def test_quiet45_peaks_at_minus_45_dbfs_in_16_bit_steps():
+    quiet = render_audio(RENDERS, "quiet45", speech_like(), "clip")
+    assert 20 * np.log10(np.abs(quiet).max()) == pytest.approx(-45, abs=0.05)
+    steps = quiet.astype(np.float64) * 32767
+    assert np.allclose(steps, np.round(steps), atol=1e-3)
+
+
+def test_babble_talks_over_the_clip_at_its_signal_to_noise_ratio():
+    audio = speech_like()
+    talkers = [speech_like(0.7, level) for level in (0.05, 0.2, 0.1)]
+    rng = np.random.default_rng(3)
+    talk = bench_robust.add_babble(audio, rng, snr_db=15, sources=talkers) - audio
+    measured = 20 * np.log10(speech_rms(audio) / speech_rms(talk))
+    assert abs(measured - 15) <= 1.0
+
+
+def test_babble_is_made_of_prompts_without_numbers():
+    assert {"one", "fifteen", "forty", "oh", "first"} <= bench_robust.NUMBER_WORDS
+    assert not {"please", "call", "the"} & bench_robust.NUMBER_WORDS
