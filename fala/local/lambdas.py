@@ -337,14 +337,23 @@ def _capture_stdout(into: list[str] | None) -> Iterator[None]:
 
 @contextlib.contextmanager
 def scoped_environment(values: dict[str, str]) -> Iterator[None]:
-    """`values` in os.environ for the duration, the previous values (or none) after."""
-    saved = {key: os.environ.get(key) for key in values}
-    os.environ.update(values)
+    """`values` in os.environ for the duration, the previous values (or none) after.
+
+    Only Python's view changes (os.environ and os.getenv: what handlers and boto3 read). The C
+    environment is left alone: setenv from one thread while another thread's C code reads it
+    (getaddrinfo, localtime) can crash the process, as glibc may move the array under the reader
+    (a segmentation fault in make test, session 34). No handler starts a process that would
+    inherit it."""
+    environ = os.environ
+    data = vars(environ)["_data"]  # the mapping behind os.environ, without putenv/unsetenv
+    keys = {key: environ.encodekey(key) for key in values}
+    saved = {key: data.get(encoded) for key, encoded in keys.items()}
+    data.update({keys[key]: environ.encodevalue(value) for key, value in values.items()})
     try:
         yield
     finally:
         for key, old in saved.items():
             if old is None:
-                os.environ.pop(key, None)
+                data.pop(keys[key], None)
             else:
-                os.environ[key] = old
+                data[keys[key]] = old
