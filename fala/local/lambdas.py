@@ -123,6 +123,7 @@ class LocalLambdaRuntime:
                 continue  # the CDK's inline custom-resource handlers: the emulator does their work
             fn = _local_function(stack, resolver, logical_id, resource, work_dir, overrides)
             self.functions[fn.name] = fn
+            reserve_c_environment(fn.environment)
         self.invocations: list[dict[str, Any]] = []
 
     def by_logical_prefix(self, prefix: str) -> LocalFunction:
@@ -339,21 +340,33 @@ def _capture_stdout(into: list[str] | None) -> Iterator[None]:
 def scoped_environment(values: dict[str, str]) -> Iterator[None]:
     """`values` in os.environ for the duration, the previous values (or none) after.
 
-    Only Python's view changes (os.environ and os.getenv: what handlers and boto3 read). The C
-    environment is left alone: setenv from one thread while another thread's C code reads it
-    (getaddrinfo, localtime) can crash the process, as glibc may move the array under the reader
-    (a segmentation fault in make test, session 34). No handler starts a process that would
-    inherit it."""
+    Python's view (os.environ, os.getenv: what handlers and boto3 read) is exact. The C
+    environment (what C code reads: awscrt's SSL_CERT_FILE) gets the values too but never loses
+    a variable: adding one makes glibc reallocate its array, and a thread whose C code reads it
+    meanwhile (getaddrinfo, localtime) can crash the process (a segmentation fault in make test,
+    session 34). Replacing a value is done in place; see reserve_c_environment."""
     environ = os.environ
     data = vars(environ)["_data"]  # the mapping behind os.environ, without putenv/unsetenv
     keys = {key: environ.encodekey(key) for key in values}
     saved = {key: data.get(encoded) for key, encoded in keys.items()}
-    data.update({keys[key]: environ.encodevalue(value) for key, value in values.items()})
+    for key, value in values.items():
+        os.putenv(key, value)
+        data[keys[key]] = environ.encodevalue(value)
     try:
         yield
     finally:
         for key, old in saved.items():
             if old is None:
-                data.pop(keys[key], None)
+                data.pop(keys[key], None)  # gone for Python; C code may still see the value
             else:
+                os.putenv(key, environ.decodevalue(old))
                 data[keys[key]] = old
+
+
+def reserve_c_environment(values: dict[str, str]) -> None:
+    """Add the C environment's variables for `values` now, while no function runs in another
+    thread, so that scoped_environment only replaces them (see there). Python's view is
+    unchanged."""
+    for key, value in values.items():
+        if key not in os.environ:
+            os.putenv(key, value)
