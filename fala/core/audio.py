@@ -25,6 +25,7 @@ __all__ = [
     "decode_audio",
     "describe_bytes",
     "filter_graph",
+    "prepare_speech",
     "raise_quiet_speech",
     "sharpest_fall_db",
     "sniff_format",
@@ -171,6 +172,22 @@ def speech_rms(audio: np.ndarray) -> float:
         return float(np.sqrt(np.mean(np.square(audio, dtype=np.float64)))) if audio.size else 0.0
     active = frame_rms[frame_rms >= frame_rms.max() * 10 ** (-30 / 20)]
     return float(np.sqrt(np.mean(active**2)))
+
+
+# A constant offset (a cheap sound card's DC) is no sound, but Whisper's features see it: at 0.05
+# (-26 dBFS) 21 of 25 true phrases were accepted against 23 without it (session 34, a probe of
+# dev, holdout2, real_en and pico). Offsets below this are left alone, so clips without one are
+# unchanged.
+DC_OFFSET_LIMIT = 1e-3
+
+
+def prepare_speech(audio: np.ndarray) -> np.ndarray:
+    """`audio` as Whisper should hear it: without a DC offset, and quiet speech raised
+    (raise_quiet_speech); a clip with neither is returned as it is."""
+    offset = float(np.mean(audio, dtype=np.float64)) if audio.size else 0.0
+    if abs(offset) >= DC_OFFSET_LIMIT:
+        audio = (audio - offset).astype(np.float32)
+    return raise_quiet_speech(audio)
 
 
 def raise_quiet_speech(audio: np.ndarray) -> np.ndarray:

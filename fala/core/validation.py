@@ -36,7 +36,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from fala.core import whisper_window
-from fala.core.audio import SAMPLE_RATE, raise_quiet_speech, sharpest_fall_db
+from fala.core.audio import SAMPLE_RATE, prepare_speech, sharpest_fall_db
 from fala.core.decision import (
     ACCEPTS,
     HOMOPHONE_HOUR,
@@ -236,7 +236,7 @@ class SpeechValidator:
         )
 
     def transcribe(self, audio: np.ndarray, whisper_language: str | None) -> Transcript:
-        transcript, _ = self._transcribe(raise_quiet_speech(audio), whisper_language)
+        transcript, _ = self._transcribe(prepare_speech(audio), whisper_language)
         return transcript
 
     def _transcribe(self, audio: np.ndarray, whisper_language: str | None, *, fitted: bool = False):
@@ -366,7 +366,7 @@ class SpeechValidator:
         # commonest case, a transcript equal to the phrase. Anything else is judged as before,
         # on the 30 s window every threshold and score of the decision was set on: on a fitted
         # window dev TAR fell from 0.900 to 0.863 (15 s) and 0.838 (10 s), FAR 0 in each.
-        audio = raise_quiet_speech(audio)
+        audio = prepare_speech(audio)
         # how degraded the audio is matters only to an English minute's "-teen"/"-ty" verdicts
         fall = sharpest_fall_db(audio) if teen_ty_misses(expected) else math.inf
         quick, quick_state = self._transcribe(audio, whisper_language, fitted=True)

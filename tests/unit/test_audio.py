@@ -16,6 +16,7 @@ from fala.core.audio import (
     SAMPLE_RATE,
     SPEECH_LEVEL_DBFS,
     decode_audio,
+    prepare_speech,
     raise_quiet_speech,
     sharpest_fall_db,
     sniff_format,
@@ -284,3 +285,12 @@ def test_the_gain_is_capped_and_keeps_the_peak_under_full_scale():
     spiky = speech * (10 ** (-50 / 20) / np.abs(speech).max())
     spiky[SAMPLE_RATE] = 0.01  # a click at -40 dBFS: raising the speech 30 dB would clip it
     assert dbfs(np.abs(raise_quiet_speech(spiky)).max()) == pytest.approx(-1, abs=0.01)
+
+
+def test_a_dc_offset_is_removed_and_a_clip_without_one_is_left_as_it_is():
+    speech = decode_audio(DEMO.read_bytes(), max_seconds=30)
+    assert prepare_speech(speech) is speech
+    shifted = (speech + 0.05).astype(np.float32)
+    assert np.allclose(prepare_speech(shifted), speech - np.mean(speech), atol=1e-6)
+    offset_only = np.full(SAMPLE_RATE, 0.2, np.float32)
+    assert not prepare_speech(offset_only).any()  # a constant is silence
