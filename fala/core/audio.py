@@ -2,8 +2,9 @@
 
 PyAV (FFmpeg) demuxes and decodes from memory, soxr resamples. Every failure on bad bytes is an
 `InvalidAudio` or `AudioTooLong`, never a decoder library's own exception type. Decoded audio can
-also go through FFmpeg filters (`filter_graph`) and a model of a telephone line
-(`telephone_channel`, for the speaker check's second voiceprint).
+also go through FFmpeg filters (`filter_graph`), a model of a telephone line
+(`telephone_channel`, for the speaker check's second voiceprint) and, before Whisper hears it,
+`prepare_speech` (no DC offset, quiet speech raised).
 """
 
 from __future__ import annotations
@@ -201,6 +202,8 @@ def raise_quiet_speech(audio: np.ndarray) -> np.ndarray:
         return audio
     headroom_db = -1.0 - 20 * np.log10(float(np.abs(audio).max()))
     gain_db = min(SPEECH_LEVEL_DBFS - level_db, MAX_GAIN_DB, headroom_db)
+    if gain_db <= 0:  # a click near full scale leaves no room: never lowered
+        return audio
     return (audio * 10 ** (gain_db / 20)).astype(np.float32)
 
 

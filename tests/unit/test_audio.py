@@ -282,6 +282,9 @@ def test_the_gain_is_capped_and_keeps_the_peak_under_full_scale():
     faint = speech * (10 ** (-60 / 20) / np.abs(speech).max())  # speech at about -78 dBFS
     raised = raise_quiet_speech(faint)
     assert dbfs(np.abs(raised).max() / np.abs(faint).max()) == pytest.approx(MAX_GAIN_DB, abs=0.01)
+    clicked = speech * (10 ** (-50 / 20) / np.abs(speech).max())
+    clicked[SAMPLE_RATE] = 0.99  # a click at full scale: no room to raise, and never lowered
+    assert raise_quiet_speech(clicked) is clicked
     spiky = speech * (10 ** (-50 / 20) / np.abs(speech).max())
     spiky[SAMPLE_RATE] = 0.01  # a click at -40 dBFS: raising the speech 30 dB would clip it
     assert dbfs(np.abs(raise_quiet_speech(spiky)).max()) == pytest.approx(-1, abs=0.01)
