@@ -300,12 +300,10 @@ def available_renders(wanted: Collection[str] = ()) -> tuple[dict[str, Render], 
         renders["aac24k"] = codec_render(aac)
     else:
         notes.append("aac24k: skipped, this PyAV build has no aac encoder")
-    if "babble15" not in wanted:
-        pass
-    elif (reason := fetch_asterisk()) is None:
-        renders["babble15"] = partial(add_babble, snr_db=15, sources=babble_sources())
-    else:
+    if "babble15" in wanted and (reason := fetch_asterisk()) is not None:
         notes.append(f"babble15: skipped, it talks over clips with real_en's prompts. {reason}")
+    elif "babble15" in wanted:
+        renders["babble15"] = partial(add_babble, snr_db=15, sources=babble_sources())
     renders["quiet45"] = partial(quiet, peak_db=-45)
     return renders, notes
 
