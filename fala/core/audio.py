@@ -171,6 +171,10 @@ def speech_rms(audio: np.ndarray) -> float:
     frame_rms = _frame_rms(audio)
     if not frame_rms.size:
         return float(np.sqrt(np.mean(np.square(audio, dtype=np.float64)))) if audio.size else 0.0
+    return _speech_rms_of(frame_rms)
+
+
+def _speech_rms_of(frame_rms: np.ndarray) -> float:
     active = frame_rms[frame_rms >= frame_rms.max() * 10 ** (-30 / 20)]
     return float(np.sqrt(np.mean(active**2)))
 
@@ -197,7 +201,7 @@ def raise_quiet_speech(audio: np.ndarray) -> np.ndarray:
     frame_rms = _frame_rms(audio)
     if not frame_rms.size or 20 * np.log10(frame_rms.max() + 1e-12) < INAUDIBLE_DBFS:
         return audio
-    level_db = 20 * np.log10(speech_rms(audio))
+    level_db = 20 * np.log10(_speech_rms_of(frame_rms))
     if level_db >= QUIET_SPEECH_DBFS:
         return audio
     headroom_db = -1.0 - 20 * np.log10(float(np.abs(audio).max()))

@@ -345,22 +345,16 @@ def scoped_environment(values: dict[str, str]) -> Iterator[None]:
     a variable: adding one makes glibc reallocate its array, and a thread whose C code reads it
     meanwhile (getaddrinfo, localtime) can crash the process (a segmentation fault in make test,
     session 34). Replacing a value is done in place; see reserve_c_environment."""
-    environ = os.environ
-    data = vars(environ)["_data"]  # the mapping behind os.environ, without putenv/unsetenv
-    keys = {key: environ.encodekey(key) for key in values}
-    saved = {key: data.get(encoded) for key, encoded in keys.items()}
-    for key, value in values.items():
-        os.putenv(key, value)
-        data[keys[key]] = environ.encodevalue(value)
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
     try:
         yield
     finally:
         for key, old in saved.items():
-            if old is None:
-                data.pop(keys[key], None)  # gone for Python; C code may still see the value
+            if old is None:  # gone for Python; C code may still see the value
+                vars(os.environ)["_data"].pop(os.environ.encodekey(key), None)
             else:
-                os.putenv(key, environ.decodevalue(old))
-                data[keys[key]] = old
+                os.environ[key] = old
 
 
 def reserve_c_environment(values: dict[str, str]) -> None:
