@@ -131,3 +131,7 @@ bench-speaker: setup  ## Speaker verification (EER, FAR/FRR at the threshold, pe
 .PHONY: bench-robust
 bench-robust: setup  ## Robustness: every split x render (phone band, codecs, noise, reverb, tempo, pitch) x generated near misses, real human speech; --quick preset with ARGS=--quick
 	$(BIN)/python -m tests.benchmarks.bench_robust $(ARGS)
+
+.PHONY: calibrate
+calibrate: setup  ## Fit `confidence` on every split but dev, every render (bench_robust, then tests/benchmarks/calibrate.py; about an hour on one core)
+	$(BIN)/python -m tests.benchmarks.calibrate --run $(ARGS)

@@ -9,7 +9,9 @@ and how many verdicts were "uncertain" (an uncertain verdict is a reject). Write
 to .fala/bench/accuracy.json. Errors are listed for the dev split only: the holdout splits are
 for measuring, not for tuning (`--show-holdout-errors` if you really must look). `holdout2` is
 another synthesizer (RHVoice) added once `holdout` had informed several choices; `holdout3` is
-English neural speech (Piper), added after every threshold was set.
+English neural speech (Piper), added after every threshold was set. `confidence` is measured
+here (Brier score, reliability per band); it is fitted on bench_robust's evaluations of the
+other splits by tests/benchmarks/calibrate.py (`make calibrate`).
 """
 
 from __future__ import annotations
@@ -77,14 +79,6 @@ def summarize(results: list[dict]) -> dict:
 # fala.core.decision.CALIBRATED_CONFIDENCE (silence and mismatch, no speech, uncertain, the
 # accepts).
 CONFIDENCE_BINS = (0.0, 0.1, 0.3, 0.5, 0.9, 1.0001)
-# The outcome groups `confidence` is fitted on: the two accepts are one (see CALIBRATED_CONFIDENCE);
-# silent clips are not fitted (their confidence is SILENT_CONFIDENCE, 0).
-CALIBRATION_GROUPS = {
-    "accept": ("match", "acoustic match"),
-    "uncertain": ("uncertain",),
-    "no speech": ("no speech",),
-    "mismatch": ("mismatch",),
-}
 
 
 def brier(results: list[dict]) -> float | None:
@@ -112,20 +106,6 @@ def reliability(results: list[dict]) -> list[dict]:
                 }
             )
     return rows
-
-
-def calibration_fit(results: list[dict]) -> dict[str, dict]:
-    """Per outcome group: clips, the positives among them, and the add-one smoothed share of
-    positives — what fala.core.decision.CALIBRATED_CONFIDENCE holds when fitted on `results`."""
-    fit = {}
-    for group, reasons in CALIBRATION_GROUPS.items():
-        inside = [
-            r for r in results if r["reason"] in reasons and not r.get("evidence", {}).get("silent")
-        ]
-        positives = sum(r["label"] == "accept" for r in inside)
-        share = round((positives + 1) / (len(inside) + 2), 2)
-        fit[group] = {"clips": len(inside), "positives": positives, "confidence": share}
-    return fit
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -196,19 +176,7 @@ def main(argv: list[str] | None = None) -> int:
             for b in s["reliability"]
         )
         print(f"  {name:8} Brier {s['brier']:.3f}  {bins}")
-    if "dev" in splits:
-        from fala.core.decision import CALIBRATED_CONFIDENCE
-
-        fit = calibration_fit([r for r in results if r["split"] == "dev"])
-        splits["dev"]["calibration_fit"] = fit
-        engine = {g: CALIBRATED_CONFIDENCE[reasons[0]] for g, reasons in CALIBRATION_GROUPS.items()}
-        fitted = ", ".join(
-            f"{g} {f['positives']}/{f['clips']} -> {f['confidence']:.2f}" for g, f in fit.items()
-        )
-        stale = engine != {g: f["confidence"] for g, f in fit.items()}
-        print(f"`confidence` fitted on dev, (positives + 1) / (clips + 2): {fitted}")
-        committed = ", ".join(f"{g} {c:.2f}" for g, c in engine.items())
-        print(f"  the engine's CALIBRATED_CONFIDENCE: {committed}" + ("  REFIT" if stale else ""))
+    print("(`confidence` is fitted by `make calibrate` on other data, at even odds)")
     for r in results:
         wrong = r["validated"] != (r["label"] == "accept")
         if wrong and (r["split"] == "dev" or args.show_holdout_errors):

@@ -904,7 +904,7 @@ def run(
             audio = render_audio(renders, render, base, clip.file)
             for expected, label, kind in phrases:
                 t0 = time.perf_counter()
-                verdict, _ = validator.assess(audio, expected, clip.language)
+                verdict, evidence = validator.assess(audio, expected, clip.language)
                 done += 1
                 yield {
                     "split": clip.split,
@@ -918,6 +918,9 @@ def run(
                     "reason": verdict.reason,
                     "confidence": verdict.confidence,
                     "transcript": verdict.spoken_text_in_audio,
+                    # how well the model followed the audio on its own (0: a match, none read)
+                    "free_logprob": round(evidence.free_logprob, 4),
+                    "silent": evidence.silent,  # nothing audible: confidence 0, never fitted
                     "seconds": round(time.perf_counter() - t0, 3),
                 }
                 if done % PROGRESS_EVERY == 0 or done == total:

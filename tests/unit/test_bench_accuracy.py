@@ -1,6 +1,6 @@
 """The accuracy benchmark's calibration figures (pure functions; no model)."""
 
-from tests.benchmarks.bench_accuracy import brier, calibration_fit, reliability
+from tests.benchmarks.bench_accuracy import brier, reliability
 
 
 def clip(label: str, confidence: float, reason: str = "") -> dict:
@@ -27,20 +27,6 @@ def test_reliability_bins_by_confidence_and_counts_the_clips_that_say_the_phrase
     }
     assert (table["0.50-0.90"]["clips"], table["0.50-0.90"]["positive_share"]) == (2, 0.5)
     assert table["0.10-0.30"]["positive_share"] == 0.0
-
-
-def test_calibration_fit_is_the_smoothed_share_of_positives_per_outcome_group():
-    results = [clip("accept", 0.99, "match")] * 5 + [clip("accept", 0.99, "acoustic match")] * 3
-    results += [clip("accept", 0.14, "uncertain"), clip("reject", 0.14, "uncertain")]
-    results += [clip("reject", 0.08, "mismatch")] * 8 + [clip("reject", 0.25, "no speech")] * 2
-    silence = {**clip("reject", 0.0, "no speech"), "evidence": {"silent": True}}
-    results += [silence] * 3  # nothing audible: not fitted (always 0)
-    assert calibration_fit(results) == {
-        "accept": {"clips": 8, "positives": 8, "confidence": 0.9},  # 9 / 10
-        "uncertain": {"clips": 2, "positives": 1, "confidence": 0.5},  # 2 / 4
-        "no speech": {"clips": 2, "positives": 0, "confidence": 0.25},  # 1 / 4
-        "mismatch": {"clips": 8, "positives": 0, "confidence": 0.1},  # 1 / 10
-    }
 
 
 def test_missed_targets_name_each_split_below_the_tar_or_above_the_far_target():

@@ -6,6 +6,8 @@ import pytest
 
 from fala.core.decision import (
     CALIBRATED_CONFIDENCE,
+    CONFIDENCE_GROUPS,
+    GROUP_GARBLED_MISMATCH,
     REASON_ACOUSTIC_MATCH,
     REASON_MATCH,
     REASON_MISMATCH,
@@ -230,17 +232,29 @@ def test_the_near_misses_are_scored_only_when_the_phrase_could_be_accepted():
     assert not needs_contrast(Evidence(True, False))
 
 
-def test_confidence_is_a_probability_on_the_side_of_the_verdict():
-    """Every outcome has a confidence; an accept is likelier than not, a reject is not, and the
-    outcomes keep their order of strength: hearing no words says less against the phrase than
-    hearing other words, and only silence rules it out."""
-    accepts = (REASON_MATCH, REASON_ACOUSTIC_MATCH)
-    rejects = (REASON_UNCERTAIN, REASON_NO_SPEECH, REASON_MISMATCH)
-    assert set(CALIBRATED_CONFIDENCE) == {*accepts, *rejects}
-    assert all(CALIBRATED_CONFIDENCE[r] > 0.5 for r in accepts)
-    assert all(0.0 < CALIBRATED_CONFIDENCE[r] < 0.5 for r in rejects)
-    strengths = [CALIBRATED_CONFIDENCE[r] for r in (*accepts, *rejects)]
-    assert strengths == sorted(strengths, reverse=True)
+def test_confidence_is_a_probability_that_keeps_the_outcomes_in_order():
+    """Every outcome has a confidence; an accept is near certain, and hearing other words says
+    more against the phrase than hearing none or not telling (`uncertain` may lean either way:
+    it is what the audio could not settle), and only silence rules it out."""
+    reasons = (REASON_MATCH, REASON_ACOUSTIC_MATCH, REASON_UNCERTAIN, REASON_NO_SPEECH)
+    assert set(CONFIDENCE_GROUPS) == {*reasons, REASON_MISMATCH}
+    assert {*CONFIDENCE_GROUPS.values(), GROUP_GARBLED_MISMATCH} == set(CALIBRATED_CONFIDENCE)
+    of = {reason: CALIBRATED_CONFIDENCE[CONFIDENCE_GROUPS[reason]] for reason in CONFIDENCE_GROUPS}
+    assert of[REASON_MATCH] == of[REASON_ACOUSTIC_MATCH] > 0.9
+    assert 0.0 < of[REASON_MISMATCH] < min(of[REASON_UNCERTAIN], of[REASON_NO_SPEECH])
+    assert max(of[REASON_UNCERTAIN], of[REASON_NO_SPEECH]) < of[REASON_MATCH]
+
+
+def test_other_words_heard_say_less_against_the_phrase_when_the_model_garbled_them():
+    """A mismatch whose free transcript the model itself found unlikely (below
+    -CLEAR_FREE_LOGPROB a token: a voice it cannot follow) is fitted apart, and says the phrase
+    more often than one it heard clearly."""
+    clear = scored(-3.0, free=-0.4)
+    garbled = scored(-3.0, free=-1.6)
+    assert decide(clear) == decide(garbled) == REASON_MISMATCH
+    assert confidence(REASON_MISMATCH, clear) == CALIBRATED_CONFIDENCE[REASON_MISMATCH]
+    assert confidence(REASON_MISMATCH, garbled) == CALIBRATED_CONFIDENCE[GROUP_GARBLED_MISMATCH]
+    assert confidence(REASON_MISMATCH, clear) < confidence(REASON_MISMATCH, garbled) < 0.5
 
 
 def test_only_silence_has_no_chance_of_saying_the_phrase():
@@ -249,7 +263,7 @@ def test_only_silence_has_no_chance_of_saying_the_phrase():
     assert decide(heard_nothing) == decide(silence) == REASON_NO_SPEECH
     assert confidence(REASON_NO_SPEECH, silence) == 0.0
     assert confidence(REASON_NO_SPEECH, heard_nothing) == CALIBRATED_CONFIDENCE[REASON_NO_SPEECH]
-    assert confidence(REASON_MATCH, Evidence(True, False)) == CALIBRATED_CONFIDENCE[REASON_MATCH]
+    assert confidence(REASON_MATCH, Evidence(True, False)) == CALIBRATED_CONFIDENCE["accept"]
 
 
 @pytest.mark.parametrize(
