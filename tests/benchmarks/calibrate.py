@@ -13,7 +13,8 @@ of all: as many clips that say their phrase as clips that do not; the runs' own 
 positive to two near misses, is a choice of the benchmark, not of users), add-one smoothed and
 kept within [0.01, 0.99]. Prints the fitted table next to the engine's
 (fala.core.decision.CALIBRATED_CONFIDENCE, REFIT where they differ); per split of the report
-half, the Brier score at even odds and, per group, the share observed; and per split left out
+half, the Brier score at even odds and, per group, the share observed (and the Brier score per
+render); and per split left out
 of the fit entirely, the Brier score of a table fitted without it — how far `confidence` moves
 on a voice family it never heard. Writes .fala/bench/calibration.json.
 """
@@ -126,6 +127,14 @@ def report(records: list[dict]) -> dict:
             "engine_brier": balanced_brier(mine, applying(engine_table())),
             "observed": observed,
         }
+    renders = sorted({r["render"] for r in records}, key=[r["render"] for r in records].index)
+    per_render = {
+        render: {
+            "evaluations": sum(r["render"] == render for r in held),
+            "brier": balanced_brier([r for r in held if r["render"] == render], applying(fit)),
+        }
+        for render in renders
+    }
     left_out = {}
     for split in splits:
         without = calibration_fit([r for r in records if r["split"] != split and fit_half(r)])
@@ -137,7 +146,12 @@ def report(records: list[dict]) -> dict:
             "fit_without": without,
             "observed": calibration_fit(mine),
         }
-    return {"fit": fit, "report_half": per_split, "left_out": left_out}
+    return {
+        "fit": fit,
+        "report_half": per_split,
+        "report_half_renders": per_render,
+        "left_out": left_out,
+    }
 
 
 def print_report(result: dict) -> None:
@@ -171,6 +185,10 @@ def print_report(result: dict) -> None:
             f"  {split:16} {row['evaluations']:>5}  Brier {fmt(row['brier']):>5} "
             f"({fmt(row['engine_brier'])})  {cells(row['observed'])}"
         )
+    print(
+        "report half, per render: Brier at even odds of the fit: "
+        + ", ".join(f"{k} {fmt(v['brier'])}" for k, v in result["report_half_renders"].items())
+    )
     print(
         "each split left out of the fit: Brier of the table fitted without it, on all of it (of"
         " the engine's table), and that table:"
