@@ -75,9 +75,9 @@ def summarize(results: list[dict]) -> dict:
     }
 
 
-# Confidence bins of the reliability table: each holds one value of
-# fala.core.decision.CALIBRATED_CONFIDENCE (silence and mismatch, no speech, uncertain, the
-# accepts).
+# Confidence bins of the reliability table, around the values of
+# fala.core.decision.CALIBRATED_CONFIDENCE: silence and a clear mismatch, a garbled mismatch,
+# (none since session 35), no speech and uncertain, the accepts.
 CONFIDENCE_BINS = (0.0, 0.1, 0.3, 0.5, 0.9, 1.0001)
 
 
