@@ -211,9 +211,15 @@ def make_server(function: LocalFunction, host: str, port: int) -> ThreadingHTTPS
             for key, value in headers.items():
                 self.send_header(key, value)
             self.send_header("content-length", str(len(payload)))
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(payload)
+            try:
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(payload)
+            except (BrokenPipeError, ConnectionResetError):
+                # the client hung up before its answer (a timeout of its own): one line, no
+                # traceback; what the function did is done either way
+                self.close_connection = True
+                self.log_message("client hung up before its %d answer", status)
 
         def log_request(self, *args: Any) -> None:  # one line per request, written by _handle
             pass
