@@ -14,9 +14,9 @@ positive to two near misses, is a choice of the benchmark, not of users), add-on
 kept within [0.01, 0.99]. Prints the fitted table next to the engine's
 (fala.core.decision.CALIBRATED_CONFIDENCE, REFIT where they differ); per split of the report
 half, the Brier score at even odds and, per group, the share observed (and the Brier score per
-render); and per split left out
-of the fit entirely, the Brier score of a table fitted without it — how far `confidence` moves
-on a voice family it never heard. Writes .fala/bench/calibration.json.
+render); and per split left out of the fit entirely, the Brier score of a table fitted without
+it — how far `confidence` moves on a voice family it never heard. Writes
+.fala/bench/calibration.json.
 """
 
 from __future__ import annotations
@@ -112,37 +112,37 @@ def engine_table() -> dict[str, dict]:
 
 
 def report(records: list[dict]) -> dict:
-    """The fit on the fit half, its figures on the report half per split, and, per split, a fit
-    without that split applied to all of it."""
-    fit = calibration_fit([r for r in records if fit_half(r)])
+    """The fit on the fit half, its figures on the report half per split and render, and, per
+    split, a fit without that split applied to all of it."""
+    fitted = [r for r in records if fit_half(r)]
     held = [r for r in records if not fit_half(r)]
-    splits = sorted({r["split"] for r in records}, key=[r["split"] for r in records].index)
+    fit, engine = calibration_fit(fitted), applying(engine_table())
+    splits = dict.fromkeys(r["split"] for r in records)
+    renders = dict.fromkeys(r["render"] for r in records)
     per_split = {}
     for split in splits:
         mine = [r for r in held if r["split"] == split]
-        observed = calibration_fit(mine)
         per_split[split] = {
             "evaluations": len(mine),
             "brier": balanced_brier(mine, applying(fit)),
-            "engine_brier": balanced_brier(mine, applying(engine_table())),
-            "observed": observed,
+            "engine_brier": balanced_brier(mine, engine),
+            "observed": calibration_fit(mine),
         }
-    renders = sorted({r["render"] for r in records}, key=[r["render"] for r in records].index)
-    per_render = {
-        render: {
-            "evaluations": sum(r["render"] == render for r in held),
-            "brier": balanced_brier([r for r in held if r["render"] == render], applying(fit)),
+    per_render = {}
+    for render in renders:
+        mine = [r for r in held if r["render"] == render]
+        per_render[render] = {
+            "evaluations": len(mine),
+            "brier": balanced_brier(mine, applying(fit)),
         }
-        for render in renders
-    }
     left_out = {}
     for split in splits:
-        without = calibration_fit([r for r in records if r["split"] != split and fit_half(r)])
+        without = calibration_fit([r for r in fitted if r["split"] != split])
         mine = [r for r in records if r["split"] == split]
         left_out[split] = {
             "evaluations": len(mine),
             "brier": balanced_brier(mine, applying(without)),
-            "engine_brier": balanced_brier(mine, applying(engine_table())),
+            "engine_brier": balanced_brier(mine, engine),
             "fit_without": without,
             "observed": calibration_fit(mine),
         }
