@@ -70,6 +70,7 @@ from fala.core.verbalize import (
     heard_instead,
     near_misses,
     number_words,
+    on_24_hour_clock,
     spoken_forms,
     teen_hour_misses,
     teen_partner,
@@ -799,8 +800,9 @@ class SpeechValidator:
         whisper_language = requested or language_of(expected)
         language_source = "request" if requested else "phrase" if whisper_language else "audio"
         started = time.perf_counter()
+        # judged in the shape its near misses and spoken forms are made from ("7:45 PM" → 19 45)
         transcript, evidence, normalized_spoken, normalized_expected = self.gather_evidence(
-            audio, expected, whisper_language
+            audio, on_24_hour_clock(expected), whisper_language
         )
         reason = decide(evidence)
         logger.info(

@@ -94,6 +94,90 @@ def spoken_forms(expected: str, lang: str, *, glued: bool = False) -> list[str]:
     return list(dict.fromkeys([written, *same]))[:MAX_FORMS]
 
 
+# A time written as one token ("7:45", "13h40", "7.45"), and the words after a time or an hour that
+# name its half of the day (lowercase, dots dropped) → whether that is the afternoon/evening half.
+_WRITTEN_TIME = re.compile(r"(\d{1,2})[:.hH](\d{2})")
+_DAY_HALVES: dict[tuple[str, ...], bool] = {
+    ("am",): False,
+    ("a", "m"): False,
+    ("pm",): True,
+    ("p", "m"): True,
+    ("in", "the", "morning"): False,
+    ("in", "the", "afternoon"): True,
+    ("in", "the", "evening"): True,
+    ("da", "manha"): False,
+    ("da", "manhã"): False,
+    ("da", "madrugada"): False,
+    ("da", "tarde"): True,
+    ("da", "noite"): True,
+}
+
+
+def on_24_hour_clock(expected: str) -> str:
+    """`expected` with each clock time as two numbers on the 24-hour clock, the shape its near
+    misses, spoken forms and partners are generated from: "CHECK IN 7:45 PM" → "CHECK IN 19 45",
+    "ENTRADA 13H40" → "ENTRADA 13 40", "CHECK IN 7 PM" → "CHECK IN 19 00". Written otherwise, a
+    time had no near misses and one spoken form, and "7 45 AM"'s other half of the day was
+    generated as "19 45 AM" (said "7:45 p.m. am"): a real voice saying "seven forty-five p m" was
+    accepted at 0.99 as 7 45 AM. A rewrite that normalize() would read differently, in either
+    language, is not made."""
+    tokens: list[str] = []
+    for token in expected.split():
+        written = _WRITTEN_TIME.fullmatch(token)
+        tokens += [written[1], written[2]] if written and int(written[2]) < 60 else [token]
+    out: list[str] = []
+    i = 0
+    while i < len(tokens):
+        hour, minute, length = _time_at(tokens, i)
+        half = _day_half_at(tokens, i + length) if hour is not None else None
+        if hour is None or (half is None and length == 2):
+            out += tokens[i : i + max(length, 1)]
+            i += max(length, 1)
+            continue
+        if half is not None:
+            words, afternoon = half
+            if afternoon and 1 <= hour <= 11:
+                hour += 12
+            elif hour == 12 and (not afternoon or words == ("da", "noite")):
+                hour = 0
+            length += len(words)
+        out += [str(hour), f"{minute:02d}"]
+        i += length
+    rewritten = " ".join(out)
+    if rewritten == " ".join(expected.split()):
+        return expected
+    same = all(normalize(rewritten, lang) == normalize(expected, lang) for lang in ("pt", "en"))
+    return rewritten if same else expected
+
+
+def _time_at(tokens: list[str], i: int) -> tuple[int | None, int, int]:
+    """The (hour, minute, tokens taken) of a time starting at `tokens[i]`: "7 45" (two tokens), or
+    before a half of the day "745" or an hour alone ("7 PM"); (None, 0, 0) if there is none."""
+    hour = _hour(tokens[i])
+    minute = _minute(tokens[i + 1]) if i + 1 < len(tokens) else None
+    if hour is not None and minute is not None:
+        return hour, minute, 2
+    if _day_half_at(tokens, i + 1) is None:
+        return None, 0, 0
+    if hour is not None and 1 <= hour <= 12:
+        return hour, 0, 1
+    glued = tokens[i]  # "745 PM"
+    if _is_number(glued) and len(glued) in (3, 4) and int(glued[-2:]) < 60:
+        glued_hour = int(glued[:-2])
+        if 1 <= glued_hour <= 12:
+            return glued_hour, int(glued[-2:]), 1
+    return None, 0, 0
+
+
+def _day_half_at(tokens: list[str], i: int) -> tuple[tuple[str, ...], bool] | None:
+    """The words naming a half of the day at `tokens[i]`, and whether it is the later half."""
+    words = tuple(t.lower().replace(".", "") for t in tokens[i : i + 3])
+    for marker, afternoon in _DAY_HALVES.items():
+        if words[: len(marker)] == marker:
+            return marker, afternoon
+    return None
+
+
 def near_misses(expected: str, *, hours_only: bool = False) -> list[str]:
     """Phrases that differ from `expected` in one number, as an operator would write them: another
     hour, minute or half of the day for a time, one digit changed or dropped for a code. The

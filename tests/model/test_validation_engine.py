@@ -338,6 +338,20 @@ def test_one_pass_weighs_each_numeral_against_every_other(speech_validator, said
     assert (evidence.numeral_support > 3.0) is not heard_another
 
 
+@pytest.mark.parametrize(
+    ("expected", "validated"),
+    [("CHECK IN 9:45", True), ("CHECK IN 9 45 AM", True), ("CHECK IN 9:45 PM", False)],
+)
+def test_a_time_is_judged_the_same_however_it_is_written(speech_validator, expected, validated):
+    # "nine forty-five", no half of the day said: 9:45 and 9 45 AM are CHECK IN 9 45, 9:45 PM
+    # is 21 45 (fala.core.verbalize.on_24_hour_clock)
+    result = speech_validator.validate(clip("checkin_9_45_en.wav"), expected, "en-US")
+
+    assert result.validated is validated
+    assert result.expected_speech == expected  # reported as the operator wrote it
+    assert (result.confidence > REJECT_CONFIDENCE) is validated
+
+
 def test_english_clip_validates(speech_validator):
     result = speech_validator.validate(clip("checkin_9_45_en.wav"), "CHECK IN 9 45", "en-US")
 

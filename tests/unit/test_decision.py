@@ -340,6 +340,55 @@ def test_near_misses_differ_in_one_number_and_never_mean_the_phrase():
             assert comparison_key(normalize(miss, language)) != key, miss
 
 
+@pytest.mark.parametrize(
+    ("written", "in_24_hours"),
+    [
+        ("CHECK IN 7:45 PM", "CHECK IN 19 45"),
+        ("THE TIME IS 7 45 P.M.", "THE TIME IS 19 45"),
+        ("THE TIME IS 7 45 P M", "THE TIME IS 19 45"),
+        ("CHECK IN 745 PM", "CHECK IN 19 45"),
+        ("CHECK IN 7:45", "CHECK IN 7 45"),
+        ("ENTRADA 13H40", "ENTRADA 13 40"),
+        ("ENTRADA 1 40 DA TARDE", "ENTRADA 13 40"),
+        ("ENTRADA 7 45 DA NOITE", "ENTRADA 19 45"),
+        ("SAIDA 6 DA TARDE", "SAIDA 18 00"),
+        ("BACK 9 IN THE MORNING", "BACK 9 00"),
+        ("CHECK IN 12 00 AM", "CHECK IN 0 00"),
+        ("CHECK IN 12 PM", "CHECK IN 12 00"),
+        ("ENTRADA 12 DA NOITE", "ENTRADA 0 00"),
+        # already in shape, or not a time
+        ("ENTRADA 13 40", "ENTRADA 13 40"),
+        ("CHECK IN 7 45", "CHECK IN 7 45"),
+        ("CODIGO 3150", "CODIGO 3150"),
+        ("CODE 745", "CODE 745"),
+        ("CHECK IN 15 PM", "CHECK IN 15 PM"),  # no 12-hour time: left to normalize as it was
+    ],
+)
+def test_times_are_judged_on_the_24_hour_clock_in_the_shape_near_misses_are_made_from(
+    written, in_24_hours
+):
+    from fala.core.verbalize import on_24_hour_clock
+
+    assert on_24_hour_clock(written) == in_24_hours
+    for language in ("pt", "en"):  # the rewrite never changes what the phrase means
+        assert normalize(in_24_hours, language) == normalize(written, language)
+
+
+def test_a_time_with_its_half_of_the_day_is_contrasted_with_the_other_half():
+    # A real voice saying "the time is seven forty-five p m" was accepted at 0.99 as THE TIME IS
+    # 7 45 AM: its other half was generated as "7:45 p.m. am", which nothing said fits.
+    from fala.core.verbalize import near_misses, on_24_hour_clock
+
+    misses = near_misses(on_24_hour_clock("THE TIME IS 7 45 AM"))
+    assert {"THE TIME IS 19 45", "THE TIME IS 08 45", "THE TIME IS 07 50"} <= set(misses)
+    assert "The time is, 7:45 p.m." in spoken_forms("THE TIME IS 19 45", "en")
+    assert not any("a.m. am" in form for form in spoken_forms("THE TIME IS 7 45", "en"))
+    # a time written in one token had no near miss and no spoken form but itself
+    assert near_misses("CHECK IN 7:45") == []
+    assert len(near_misses(on_24_hour_clock("CHECK IN 7:45"))) >= 7
+    assert "Check in, seven forty-five." in spoken_forms(on_24_hour_clock("CHECK IN 7:45"), "en")
+
+
 def test_the_near_misses_of_another_hour_are_the_hour_before_after_and_twelve_away():
     from fala.core.verbalize import near_misses
 
