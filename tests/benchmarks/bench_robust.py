@@ -17,9 +17,10 @@ positive, default 4), --language pt|en (only the clips in that language), --near
 weighs every hour against its "-teen"/"dez-" partner, 3/13 … 9/19), --quick (the CI preset, QUICK),
 --check (exit 1 when a split x render has FAR > 0.005 or a false accept above confidence 0.5).
 
-Splits: the corpus splits (tests/fixtures/corpus), plus five fetched or generated here and never
+Splits: the corpus splits (tests/fixtures/corpus), plus six fetched or generated here and never
 committed: `real_en`, a professional human speaker (Debian's asterisk-core-sounds-en, CC-BY-SA-3.0,
-downloaded with `apt-get download` into .fala/cache/asterisk/), `espeak_variants`, espeak-ng
+downloaded with `apt-get download` into .fala/cache/asterisk/), `saytime`, a second one (Debian's
+saytime talking clock, GPL, .fala/cache/saytime/; added in session 36), `espeak_variants`, espeak-ng
 voice variants saying time-clock phrases (.fala/cache/espeak_variants/), `flite`, English
 time-clock phrases in Flite's four voices (CMU kal16, awb, rms, slt; `apt-get install flite`;
 .fala/cache/flite/), a synthesizer no split uses, added in session 20 after two of its clips had
@@ -63,7 +64,7 @@ from tests.benchmarks.bench_accuracy import SPLITS as CORPUS_SPLITS
 
 OUTPUT = ROOT / ".fala" / "bench" / "robust.json"
 CACHE = ROOT / ".fala" / "cache"
-SPLITS = (*CORPUS_SPLITS, "real_en", "espeak_variants", "flite", "pico", "pt_pt")
+SPLITS = (*CORPUS_SPLITS, "real_en", "saytime", "espeak_variants", "flite", "pico", "pt_pt")
 MAX_SECONDS = 60
 SEED = 20240611
 CHECK_MAX_FAR = 0.005
@@ -362,6 +363,8 @@ OPPOSITES = {
     "available": ("unavailable",),
     "now": ("no longer",),
 }
+# The half of the day written after a 12-hour time, and the other one.
+DAY_HALVES = {"AM": "PM", "PM": "AM"}
 # English minutes heard as each other ("fifteen"/"fifty"): first in turn where a phrase has one.
 TEEN_TY = {13: 30, 14: 40, 15: 50, 30: 13, 40: 14, 50: 15}
 _WORD = re.compile(r"^(\W*)(.*?)(\W*)$")
@@ -414,6 +417,13 @@ def near_miss_candidates(expected: str, language: str, rng: random.Random) -> di
     lang = language.lower()[:2]
     tokens = expected.split()
     out: dict[str, list[str]] = {}
+    # a 12-hour time written with its half of the day ("7 45 PM"): first of all, the other half
+    written_half = tokens[-1].replace(".", "").upper() if len(tokens) >= 3 else ""
+    half = tokens[-1:] if written_half in DAY_HALVES else []
+    if half:
+        tokens = tokens[:-1]
+        other = DAY_HALVES[written_half]
+        out["day_half"] = [" ".join([*tokens, other.lower() if half[0].islower() else other])]
     words = tokens
     if len(tokens) >= 2 and _is_time(tokens[-2], tokens[-1]):
         words, (hour_token, minute_token) = tokens[:-2], tokens[-2:]
@@ -422,23 +432,29 @@ def near_miss_candidates(expected: str, language: str, rng: random.Random) -> di
         def at(h: int, m: int) -> str:
             # "ENTRADA 08 30" keeps its zero-padded hours, "CHECK IN 9 45" its bare ones
             hour_text = f"{h:02d}" if hour_token.startswith("0") else str(h)
-            return " ".join([*words, hour_text, f"{m:02d}"])
+            return " ".join([*words, hour_text, f"{m:02d}", *half])
 
         if lang == "en" and minute in TEEN_TY:
             out["teen_ty"] = [at(hour, TEEN_TY[minute])]
-        if 3 <= hour % 10 <= 9 and hour < 20:
+        if 3 <= hour % 10 <= 9 and hour < 20 and not half:
             out["teen_hour"] = [at(hour + 10 if hour < 10 else hour - 10, minute)]
         minutes = [(minute + d) % 60 for d in (1, -1, 5, -5)]
         minutes.append(rng.choice([m for m in range(60) if m not in {minute, *minutes}]))
         out["minute"] = [at(hour, m) for m in minutes]
-        hours = [(hour + 1) % 24, (hour - 1) % 24]
-        hours.append(rng.choice([h for h in range(24) if h % 12 != hour % 12 and h not in hours]))
+        if half:  # 1-12, the same half
+            hours = [hour % 12 + 1, (hour - 2) % 12 + 1]
+            hours.append(rng.choice([h for h in range(1, 13) if h not in {hour, *hours}]))
+        else:
+            hours = [(hour + 1) % 24, (hour - 1) % 24]
+            hours.append(
+                rng.choice([h for h in range(24) if h % 12 != hour % 12 and h not in hours])
+            )
         out["hour"] = [at(h, minute) for h in hours]
         action = " ".join(words)
         vocabulary = ACTIONS.get(lang, {})
         if action.upper() in vocabulary:
             out["action"] = [
-                " ".join([_like(other, action), hour_token, minute_token])
+                " ".join([_like(other, action), hour_token, minute_token, *half])
                 for other in vocabulary
                 if other != action.upper()
             ]
@@ -555,27 +571,29 @@ REAL_EN_SPLICES = 20
 
 def fetch_asterisk() -> str | None:
     """Download and unpack the prompts once into the cache; a reason when that is impossible."""
-    if ASTERISK_SOUNDS.is_dir() and ASTERISK_TRANSCRIPTS.is_file():
-        return None
-    ASTERISK_CACHE.mkdir(parents=True, exist_ok=True)
+    ready = ASTERISK_SOUNDS.is_dir() and ASTERISK_TRANSCRIPTS.is_file()
+    return None if ready else fetch_debs("real_en", ASTERISK_PACKAGES, ASTERISK_CACHE)
+
+
+def fetch_debs(split: str, packages: tuple[str, ...], cache: Path) -> str | None:
+    """`apt-get download` the packages and unpack them into `cache`; a reason when impossible."""
+    cache.mkdir(parents=True, exist_ok=True)
     try:
         subprocess.run(
-            ["apt-get", "download", *ASTERISK_PACKAGES],
-            cwd=ASTERISK_CACHE,
+            ["apt-get", "download", *packages],
+            cwd=cache,
             check=True,
             capture_output=True,
             text=True,
             timeout=600,
         )
-        for deb in sorted(ASTERISK_CACHE.glob("*.deb")):
-            subprocess.run(
-                ["dpkg", "-x", deb, ASTERISK_CACHE], check=True, capture_output=True, text=True
-            )
+        for deb in sorted(cache.glob("*.deb")):
+            subprocess.run(["dpkg", "-x", deb, cache], check=True, capture_output=True, text=True)
             deb.unlink()
     except (OSError, subprocess.SubprocessError) as exc:
         stderr = (getattr(exc, "stderr", None) or "").strip()
         return (
-            f"real_en: skipped, `apt-get download {' '.join(ASTERISK_PACKAGES)}` failed "
+            f"{split}: skipped, `apt-get download {' '.join(packages)}` failed "
             f"({stderr.splitlines()[-1] if stderr else exc}); it needs a Debian/Ubuntu apt "
             "source and network access"
         )
@@ -681,6 +699,52 @@ def real_en_clips() -> list[Clip]:
         clips.append(Clip("real_en", file, expected, "en-US", "accept", "positive", load))
         wrong = rng.choice(all_near_misses(expected, "en", rng))
         clips.append(Clip("real_en", file, wrong, "en-US", "reject", "confusable", load))
+    return clips
+
+
+SAYTIME_PACKAGES = ("saytime",)
+SAYTIME_CACHE = CACHE / "saytime"
+SAYTIME_SOUNDS = SAYTIME_CACHE / "usr/share/saytime"
+SAYTIME_CLIPS = 30
+
+
+def decode_mulaw(path: Path) -> np.ndarray:
+    """saytime's words: headerless 8 kHz mu-law (a SPARCstation's audio), as 16 kHz float32."""
+    with av.open(str(path), format="mulaw", options={"sample_rate": "8000"}) as container:
+        pcm = np.concatenate([f.to_ndarray().reshape(-1) for f in container.decode(audio=0)])
+    return soxr.resample(pcm.astype(np.float32) / 32768, 8000, SAMPLE_RATE, quality="HQ")
+
+
+def splice_saytime(words: list[str], seed: str) -> np.ndarray:
+    recorded = [decode_mulaw(SAYTIME_SOUNDS / f"{word}.au") for word in words]
+    return join_trimmed([trim_silence(word) for word in recorded], seed)
+
+
+def saytime_clips() -> list[Clip]:
+    """A second real speaker: saytime's talking clock (Debian's `saytime`, David C Dawson's
+    recordings, GPL), its words spliced into times in three ways, in turn: "the time is seven
+    forty-five p m" checked as THE TIME IS 7 45 PM, the same checked as THE TIME IS 19 45 (and
+    against the other half of the day, THE TIME IS 7 45), and a bare "seven forty-five" as 7 45."""
+    rng = random.Random(f"{SEED}|saytime")
+    clips = []
+    for i in range(SAYTIME_CLIPS):
+        hour, minute, afternoon = rng.randint(1, 12), rng.randrange(60), rng.random() < 0.5
+        style = i % 3
+        words = clock_splice_words(hour, minute)
+        if style < 2:
+            words = ["the_time_is", *words, "pm" if afternoon else "am"]
+        file = "+".join(words)
+        load = partial(splice_saytime, words, file)
+        in_24 = (hour % 12 + 12) if afternoon else hour % 12
+        if style == 0:
+            expected = f"THE TIME IS {hour} {minute:02d} {'PM' if afternoon else 'AM'}"
+        elif style == 1:
+            expected = f"THE TIME IS {in_24} {minute:02d}"
+            other_half = f"THE TIME IS {(in_24 + 12) % 24} {minute:02d}"
+            clips.append(Clip("saytime", file, other_half, "en-US", "reject", "confusable", load))
+        else:
+            expected = f"{hour} {minute:02d}"
+        clips.append(Clip("saytime", file, expected, "en-US", "accept", "positive", load))
     return clips
 
 
@@ -822,6 +886,10 @@ def split_clips(split: str) -> tuple[list[Clip], str | None]:
     if split == "real_en":
         reason = fetch_asterisk()
         return ([], reason) if reason else (real_en_clips(), None)
+    if split == "saytime":
+        ready = SAYTIME_SOUNDS.is_dir()
+        reason = None if ready else fetch_debs("saytime", SAYTIME_PACKAGES, SAYTIME_CACHE)
+        return ([], reason) if reason else (saytime_clips(), None)
     if split == "flite":
         if shutil.which("flite") is None:
             return [], "flite: skipped, flite is not installed (sudo apt-get install flite)"

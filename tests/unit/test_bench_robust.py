@@ -5,6 +5,7 @@ import random
 import sys
 import wave
 
+import av
 import numpy as np
 import pytest
 
@@ -71,6 +72,37 @@ def test_the_random_hour_never_shares_the_hour_on_a_12_hour_clock():
     for seed in range(50):
         hours = near_miss_candidates("CHECK IN 1 40", "en-US", random.Random(seed))["hour"]
         assert all(int(phrase.split()[2]) % 12 != 1 for phrase in hours)
+
+
+def test_a_time_written_with_its_half_of_the_day_meets_the_other_half_first():
+    candidates = near_miss_candidates("THE TIME IS 7 45 PM", "en-US", random.Random(0))
+    assert next(iter(candidates)) == "day_half"
+    assert candidates["day_half"] == ["THE TIME IS 7 45 AM"]
+    assert "teen_hour" not in candidates  # no one says "seventeen forty-five p m"
+    assert {"THE TIME IS 8 45 PM", "THE TIME IS 6 45 PM"} <= set(candidates["hour"])
+    assert all(1 <= int(p.split()[3]) <= 12 and p.endswith(" PM") for p in candidates["hour"])
+    assert "THE TIME IS 7 46 PM" in candidates["minute"]
+    assert near_miss_candidates("CHECK IN 12 05 a.m.", "en-US", random.Random(0))["day_half"] == [
+        "CHECK IN 12 05 pm"
+    ]
+    assert pick_near_misses("THE TIME IS 7 45 PM", "en-US", 1, "clip") == ["THE TIME IS 7 45 AM"]
+
+
+def test_saytime_words_decode_from_headerless_mu_law(tmp_path):
+    # saytime's .au files are raw 8 kHz G.711 mu-law; a tone written that way reads back as one
+    tone = (0.5 * np.sin(2 * np.pi * 440 * np.arange(8000) / 8000) * 32767).astype(np.int16)
+    path = tmp_path / "7.au"
+    with av.open(str(path), "w", format="mulaw") as out:
+        stream = out.add_stream("pcm_mulaw", rate=8000, layout="mono")
+        frame = av.AudioFrame.from_ndarray(tone.reshape(1, -1), format="s16", layout="mono")
+        frame.rate = 8000
+        for packet in [*stream.encode(frame), *stream.encode(None)]:
+            out.mux(packet)
+    assert path.stat().st_size == 8000  # one byte a sample, no header
+
+    audio = bench_robust.decode_mulaw(path)
+    assert audio.dtype == np.float32 and abs(audio.size - SAMPLE_RATE) <= 32
+    assert 0.3 < float(np.sqrt(np.mean(audio**2))) < 0.4  # a 0.5 sine's RMS, 0.354
 
 
 def test_english_near_misses_keep_bare_hours_and_swap_the_action():
