@@ -68,9 +68,9 @@ from fala.core.verbalize import (
     confusable_words,
     form_like,
     heard_instead,
+    judged_phrase,
     near_misses,
     number_words,
-    on_24_hour_clock,
     spoken_forms,
     teen_hour_misses,
     teen_partner,
@@ -800,9 +800,10 @@ class SpeechValidator:
         whisper_language = requested or language_of(expected)
         language_source = "request" if requested else "phrase" if whisper_language else "audio"
         started = time.perf_counter()
-        # judged in the shape its near misses and spoken forms are made from ("7:45 PM" → 19 45)
+        # judged in the shape near misses and spoken forms are made from ("TREZE E QUARENTA",
+        # "1:40 PM" → 13 40); reported as written
         transcript, evidence, normalized_spoken, normalized_expected = self.gather_evidence(
-            audio, on_24_hour_clock(expected), whisper_language
+            audio, judged_phrase(expected, whisper_language), whisper_language
         )
         reason = decide(evidence)
         logger.info(

@@ -19,7 +19,14 @@ from collections.abc import Iterator
 
 from num2words import num2words
 
-from fala.core.normalize import SENTENCE_PUNCTUATION, comparison_key, is_glued_time, normalize
+from fala.core.languages import language_family
+from fala.core.normalize import (
+    SENTENCE_PUNCTUATION,
+    comparison_key,
+    is_glued_time,
+    normalize,
+    numbers_to_digits,
+)
 
 # Forms scored per phrase (one batched decoder pass): enough for every way a time is said,
 # few enough that the pass stays a small part of the model time.
@@ -111,6 +118,57 @@ _DAY_HALVES: dict[tuple[str, ...], bool] = {
     ("da", "tarde"): True,
     ("da", "noite"): True,
 }
+
+
+# Between an hour and its minutes as a phrase may be written in words ("13 HORAS E 40", "9 AND 5"
+# after number words become digits), and hours said in words text2num leaves alone ("UMA E 40").
+_HOUR_UNITS = frozenset({"hora", "horas", "h", "hs"})
+_TIME_JOINERS = frozenset({"e", "and"})
+_SMALL_HOURS = {"um": 1, "uma": 1, "duas": 2, "dois": 2, "one": 1, "two": 2}
+
+
+def judged_phrase(expected: str, language: str | None) -> str:
+    """The phrase in the shape the decision judges it: its number words as digits (in `language`,
+    when known) and each clock time as two numbers on the 24-hour clock (on_24_hour_clock):
+    "ENTRADA TRES E QUARENTA" → "ENTRADA 3 40", "Entrada, 13 horas e 40." → "Entrada 13 40". In
+    words a phrase's numbers had none of the rules numbers meet (near misses, numeral leads, the
+    3/13 homophone): an MBROLA "treze e quarenta" heard "entrada 340" was a match at 0.99 for
+    ENTRADA TRES E QUARENTA, `uncertain` for ENTRADA 3 40. Each rewrite is made only where
+    normalize() reads it as the phrase itself."""
+    phrase = expected
+    lang = language_family(language)
+    if lang:
+        words = [t.strip(SENTENCE_PUNCTUATION) for t in numbers_to_digits(expected, lang).split()]
+        words = [t for t in words if t]
+        in_digits = " ".join(_joined_times(words))
+        unchanged = in_digits == " ".join(t.strip(SENTENCE_PUNCTUATION) for t in expected.split())
+        if not unchanged and normalize(in_digits, lang) == normalize(expected, lang):
+            phrase = in_digits
+    return on_24_hour_clock(phrase)
+
+
+def _joined_times(tokens: list[str]) -> list[str]:
+    """An hour and its minutes as two adjacent numbers: "13 HORAS E 40", "13 E 5", "UMA E 40 DA
+    TARDE" → "13 40", "13 05", "1 40 DA TARDE" (checked by the caller)."""
+    out: list[str] = []
+    i = 0
+    while i < len(tokens):
+        word = tokens[i].lower()
+        hour = _SMALL_HOURS.get(word) if i + 1 < len(tokens) else _hour(tokens[i])
+        hour = _hour(tokens[i]) if _hour(tokens[i]) is not None else hour
+        j = i + 1
+        if j < len(tokens) and tokens[j].lower() in _HOUR_UNITS:
+            j += 1
+        if j < len(tokens) and tokens[j].lower() in _TIME_JOINERS:
+            j += 1
+        minute = tokens[j] if j < len(tokens) and j > i + 1 else ""
+        if hour is not None and _is_number(minute) and len(minute) <= 2 and int(minute) < 60:
+            out += [str(hour), f"{int(minute):02d}"]
+            i = j + 1
+            continue
+        out.append(tokens[i])
+        i += 1
+    return out
 
 
 def on_24_hour_clock(expected: str) -> str:

@@ -208,6 +208,25 @@ def test_a_match_s_hour_is_weighed_against_its_teen_in_noise(speech_validator):
     assert evidence.teen_hour_lead == math.inf or evidence.teen_hour_lead < TEEN_HOUR_MARGIN
 
 
+def test_a_phrase_written_in_words_meets_every_rule_its_digits_meet(speech_validator):
+    # The same MBROLA "treze e quarenta" at 20 dB SNR: heard "entrada 340" (AVX-512), it was a
+    # match at 0.99 for ENTRADA TRES E QUARENTA until session 36 — in words the phrase had no
+    # near miss, numeral lead or 3/13 rule — and `uncertain` for ENTRADA 3 40. Judged as its
+    # digits (verbalize.judged_phrase), each wording gets its digits' verdict on any CPU.
+    audio = clip("entrada_13_40_pt_mbrola_noise20.wav")
+    for in_words, in_digits in [
+        ("ENTRADA TRES E QUARENTA", "ENTRADA 3 40"),
+        ("Entrada, três horas e quarenta.", "ENTRADA 3 40"),
+        ("ENTRADA TREZE E QUARENTA", "ENTRADA 13 40"),
+        ("ENTRADA UMA E QUARENTA DA TARDE", "ENTRADA 13 40"),
+    ]:
+        written = speech_validator.validate(audio, in_words, "pt-BR")
+        digits = speech_validator.validate(audio, in_digits, "pt-BR")
+        assert (written.reason, written.confidence) == (digits.reason, digits.confidence)
+        assert written.expected_speech == in_words
+    assert not speech_validator.validate(audio, "ENTRADA TRES E QUARENTA", "pt-BR").validated
+
+
 def test_a_match_naming_the_hour_by_another_number_is_weighed_against_its_teen(speech_validator):
     # RHVoice's Leticia says "Entrada, quinze para as sete." (6:45) at 10 dB SNR; Whisper hears
     # "Entrada, 15 para 17.", which reads 16 45: a match for ENTRADA 16 45 at 0.98 on every CPU

@@ -374,6 +374,30 @@ def test_times_are_judged_on_the_24_hour_clock_in_the_shape_near_misses_are_made
         assert normalize(in_24_hours, language) == normalize(written, language)
 
 
+@pytest.mark.parametrize(
+    ("written", "language", "judged"),
+    [
+        ("ENTRADA TRES E QUARENTA", "pt-BR", "ENTRADA 3 40"),
+        ("Entrada, 13 horas e 40.", "pt", "Entrada 13 40"),
+        ("ENTRADA TREZE E CINCO", "pt", "ENTRADA 13 05"),
+        ("ENTRADA UMA E QUARENTA DA TARDE", "pt", "ENTRADA 13 40"),
+        ("CHECK IN SEVEN FORTY-FIVE P M", "en", "CHECK IN 19 45"),
+        ("CODIGO TRES UM CINCO ZERO", "pt", "CODIGO 3 1 5 0"),
+        ("CHECK IN 7:45 PM", None, "CHECK IN 19 45"),  # the language unknown: times only
+        ("ENTRADA TREZE E QUARENTA", None, "ENTRADA TREZE E QUARENTA"),
+        ("ENTRADA 13 40", "pt", "ENTRADA 13 40"),
+        ("ENTRADA MEIO-DIA", "pt", "ENTRADA MEIO-DIA"),  # no number word text2num reads
+        ("Thank you for your patience", "en", "Thank you for your patience"),
+    ],
+)
+def test_a_phrase_is_judged_with_its_numbers_in_digits(written, language, judged):
+    from fala.core.verbalize import judged_phrase
+
+    assert judged_phrase(written, language) == judged
+    if language:
+        assert normalize(judged, language) == normalize(written, language)
+
+
 def test_a_time_with_its_half_of_the_day_is_contrasted_with_the_other_half():
     # A real voice saying "the time is seven forty-five p m" was accepted at 0.99 as THE TIME IS
     # 7 45 AM: its other half was generated as "7:45 p.m. am", which nothing said fits.
