@@ -101,9 +101,12 @@ def spoken_forms(expected: str, lang: str, *, glued: bool = False) -> list[str]:
     return list(dict.fromkeys([written, *same]))[:MAX_FORMS]
 
 
-# A time written as one token ("7:45", "13h40", "7.45"), and the words after a time or an hour that
-# name its half of the day (lowercase, dots dropped) → whether that is the afternoon/evening half.
-_WRITTEN_TIME = re.compile(r"(\d{1,2})[:.hH](\d{2})")
+# A time written as one token ("7:45", "13h40", "9:45AM", "13H"), and the words after a time or an
+# hour that name its half of the day (lowercase, dots dropped) → whether it is the later half.
+_WRITTEN_TIME = re.compile(
+    r"(?P<hour>\d{1,2})(?:(?:[:.]|hs?)(?P<minute>\d{2}))?(?P<unit>hs?)?(?P<half>[ap]\.?m\.?)?",
+    re.IGNORECASE,
+)
 _DAY_HALVES: dict[tuple[str, ...], bool] = {
     ("am",): False,
     ("a", "m"): False,
@@ -166,6 +169,14 @@ def _joined_times(tokens: list[str]) -> list[str]:
             out += [str(hour), f"{int(minute):02d}"]
             i = j + 1
             continue
+        if (
+            _hour(tokens[i]) is not None
+            and i + 1 < len(tokens)
+            and tokens[i + 1].lower() in _HOUR_UNITS
+        ):
+            out += [tokens[i], "00"]  # "18 HORAS"
+            i += 2
+            continue
         out.append(tokens[i])
         i += 1
     return out
@@ -181,8 +192,7 @@ def on_24_hour_clock(expected: str) -> str:
     language, is not made."""
     tokens: list[str] = []
     for token in expected.split():
-        written = _WRITTEN_TIME.fullmatch(token)
-        tokens += [written[1], written[2]] if written and int(written[2]) < 60 else [token]
+        tokens += _split_time(token)
     out: list[str] = []
     i = 0
     while i < len(tokens):
@@ -206,6 +216,18 @@ def on_24_hour_clock(expected: str) -> str:
         return expected
     same = all(normalize(rewritten, lang) == normalize(expected, lang) for lang in ("pt", "en"))
     return rewritten if same else expected
+
+
+def _split_time(token: str) -> list[str]:
+    """A time written as one token, as separate ones: "7:45" → 7 45, "9:45AM" → 9 45 AM, "13H" →
+    13 00, "9PM" → 9 PM; anything else (a plain number too) as it is."""
+    written = _WRITTEN_TIME.fullmatch(token)
+    if not written or not (written["minute"] or written["unit"] or written["half"]):
+        return [token]
+    minute = written["minute"] or ("00" if written["unit"] else None)
+    if minute is not None and int(minute) >= 60:
+        return [token]
+    return [written["hour"], *([minute] if minute else []), *filter(None, [written["half"]])]
 
 
 def _time_at(tokens: list[str], i: int) -> tuple[int | None, int, int]:

@@ -356,6 +356,12 @@ def test_near_misses_differ_in_one_number_and_never_mean_the_phrase():
         ("CHECK IN 12 00 AM", "CHECK IN 0 00"),
         ("CHECK IN 12 PM", "CHECK IN 12 00"),
         ("ENTRADA 12 DA NOITE", "ENTRADA 0 00"),
+        ("CHECK IN 9:45AM", "CHECK IN 9 45"),
+        ("CHECK IN 9.45pm", "CHECK IN 21 45"),
+        ("CHECK IN 9PM", "CHECK IN 21 00"),
+        ("ENTRADA 13H", "ENTRADA 13 00"),
+        ("ENTRADA 13:40H", "ENTRADA 13 40"),
+        ("CHECK IN 7:75", "CHECK IN 7:75"),  # not a time
         # already in shape, or not a time
         ("ENTRADA 13 40", "ENTRADA 13 40"),
         ("CHECK IN 7 45", "CHECK IN 7 45"),
@@ -383,6 +389,7 @@ def test_times_are_judged_on_the_24_hour_clock_in_the_shape_near_misses_are_made
         ("ENTRADA UMA E QUARENTA DA TARDE", "pt", "ENTRADA 13 40"),
         ("CHECK IN SEVEN FORTY-FIVE P M", "en", "CHECK IN 19 45"),
         ("CODIGO TRES UM CINCO ZERO", "pt", "CODIGO 3 1 5 0"),
+        ("SAIDA 18 HORAS", "pt", "SAIDA 18 00"),
         ("CHECK IN 7:45 PM", None, "CHECK IN 19 45"),  # the language unknown: times only
         ("ENTRADA TREZE E QUARENTA", None, "ENTRADA TREZE E QUARENTA"),
         ("ENTRADA 13 40", "pt", "ENTRADA 13 40"),
