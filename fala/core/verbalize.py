@@ -607,7 +607,23 @@ def _en_time_forms(hour: int, minute: int, glued: bool = False) -> list[str]:
             forms.append(f"{to} to {to_next}{suffix_words}")
     if 1 <= h <= 11:  # mornings are said bare ("eight thirty") or with the half of the day
         forms.append(f"{h12}:{minute:02d} a.m." if minute else f"{h12} a.m.")
+    if h == 12 and minute:  # …and so are the minutes after noon ("twelve twenty-nine p m")
+        forms.append(f"12:{minute:02d} p.m.")
     return forms
+
+
+# A half of the day named in a transcript or a form: "9.47pm", "12. 29. AM", "12:29 a.m.", "nine
+# forty-seven a m", "da noite", "in the morning" — not the verb of "I am".
+_NAMED_DAY_HALF = re.compile(
+    r"\d[\s.,]*[ap]\.?\s?m\b|\b[ap]\.\s?m\b|\b[ap] m\b"
+    r"|\bda (?:manhã|manha|tarde|noite|madrugada)\b|\bin the (?:morning|afternoon|evening)\b",
+    re.IGNORECASE,
+)
+_CAPITAL_DAY_HALF = re.compile(r"\b[AP]M\b")  # "The time is 12. 29. AM"
+
+
+def names_day_half(text: str) -> bool:
+    return bool(_NAMED_DAY_HALF.search(text) or _CAPITAL_DAY_HALF.search(text))
 
 
 def _is_number(token: str) -> bool:

@@ -420,6 +420,37 @@ def test_a_time_with_its_half_of_the_day_is_contrasted_with_the_other_half():
     assert "Check in, seven forty-five." in spoken_forms(on_24_hour_clock("CHECK IN 7:45"), "en")
 
 
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ("The time is 9.47pm.", True),
+        ("The time is 12.29 am", True),
+        ("The time is 12. 29. AM", True),
+        ("Check in, 7:45 p.m.", True),
+        ("Check in, nine forty-seven a m.", True),  # a spoken form
+        ("Entrada, sete e quarenta e cinco da noite.", True),
+        ("Back at nine in the morning", True),
+        ("I am here at 9 45", False),
+        ("Amanhã, 9 e 45", False),
+    ],
+)
+def test_a_half_of_the_day_is_named_by_its_words_not_by_the_verb_am(text, named):
+    from fala.core.verbalize import names_day_half
+
+    assert names_day_half(text) is named
+
+
+def test_every_time_between_an_hour_and_a_day_half_can_be_said_with_it():
+    # so that where the audio names the half of the day, the phrase is scored saying one too
+    from fala.core.verbalize import names_day_half
+
+    for hour in range(24):
+        for minute in (0, 5, 29, 45):
+            forms = spoken_forms(f"CHECK IN {hour} {minute:02d}", "en")
+            named = minute != 0 or hour not in (0, 12)  # "noon" and "midnight" need no half
+            assert any(names_day_half(form) for form in forms) is named, (hour, minute)
+
+
 def test_the_near_misses_of_another_hour_are_the_hour_before_after_and_twelve_away():
     from fala.core.verbalize import near_misses
 
