@@ -13,6 +13,7 @@ scoring one safe.
 from __future__ import annotations
 
 import difflib
+import functools
 import itertools
 import re
 from collections.abc import Iterator
@@ -614,16 +615,36 @@ def _en_time_forms(hour: int, minute: int, glued: bool = False) -> list[str]:
 
 # A half of the day named in a transcript or a form: "9.47pm", "12. 29. AM", "12:29 a.m.", "nine
 # forty-seven a m", "da noite", "in the morning" — not the verb of "I am".
-_NAMED_DAY_HALF = re.compile(
-    r"\d[\s.,]*[ap]\.?\s?m\b|\b[ap]\.\s?m\b|\b[ap] m\b"
-    r"|\bda (?:manhã|manha|tarde|noite|madrugada)\b|\bin the (?:morning|afternoon|evening)\b",
+_NAMED_DAY_HALF = re.compile(r"\d[\s.,]*[ap]\.?\s?m\b|\b[ap]\.\s?m\b|\b[ap] m\b", re.IGNORECASE)
+_CAPITAL_DAY_HALF = re.compile(r"\b[AP]M\b")  # "The time is 12. 29. AM"
+# …and in words, after a number: "oito da noite", "nine in the morning" — not "Sai da noite",
+# European Portuguese "Saída, oito" as Whisper base hears it.
+_DAY_HALF_WORDS = re.compile(
+    r"([\w-]+)[\s,.]+"
+    r"(?:da (?:manhã|manha|tarde|noite|madrugada)|in the (?:morning|afternoon|evening))\b",
     re.IGNORECASE,
 )
-_CAPITAL_DAY_HALF = re.compile(r"\b[AP]M\b")  # "The time is 12. 29. AM"
 
 
 def names_day_half(text: str) -> bool:
-    return bool(_NAMED_DAY_HALF.search(text) or _CAPITAL_DAY_HALF.search(text))
+    if _NAMED_DAY_HALF.search(text) or _CAPITAL_DAY_HALF.search(text):
+        return True
+    return any(
+        word.isdecimal() or word.lower() in _number_words()
+        for word in _DAY_HALF_WORDS.findall(text)
+    )
+
+
+@functools.cache
+def _number_words() -> frozenset[str]:
+    """Every word of the numbers 0-59 in Portuguese and English ("quarenta", "cinco", "forty"),
+    and "meia" ("oito e meia da noite")."""
+    words = {"meia"}
+    for lang in _NUM2WORDS_LANG:
+        for n in range(60):
+            for feminine in (False, True):
+                words.update(re.split(r"[\s-]+", number_words(n, lang, feminine=feminine)))
+    return frozenset(words - {"e", "and"})
 
 
 def _is_number(token: str) -> bool:

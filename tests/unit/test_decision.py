@@ -431,6 +431,8 @@ def test_a_time_with_its_half_of_the_day_is_contrasted_with_the_other_half():
         ("Entrada, sete e quarenta e cinco da noite.", True),
         ("Back at nine in the morning", True),
         ("I am here at 9 45", False),
+        ("Sai da noite, being good.", False),  # European "Saída, oito" as Whisper base hears it
+        ("I work in the morning", False),
         ("Amanhã, 9 e 45", False),
     ],
 )
