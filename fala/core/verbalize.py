@@ -157,40 +157,31 @@ def _joined_times(tokens: list[str]) -> list[str]:
     out: list[str] = []
     i = 0
     while i < len(tokens):
-        word = tokens[i].lower()
-        hour = _SMALL_HOURS.get(word) if i + 1 < len(tokens) else _hour(tokens[i])
-        hour = _hour(tokens[i]) if _hour(tokens[i]) is not None else hour
-        j = i + 1
-        if j < len(tokens) and tokens[j].lower() in _HOUR_UNITS:
-            j += 1
+        digits = _hour(tokens[i])
+        hour = digits if digits is not None else _SMALL_HOURS.get(tokens[i].lower())
+        unit = i + 1 < len(tokens) and tokens[i + 1].lower() in _HOUR_UNITS
+        j = i + 1 + unit
         if j < len(tokens) and tokens[j].lower() in _TIME_JOINERS:
             j += 1
-        minute = tokens[j] if j < len(tokens) and j > i + 1 else ""
+        minute = tokens[j] if i + 1 < j < len(tokens) else ""
         if hour is not None and _is_number(minute) and len(minute) <= 2 and int(minute) < 60:
             out += [str(hour), f"{int(minute):02d}"]
             i = j + 1
-            continue
-        if (
-            _hour(tokens[i]) is not None
-            and i + 1 < len(tokens)
-            and tokens[i + 1].lower() in _HOUR_UNITS
-        ):
+        elif digits is not None and unit:
             out += [tokens[i], "00"]  # "18 HORAS"
             i += 2
-            continue
-        out.append(tokens[i])
-        i += 1
+        else:
+            out.append(tokens[i])
+            i += 1
     return out
 
 
 def on_24_hour_clock(expected: str) -> str:
     """`expected` with each clock time as two numbers on the 24-hour clock, the shape its near
     misses, spoken forms and partners are generated from: "CHECK IN 7:45 PM" → "CHECK IN 19 45",
-    "ENTRADA 13H40" → "ENTRADA 13 40", "CHECK IN 7 PM" → "CHECK IN 19 00". Written otherwise, a
-    time had no near misses and one spoken form, and "7 45 AM"'s other half of the day was
-    generated as "19 45 AM" (said "7:45 p.m. am"): a real voice saying "seven forty-five p m" was
-    accepted at 0.99 as 7 45 AM. A rewrite that normalize() would read differently, in either
-    language, is not made."""
+    "ENTRADA 13H40" → "ENTRADA 13 40", "CHECK IN 7 PM" → "CHECK IN 19 00" (written "7 45 AM",
+    its other half of the day was made "19 45 AM", said "7:45 p.m. am", which nothing fits). A
+    rewrite that normalize() would read differently, in either language, is not made."""
     tokens: list[str] = []
     for token in expected.split():
         tokens += _split_time(token)
