@@ -48,10 +48,10 @@ _OCLOCK = re.compile(r"\bo\W{0,2}clock\b")
 _GLUED_PERIOD = re.compile(r"\b(\d{1,2})[:.]?(\d{2})?\s*([ap])\.?\s?m\b\.?")
 _NON_WORD = re.compile(r"[\W_]+")
 
-_HOUR_WORDS = frozenset({"hora", "horas", "h", "hs", "hr", "hrs", "hour", "hours"})
+HOUR_WORDS = frozenset({"hora", "horas", "h", "hs", "hr", "hrs", "hour", "hours"})
 _MINUTE_WORDS = frozenset({"minuto", "minutos", "min", "mins", "minute", "minutes"})
-_JOINERS = frozenset({"e", "and"})
-_SMALL_HOUR_WORDS = {"um": "1", "uma": "1", "duas": "2", "one": "1", "two": "2"}
+JOINERS = frozenset({"e", "and"})
+SMALL_HOUR_WORDS = {"um": "1", "uma": "1", "duas": "2", "one": "1", "two": "2"}
 
 
 def is_number(token: str) -> bool:
@@ -70,10 +70,10 @@ def _small_hour_words(tokens: list[str]) -> list[str]:
     # "uma hora e dez", "duas e meia", "uma da tarde": text2num leaves um/uma/duas alone (they
     # double as articles), so they become hours only where what follows makes them one.
     return [
-        _SMALL_HOUR_WORDS.get(tok, tok)
+        SMALL_HOUR_WORDS.get(tok, tok)
         if i + 1 < len(tokens)
         and (
-            tokens[i + 1] in _HOUR_WORDS
+            tokens[i + 1] in HOUR_WORDS
             or tokens[i + 1] == "oclock"
             or tuple(tokens[i + 1 : i + 3]) in _AFTER_AN_HOUR
             or (tokens[i + 1] == "oh" and _is_digit(tokens[i + 2] if i + 2 < len(tokens) else ""))
@@ -99,15 +99,11 @@ def _drop_units_in_times(tokens: list[str]) -> list[str]:
         if out and is_number(out[-1]):
             rest = tokens[i:]
             skip = 0
-            if tok in _HOUR_WORDS and len(rest) > 1 and is_number(rest[1]):
+            if tok in HOUR_WORDS and len(rest) > 1 and is_number(rest[1]):
                 skip = 1
-            elif (
-                tok in _HOUR_WORDS and len(rest) > 2 and rest[1] in _JOINERS and is_number(rest[2])
-            ):
+            elif tok in HOUR_WORDS and len(rest) > 2 and rest[1] in JOINERS and is_number(rest[2]):
                 skip = 2
-            elif (
-                tok in _JOINERS and len(rest) > 1 and is_number(rest[1]) and _after_hour(tokens, i)
-            ):
+            elif tok in JOINERS and len(rest) > 1 and is_number(rest[1]) and _after_hour(tokens, i):
                 skip = 1
             if skip:
                 # what follows the hour is its minutes: "nove e cinco" is 9:05
@@ -133,7 +129,7 @@ def _after_hour(tokens: Sequence[str], i: int) -> bool:
 
 def _drop_trailing_hour_word(tokens: list[str]) -> list[str]:
     # "entrada 13 horas" ≡ "entrada 13": an hour word right after a number, at the end.
-    if len(tokens) >= 2 and tokens[-1] in _HOUR_WORDS and is_number(tokens[-2]):
+    if len(tokens) >= 2 and tokens[-1] in HOUR_WORDS and is_number(tokens[-2]):
         return tokens[:-1]
     return tokens
 
@@ -166,9 +162,9 @@ def _meia(tokens: list[str]) -> list[str]:
             prev = tokens[i - 1] if i else ""
             before = tokens[i - 2] if i >= 2 else ""
             nxt = tokens[i + 1] if i + 1 < len(tokens) else ""
-            if prev in _JOINERS and (_is_hour(before) or before in _HOUR_WORDS):
+            if prev in JOINERS and (_is_hour(before) or before in HOUR_WORDS):
                 tok = "30"
-            elif _is_digit(prev) or (_is_digit(nxt) and prev not in _JOINERS):
+            elif _is_digit(prev) or (_is_digit(nxt) and prev not in JOINERS):
                 tok = "6"
         out.append(tok)
     return out
@@ -236,7 +232,7 @@ def _relative_times(tokens: list[str]) -> list[str]:
         j = i + after + 1
         if direction in _TO_WORDS and j < len(tokens) and tokens[j] in _TO_ARTICLES:
             j += 1
-        hour = _SMALL_HOUR_WORDS.get(tokens[j], tokens[j]) if j < len(tokens) else ""
+        hour = SMALL_HOUR_WORDS.get(tokens[j], tokens[j]) if j < len(tokens) else ""
         relative = direction in _PAST_WORDS or direction in _TO_WORDS
         if relative and minutes.isdecimal() and 0 < int(minutes) < 60 and _is_hour(hour):
             h, m = int(hour), int(minutes)
@@ -258,7 +254,7 @@ def _on_the_hour(tokens: list[str]) -> list[str]:
     out: list[str] = []
     i = 0
     while i < len(tokens):
-        after = out and (_is_hour(out[-1]) or out[-1] in _HOUR_WORDS)
+        after = out and (_is_hour(out[-1]) or out[-1] in HOUR_WORDS)
         words = next((w for w in _ON_THE_HOUR if tuple(tokens[i : i + len(w)]) == w), None)
         if after and words:
             i += len(words)
@@ -273,28 +269,28 @@ def _period_of_day(tokens: list[str]) -> list[str]:
     out: list[str] = []
     i = 0
     while i < len(tokens):
-        found = None
-        for words, shift in _PERIODS:
-            if tuple(tokens[i : i + len(words)]) == words:
-                found = (words, shift)
-                break
-        if found and len(out) >= 2 and out[-1] in _HOUR_WORDS and _is_hour(out[-2]):
+        found = next((w for w, _ in DAY_PERIODS if tuple(tokens[i : i + len(w)]) == w), None)
+        if found and len(out) >= 2 and out[-1] in HOUR_WORDS and _is_hour(out[-2]):
             out.pop()  # "seis horas da tarde"
         if found and out and is_glued_time(out[-1]):
             out[-1:] = [out[-1][:-2], out[-1][-2:]]  # "530 in the afternoon"
         if found and out:
             hour_at = _hour_index(out)
             if hour_at is not None:
-                hour = int(out[hour_at])
-                if found[1] == 12 and 1 <= hour <= 11:
-                    out[hour_at] = str(hour + 12)
-                elif hour == 12 and found[0] in _MIDNIGHT_PERIODS:
-                    out[hour_at] = "0"
-                i += len(found[0])
+                out[hour_at] = str(hour_in_period(int(out[hour_at]), found))
+                i += len(found)
                 continue
         out.append(tokens[i])
         i += 1
     return out
+
+
+def hour_in_period(hour: int, period: tuple[str, ...]) -> int:
+    """`hour` said with the half of the day `period` (one of DAY_PERIODS), on the 24-hour clock:
+    7 and "da noite" → 19, 12 and "am" → 0, 12 and "pm" → 12."""
+    if dict(DAY_PERIODS)[period] == 12 and 1 <= hour <= 11:
+        return hour + 12
+    return 0 if hour == 12 and period in MIDNIGHT_PERIODS else hour
 
 
 def _hour_index(out: list[str]) -> int | None:
@@ -407,8 +403,8 @@ _REPEATS = {"double": 2, "triple": 3}
 _PAST_WORDS = frozenset({"past", "after"})
 _TO_WORDS = frozenset({"to", "para", "pras", "pra"})
 _TO_ARTICLES = frozenset({"as", "a", "o"})
-_MIDNIGHT_PERIODS = frozenset({("da", "noite"), ("a", "m"), ("am",)})
-_PERIODS: tuple[tuple[tuple[str, ...], int], ...] = (
+MIDNIGHT_PERIODS = frozenset({("da", "noite"), ("a", "m"), ("am",)})
+DAY_PERIODS: tuple[tuple[tuple[str, ...], int], ...] = (
     (("da", "tarde"), 12),
     (("da", "noite"), 12),
     (("p", "m"), 12),
@@ -466,7 +462,7 @@ def _normalize_once(text: str, lang: str) -> str:
     filler = _FILLERS.get(lang)
     if filler:
         tokens = [t for t in tokens if not filler.fullmatch(t)]
-    tokens = [_fold_accents(t) for t in tokens]
+    tokens = [fold_accents(t) for t in tokens]
     if filler:
         tokens = [t for t in tokens if not filler.fullmatch(t)]
     for rule in TOKEN_RULES:
@@ -484,7 +480,7 @@ def _singular_time_preposition(tokens: list[str]) -> list[str]:
 
 
 def _hour_follows(token: str) -> bool:
-    return _is_hour(token) or token in _SMALL_HOUR_WORDS or token in ("meia", "meio")
+    return _is_hour(token) or token in SMALL_HOUR_WORDS or token in ("meia", "meio")
 
 
 def numbers_to_digits(text: str, lang: str) -> str:
@@ -499,7 +495,7 @@ def numbers_to_digits(text: str, lang: str) -> str:
         return text
 
 
-def _fold_accents(token: str) -> str:
+def fold_accents(token: str) -> str:
     decomposed = unicodedata.normalize("NFKD", token)
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 

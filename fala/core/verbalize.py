@@ -22,8 +22,14 @@ from num2words import num2words
 
 from fala.core.languages import language_family
 from fala.core.normalize import (
+    DAY_PERIODS,
+    HOUR_WORDS,
+    JOINERS,
     SENTENCE_PUNCTUATION,
+    SMALL_HOUR_WORDS,
     comparison_key,
+    fold_accents,
+    hour_in_period,
     is_glued_time,
     normalize,
     numbers_to_digits,
@@ -102,33 +108,11 @@ def spoken_forms(expected: str, lang: str, *, glued: bool = False) -> list[str]:
     return list(dict.fromkeys([written, *same]))[:MAX_FORMS]
 
 
-# A time written as one token ("7:45", "13h40", "9:45AM", "13H"), and the words after a time or an
-# hour that name its half of the day (lowercase, dots dropped) → whether it is the later half.
+# A time written as one token ("7:45", "13h40", "9:45AM", "13H").
 _WRITTEN_TIME = re.compile(
     r"(?P<hour>\d{1,2})(?:(?:[:.]|hs?)(?P<minute>\d{2}))?(?P<unit>hs?)?(?P<half>[ap]\.?m\.?)?",
     re.IGNORECASE,
 )
-_DAY_HALVES: dict[tuple[str, ...], bool] = {
-    ("am",): False,
-    ("a", "m"): False,
-    ("pm",): True,
-    ("p", "m"): True,
-    ("in", "the", "morning"): False,
-    ("in", "the", "afternoon"): True,
-    ("in", "the", "evening"): True,
-    ("da", "manha"): False,
-    ("da", "manhã"): False,
-    ("da", "madrugada"): False,
-    ("da", "tarde"): True,
-    ("da", "noite"): True,
-}
-
-
-# Between an hour and its minutes as a phrase may be written in words ("13 HORAS E 40", "9 AND 5"
-# after number words become digits), and hours said in words text2num leaves alone ("UMA E 40").
-_HOUR_UNITS = frozenset({"hora", "horas", "h", "hs"})
-_TIME_JOINERS = frozenset({"e", "and"})
-_SMALL_HOURS = {"um": 1, "uma": 1, "duas": 2, "dois": 2, "one": 1, "two": 2}
 
 
 def judged_phrase(expected: str, language: str | None) -> str:
@@ -158,10 +142,11 @@ def _joined_times(tokens: list[str]) -> list[str]:
     i = 0
     while i < len(tokens):
         digits = _hour(tokens[i])
-        hour = digits if digits is not None else _SMALL_HOURS.get(tokens[i].lower())
-        unit = i + 1 < len(tokens) and tokens[i + 1].lower() in _HOUR_UNITS
+        small = SMALL_HOUR_WORDS.get(tokens[i].lower())
+        hour = digits if digits is not None else int(small) if small else None
+        unit = i + 1 < len(tokens) and tokens[i + 1].lower() in HOUR_WORDS
         j = i + 1 + unit
-        if j < len(tokens) and tokens[j].lower() in _TIME_JOINERS:
+        if j < len(tokens) and tokens[j].lower() in JOINERS:
             j += 1
         minute = tokens[j] if i + 1 < j < len(tokens) else ""
         if hour is not None and _is_number(minute) and len(minute) <= 2 and int(minute) < 60:
@@ -195,12 +180,8 @@ def on_24_hour_clock(expected: str) -> str:
             i += max(length, 1)
             continue
         if half is not None:
-            words, afternoon = half
-            if afternoon and 1 <= hour <= 11:
-                hour += 12
-            elif hour == 12 and (not afternoon or words == ("da", "noite")):
-                hour = 0
-            length += len(words)
+            hour = hour_in_period(hour, half)
+            length += len(half)
         out += [str(hour), f"{minute:02d}"]
         i += length
     rewritten = " ".join(out)
@@ -241,13 +222,10 @@ def _time_at(tokens: list[str], i: int) -> tuple[int | None, int, int]:
     return None, 0, 0
 
 
-def _day_half_at(tokens: list[str], i: int) -> tuple[tuple[str, ...], bool] | None:
-    """The words naming a half of the day at `tokens[i]`, and whether it is the later half."""
-    words = tuple(t.lower().replace(".", "") for t in tokens[i : i + 3])
-    for marker, afternoon in _DAY_HALVES.items():
-        if words[: len(marker)] == marker:
-            return marker, afternoon
-    return None
+def _day_half_at(tokens: list[str], i: int) -> tuple[str, ...] | None:
+    """The words naming a half of the day at `tokens[i]` (one of normalize's DAY_PERIODS)."""
+    words = tuple(fold_accents(t.lower().replace(".", "")) for t in tokens[i : i + 3])
+    return next((period for period, _ in DAY_PERIODS if words[: len(period)] == period), None)
 
 
 def near_misses(expected: str, *, hours_only: bool = False) -> list[str]:
@@ -611,8 +589,9 @@ _CAPITAL_DAY_HALF = re.compile(r"\b[AP]M\b")  # "The time is 12. 29. AM"
 # …and in words, after a number: "oito da noite", "nine in the morning" — not "Sai da noite",
 # European Portuguese "Saída, oito" as Whisper base hears it.
 _DAY_HALF_WORDS = re.compile(
-    r"([\w-]+)[\s,.]+"
-    r"(?:da (?:manhã|manha|tarde|noite|madrugada)|in the (?:morning|afternoon|evening))\b",
+    r"([\w-]+)[\s,.]+(?:"
+    + "|".join(" ".join(p) for p, _ in DAY_PERIODS if len(p) > 1 and min(map(len, p)) > 1)
+    + r")\b",
     re.IGNORECASE,
 )
 
@@ -622,7 +601,7 @@ def names_day_half(text: str) -> bool:
         return True
     return any(
         word.isdecimal() or word.lower() in _number_words()
-        for word in _DAY_HALF_WORDS.findall(text)
+        for word in _DAY_HALF_WORDS.findall(fold_accents(text))
     )
 
 
@@ -634,8 +613,9 @@ def _number_words() -> frozenset[str]:
     for lang in _NUM2WORDS_LANG:
         for n in range(60):
             for feminine in (False, True):
-                words.update(re.split(r"[\s-]+", number_words(n, lang, feminine=feminine)))
-    return frozenset(words - {"e", "and"})
+                said = fold_accents(number_words(n, lang, feminine=feminine))
+                words.update(re.split(r"[\s-]+", said))
+    return frozenset(words - JOINERS)
 
 
 def _is_number(token: str) -> bool:

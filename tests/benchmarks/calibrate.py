@@ -117,6 +117,7 @@ def report(records: list[dict]) -> dict:
     fitted = [r for r in records if fit_half(r)]
     held = [r for r in records if not fit_half(r)]
     fit, engine = calibration_fit(fitted), applying(engine_table())
+    fitted_table = applying(fit)
     splits = dict.fromkeys(r["split"] for r in records)
     renders = dict.fromkeys(r["render"] for r in records)
     per_split = {}
@@ -124,7 +125,7 @@ def report(records: list[dict]) -> dict:
         mine = [r for r in held if r["split"] == split]
         per_split[split] = {
             "evaluations": len(mine),
-            "brier": balanced_brier(mine, applying(fit)),
+            "brier": balanced_brier(mine, fitted_table),
             "engine_brier": balanced_brier(mine, engine),
             "observed": calibration_fit(mine),
         }
@@ -133,7 +134,7 @@ def report(records: list[dict]) -> dict:
         mine = [r for r in held if r["render"] == render]
         per_render[render] = {
             "evaluations": len(mine),
-            "brier": balanced_brier(mine, applying(fit)),
+            "brier": balanced_brier(mine, fitted_table),
         }
     left_out = {}
     for split in splits:
