@@ -62,6 +62,11 @@ class Evidence:
     # the same wording twice, as chosen and again in words: in the one the phrase fits best and in
     # the one the partner fits best, the smallest lead counting (inf: no such hour, or not asked)
     teen_hour_lead: float = math.inf
+    # how much likelier (log-odds, nats) the decoder found it, at each step after a transcript that
+    # is the phrase, that the other half of the day does not follow its closing time than that it
+    # does: "The time is 12 29." for THE TIME IS 12 29 PM, the audio's "a m" left out (inf: no time
+    # said without a half ends the phrase — verbalize.other_day_half —, or the transcript names one)
+    day_half_lead: float = math.inf
     # the phrase's hour is one its "-teen" partner can sound exactly like, and nothing heard
     # tells which (Portuguese 3 unless "da manhã"/"da madrugada" was heard: HOMOPHONE_HOUR)
     hour_sounds_like_partner: bool = False
@@ -177,6 +182,12 @@ MATCH_NUMERAL_LEAD = 1.0
 # numeral lead's standard, applied to the whole phrase. On dev voices saying such times in six
 # renders (session 16) it turned one false accept uncertain and no positive.
 MATCH_TEEN_TY_LEAD = MATCH_NUMERAL_LEAD
+# …and a transcript equal to a phrase ending in a time that reads as another one with the other
+# half of the day named (7 45 and "seven forty-five p m") only when the decoder left that half out
+# by as much: real speech (saytime) saying "twelve twenty-nine a m", heard "The time is 12 29.",
+# was a match at 0.99 for THE TIME IS 12 29 PM. Not fitted: the numeral lead's standard, applied
+# to the words that would have named the half.
+MATCH_DAY_HALF_LEAD = MATCH_NUMERAL_LEAD
 # In noisy or reverberant audio no lead tells a "-ty" minute said so ("seven fifty") from its
 # "-teen" partner: noise and echo mask what "fifteen" has and "fifty" lacks (the long stressed
 # "-een", the final "n"), and what is left sounds like "-ty", not the other way round. Dev's two
@@ -299,10 +310,12 @@ def beats_teen_ty(ev: Evidence) -> bool:
 
 def clear_match(ev: Evidence) -> bool:
     """A transcript equal to the phrase whose numerals the audio clearly supports: the decoder
-    chose each by MATCH_NUMERAL_LEAD, and the phrase beats its "-teen"/"-ty" reading
-    (beats_teen_ty) and its hour's "-teen"/"dez-" partner."""
+    chose each by MATCH_NUMERAL_LEAD, and left out the other half of the day by
+    MATCH_DAY_HALF_LEAD, and the phrase beats its "-teen"/"-ty" reading (beats_teen_ty) and its
+    hour's "-teen"/"dez-" partner."""
     return (
         ev.free_numeral_lead >= MATCH_NUMERAL_LEAD
+        and ev.day_half_lead >= MATCH_DAY_HALF_LEAD
         and beats_teen_ty(ev)
         and ev.teen_hour_lead >= TEEN_HOUR_MARGIN
         and not ev.hour_sounds_like_partner
@@ -313,7 +326,9 @@ def decide(ev: Evidence) -> str:
     """The outcome (reason) the evidence supports; its confidence is CALIBRATED_CONFIDENCE.
 
     1. No speech → "no speech". The free (unbiased) transcript matches → "match", unless the
-       decoder chose one of its numerals by less than MATCH_NUMERAL_LEAD, or the audio prefers a
+       decoder chose one of its numerals by less than MATCH_NUMERAL_LEAD, or might have named the
+       other half of the day after a closing time it heard bare (MATCH_DAY_HALF_LEAD), or the
+       audio prefers a
        minute's "-teen"/"-ty" partner (MATCH_TEEN_TY_LEAD; a "-ty" minute said so in noisy or
        reverberant audio never clearly beats it: DEGRADED_FALL_DB), or the hour's "-teen"/"dez-"
        partner fits about as well in the same wording or in it in words (TEEN_HOUR_MARGIN;
@@ -363,6 +378,7 @@ def decide(ev: Evidence) -> str:
         if (
             ev.expected_logprob - ev.contrast_logprob < margin
             or not beats_teen_ty(ev)
+            or ev.day_half_lead < MATCH_DAY_HALF_LEAD
             or ev.teen_hour_lead < margin - CONTRAST_MARGIN + TEEN_HOUR_MARGIN
             or ev.hour_sounds_like_partner
             or ev.another_numeral_heard

@@ -64,14 +64,17 @@ from fala.core.normalize import (
 from fala.core.phrase_language import PHRASE_LANGUAGES, language_of, load_word_lists
 from fala.core.spelling import spelled_as_heard
 from fala.core.verbalize import (
+    DAY_HALF_STARTS,
     closest_wording,
     confusable_words,
+    day_half_partner,
     form_like,
     heard_instead,
     judged_phrase,
     names_day_half,
     near_misses,
     number_words,
+    said_in_day_half,
     spoken_forms,
     teen_hour_misses,
     teen_partner,
@@ -179,6 +182,9 @@ class Transcript:
     no_speech_prob: float = 0.0
     numeral_lead: float = math.inf  # Evidence.free_numeral_lead
     silent: bool = False  # below SILENCE_RMS: the model was not run
+    # at each step after the last word (its closing punctuation, the end of text): log P that the
+    # decoder would start writing an a.m. half of the day there, and a p.m. one
+    day_half_logps: tuple[tuple[float, float], ...] = ()
 
 
 class Scoring(NamedTuple):
@@ -191,6 +197,20 @@ class Scoring(NamedTuple):
     frames: int
     tokenizer: Any
     lead: tuple[int, ...] = ()
+
+
+def _match_day_half_lead(transcript: Transcript, expected: str) -> float:
+    """Evidence.day_half_lead of a transcript that is the (judged) phrase."""
+    partner = day_half_partner(expected)
+    if partner is None or names_day_half(transcript.text) or not transcript.day_half_logps:
+        return math.inf
+    side = 0 if partner[0] == "am" else 1
+    return min(_log_odds_against(step[side]) for step in transcript.day_half_logps)
+
+
+def _log_odds_against(logp: float) -> float:
+    """log((1 - p) / p) of an event of log-probability `logp`."""
+    return math.log(-math.expm1(logp)) - logp if logp < 0 else -math.inf
 
 
 def numbers_in(normalized: str) -> str:
@@ -275,6 +295,7 @@ class SpeechValidator:
             avg_logprob=avg_logprob,
             no_speech_prob=heard.no_speech_prob,
             numeral_lead=self._numeral_lead(heard.tokens, heard.logits, language),
+            day_half_logps=self._day_half_logps(heard.tokens, heard.logits, tokenizer),
         )
         return transcript, Scoring(scoring_memory(encoded, frames), frames, tokenizer)
 
@@ -291,6 +312,36 @@ class SpeechValidator:
             row = steps[j]  # log-softmax is shift-invariant: compare raw logits
             leads.append(float(row[token] - row[rivals[token]].max()))
         return min(leads)
+
+    def _day_half_logps(
+        self, tokens: tuple[int, ...], logits, tokenizer
+    ) -> tuple[tuple[float, float], ...]:
+        """Transcript.day_half_logps, from the greedy pass's own logits (no extra pass)."""
+        starts = self._day_half_starts.get(language_family(tokenizer.language_code))
+        if logits is None or starts is None:
+            return ()
+        words = [j for j, t in enumerate(tokens) if any(c.isalnum() for c in tokenizer.decode([t]))]
+        first = words[-1] + 1 if words else 0
+        out = []
+        for row in np.asarray(logits, dtype=np.float64)[first : len(tokens) + 1]:
+            logp = row - np.logaddexp.reduce(row)
+            out.append(tuple(float(np.logaddexp.reduce(logp[ids])) for ids in starts))
+        return tuple(out)
+
+    @functools.cached_property
+    def _day_half_starts(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Per language, the first tokens of an a.m. and of a p.m. half of the day
+        (verbalize.DAY_HALF_STARTS)."""
+        encode = self.model.hf_tokenizer.encode
+        out = {}
+        for lang, starts in DAY_HALF_STARTS.items():
+            out[lang] = tuple(
+                np.array(
+                    sorted({encode(t, add_special_tokens=False).ids[0] for t in texts}), dtype=int
+                )
+                for texts in ((*starts[h], *starts["either"]) for h in ("am", "pm"))
+            )
+        return out
 
     def _numeral_rivals(self, lang: str) -> dict[int, np.ndarray]:
         """`_numeral_tokens`, plus each number word that is one token (" fifteen", " seis") → the
@@ -458,6 +509,11 @@ class SpeechValidator:
                 ):
                     # held to the match's standard: "350" heard, "Check out 3 15." scored
                     ev = self._with_teen_ty_lead(state, ev, expected, transcript, matched=False)
+                if decide(ev) == REASON_ACOUSTIC_MATCH and not names_day_half(transcript.text):
+                    # held to the match's standard: "The time is 12. 29. 8." heard for real
+                    # speech saying "twelve twenty-nine a m", THE TIME IS 12 29 PM scored
+                    lead = self._day_half_lead(state, expected, forms, scores[1:], heard_text)
+                    ev = dataclasses.replace(ev, day_half_lead=lead)
         if (
             family == "en"
             and decide(ev) == REASON_MISMATCH
@@ -493,6 +549,7 @@ class SpeechValidator:
             True,
             False,
             free_numeral_lead=transcript.numeral_lead,
+            day_half_lead=_match_day_half_lead(transcript, expected),
             level_fall_db=fall,
             hour_sounds_like_partner=_hour_sounds_like_partner(
                 expected, transcript.text, transcript.language
@@ -508,6 +565,24 @@ class SpeechValidator:
         return dataclasses.replace(
             ev, teen_hour_lead=self._heard_teen_hour_lead(state, transcript, expected)
         )
+
+    def _day_half_lead(
+        self, state, expected: str, forms: list[str], form_scores, heard: str
+    ) -> float:
+        """Evidence.day_half_lead of an acoustic match whose transcript names no half of the day:
+        how much likelier (nats, whole phrases) the phrase's likeliest form (`forms`, scored) is
+        than the likeliest of itself with the other half of the day named after its closing time
+        (verbalize.day_half_partner, said_in_day_half: the same wordings with the half appended;
+        inf where there is none)."""
+        partner = day_half_partner(expected)
+        lang = language_family(state.tokenizer.language_code)
+        if partner is None:
+            return math.inf
+        theirs = said_in_day_half(forms, spelled_as_heard(partner[1], heard, lang), lang)
+        if not theirs:
+            return math.inf
+        scores = self._score(state, [state.tokenizer.encode(" " + f) for f in theirs])
+        return max(float(s.sum()) for s in form_scores) - max(float(s.sum()) for s in scores)
 
     def _heard_teen_hour_lead(self, state, transcript: Transcript, phrase: str) -> float:
         """`_match_teen_hour_lead` of the transcript as a match for `phrase`, where a match must

@@ -278,6 +278,54 @@ def teen_ty_misses(expected: str) -> list[str]:
     ]
 
 
+# How Whisper starts writing a half of the day after a time ("7:45 p.m.", "11.29pm", "12. 29. AM",
+# "oito e quinze da noite"), per half: the first token of each of these. Words that start either
+# half ("in the morning"/"in the evening", "da manhã"/"da noite") count for both.
+DAY_HALF_STARTS: dict[str, dict[str, tuple[str, ...]]] = {
+    "en": {
+        "am": (" a.m.", " am", " AM", " A.M.", "am", "AM", "a.m."),
+        "pm": (" p.m.", " pm", " PM", " P.M.", "pm", "PM", "p.m."),
+        "either": (" in the",),
+    },
+    "pt": {"am": (), "pm": (), "either": (" da", " Da")},
+}
+
+
+def day_half_partner(expected: str) -> tuple[str, str] | None:
+    """The half of the day ("am" or "pm") that a time ending the phrase is not in, and the phrase
+    with its time there, where the phrase said without a half reads as that time — hours 1-12
+    on the 24-hour clock: "seven forty-five" is 7 45 unless "p m" follows (19 45), "twelve
+    twenty-nine" 12 29 unless "a m" does (0 29). None for any other phrase."""
+    tokens = [t for t in (t.strip(SENTENCE_PUNCTUATION) for t in expected.split()) if t]
+    times = list(_times(tokens))
+    if not times or times[-1][0] != len(tokens) - 2 or not 1 <= times[-1][1] <= 12:
+        return None
+    at, hour, _ = times[-1]
+    other = (hour + 12) % 24
+    return ("am" if other == 0 else "pm"), " ".join([*tokens[:at], str(other), tokens[-1]])
+
+
+def said_in_day_half(forms: list[str], partner: str, lang: str) -> list[str]:
+    """How `partner` (day_half_partner's phrase) is said naming its half of the day: each of the
+    phrase's `forms` that names none, in its own wording, with the half appended ("The time is 12
+    29." → "The time is 12 29 a.m.", "12 29 AM.", "12 29am."), then the partner's own forms that
+    name one ("The time is, twelve twenty-nine a m.")."""
+    hour = [hour for _, hour, _ in _times(partner.split())][-1]
+    if lang == "pt":
+        halves = [f" {period}." for period in _pt_periods(hour)] if hour else []
+    else:
+        half = "p" if hour else "a"
+        halves = [f" {half}.m.", f" {half.upper()}M.", f"{half}m."]
+    appended = [
+        form.rstrip(SENTENCE_PUNCTUATION + " ") + end
+        for form in forms
+        if not names_day_half(form)
+        for end in halves
+    ]
+    named = [form for form in spoken_forms(partner, lang) if names_day_half(form)]
+    return list(dict.fromkeys([*appended, *named]))
+
+
 def ty_minutes(expected: str) -> list[int]:
     """The minutes of `expected`'s times that are "-ty" ones with a "-teen" partner (30, 40, 50:
     "thirty"/"thirteen")."""

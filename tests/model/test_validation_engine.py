@@ -14,6 +14,7 @@ from fala.core.decision import (
     CONTRAST_MARGIN,
     DEGRADED_FALL_DB,
     GROUP_ACCEPT,
+    MATCH_DAY_HALF_LEAD,
     TEEN_HOUR_MARGIN,
 )
 from fala.core.errors import InvalidExpectedSpeech, UnsupportedLanguage
@@ -643,6 +644,20 @@ def test_a_match_on_a_numeral_taken_by_a_hair_is_uncertain(speech_validator, mon
     assert (validation.validated, validation.reason) == (False, "uncertain")
     # the phrase, heard unsure (CPUs differ on the final full stop)
     assert validation.spoken_text_in_audio.rstrip(".") == "Check in 945"
+
+
+def test_a_match_must_clearly_leave_out_the_other_half_of_the_day(speech_validator, monkeypatch):
+    audio = clip("checkin_9_45_en_piper.wav")  # "nine forty five", nothing after it
+    result, evidence = speech_validator.assess(audio, "CHECK IN 9 45", "en")
+    assert (result.reason, evidence.free_matches) == ("match", True)
+    # the decoder's own odds, after the time, that no "p m" follows: far beyond the margin
+    assert MATCH_DAY_HALF_LEAD + 2 < evidence.day_half_lead < math.inf
+    # where it would start a "p m" there about as readily (real speech whose "p m" the
+    # transcript left out), the same transcript is no match
+    monkeypatch.setattr(type(speech_validator), "_day_half_logps", lambda *_: ((-3.0, -0.7),))
+    result, evidence = speech_validator.assess(audio, "CHECK IN 9 45", "en")
+    assert (result.reason, evidence.free_matches) == ("uncertain", True)
+    assert evidence.day_half_lead < MATCH_DAY_HALF_LEAD
 
 
 @pytest.mark.parametrize(

@@ -87,6 +87,10 @@ def scored(
             Evidence(True, False, teen_ty_lead=3.6, says_ty_minute=True, level_fall_db=34.0),
             REASON_MATCH,
         ),
+        # …and one after whose closing time the decoder might as well have named the other half
+        # of the day ("The time is 12 29." for real speech saying "twelve twenty-nine a m")
+        (Evidence(True, False, free_numeral_lead=3.7, day_half_lead=4.2), REASON_MATCH),
+        (Evidence(True, False, free_numeral_lead=3.7, day_half_lead=0.5), REASON_UNCERTAIN),
         # …and one whose hour's "-teen"/"dez-" partner fits as well in the same wording ("Entrada,
         # 340." written in noise for "treze horas e quarenta")
         (Evidence(True, False, free_numeral_lead=3.7, teen_hour_lead=0.45), REASON_MATCH),
@@ -198,6 +202,9 @@ def scored(
             ),
             REASON_MISMATCH,
         ),
+        # …and an acoustic match must beat itself with the other half of the day named as clearly
+        (replace(scored(0.1), day_half_lead=2.0), REASON_ACOUSTIC_MATCH),
+        (replace(scored(0.1), day_half_lead=-1.6), REASON_UNCERTAIN),
         # at one numeral the audio clearly says another ("45" for 40), whatever the mean says
         (scored(-0.1, numerals=((-0.2, -6.0), (-5.2, -0.4))), REASON_UNCERTAIN),
         # a rival that is merely possible, or not far ahead, does not veto
@@ -451,6 +458,39 @@ def test_every_time_between_an_hour_and_a_day_half_can_be_said_with_it():
             forms = spoken_forms(f"CHECK IN {hour} {minute:02d}", "en")
             named = minute != 0 or hour not in (0, 12)  # "noon" and "midnight" need no half
             assert any(names_day_half(form) for form in forms) is named, (hour, minute)
+
+
+@pytest.mark.parametrize(
+    ("expected", "partner"),
+    [
+        ("THE TIME IS 10 54", ("pm", "THE TIME IS 22 54")),
+        ("THE TIME IS 12 29", ("am", "THE TIME IS 0 29")),  # 12 29 PM, judged
+        ("Check in 9 45.", ("pm", "Check in 21 45")),
+        ("ENTRADA 8 15", ("pm", "ENTRADA 20 15")),
+        ("ENTRADA 13 40", None),  # said bare, 13 is no other time
+        ("ENTRADA 0 15", None),
+        ("CODIGO 3150", None),
+        ("ENTRADA 8 15 PORTA 2", None),  # the half would not follow the time
+    ],
+)
+def test_a_closing_time_said_bare_can_be_the_other_half_of_the_day(expected, partner):
+    from fala.core.verbalize import day_half_partner
+
+    assert day_half_partner(expected) == partner
+
+
+def test_the_other_half_of_the_day_is_said_in_the_phrase_s_own_wordings():
+    from fala.core.verbalize import said_in_day_half
+
+    forms = ["The time is 12 29.", "The time is, 12:29 p.m."]
+    said = said_in_day_half(forms, "THE TIME IS 0 29", "en")
+    assert said[:3] == ["The time is 12 29 a.m.", "The time is 12 29 AM.", "The time is 12 29am."]
+    assert "The time is, twelve twenty-nine a m." in said
+    assert not any("p.m." in form for form in said)
+    assert said_in_day_half(["Entrada, 8 e 15."], "ENTRADA 20 15", "pt") == [
+        "Entrada, 8 e 15 da noite.",
+        "Entrada, oito e quinze da noite.",
+    ]
 
 
 def test_the_near_misses_of_another_hour_are_the_hour_before_after_and_twelve_away():
