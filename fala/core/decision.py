@@ -64,8 +64,10 @@ class Evidence:
     teen_hour_lead: float = math.inf
     # how much likelier (log-odds, nats) the decoder found it, at each step after a transcript that
     # is the phrase, that the other half of the day does not follow its closing time than that it
-    # does: "The time is 12 29." for THE TIME IS 12 29 PM, the audio's "a m" left out (inf: no time
-    # said without a half ends the phrase — verbalize.other_day_half —, or the transcript names one)
+    # does: "The time is 12 29." for THE TIME IS 12 29 PM, the audio's "a m" left out; for an
+    # acoustic match, how much likelier (nats, whole phrases) the phrase is than itself with that
+    # half named (inf: no time that reads as another with a half named ends the phrase —
+    # verbalize.day_half_partner —, or the transcript names one)
     day_half_lead: float = math.inf
     # the phrase's hour is one its "-teen" partner can sound exactly like, and nothing heard
     # tells which (Portuguese 3 unless "da manhã"/"da madrugada" was heard: HOMOPHONE_HOUR)
@@ -326,14 +328,13 @@ def decide(ev: Evidence) -> str:
     """The outcome (reason) the evidence supports; its confidence is CALIBRATED_CONFIDENCE.
 
     1. No speech → "no speech". The free (unbiased) transcript matches → "match", unless the
-       decoder chose one of its numerals by less than MATCH_NUMERAL_LEAD, or might have named the
-       other half of the day after a closing time it heard bare (MATCH_DAY_HALF_LEAD), or the
-       audio prefers a
-       minute's "-teen"/"-ty" partner (MATCH_TEEN_TY_LEAD; a "-ty" minute said so in noisy or
-       reverberant audio never clearly beats it: DEGRADED_FALL_DB), or the hour's "-teen"/"dez-"
-       partner fits about as well in the same wording or in it in words (TEEN_HOUR_MARGIN;
-       asked where the transcript writes that hour in digits), or can sound exactly like it
-       (HOMOPHONE_HOUR) → "uncertain".
+       decoder chose one of its numerals by less than MATCH_NUMERAL_LEAD, or might as well have
+       named the other half of the day after a closing time it heard bare (MATCH_DAY_HALF_LEAD),
+       or the audio prefers a minute's "-teen"/"-ty" partner (MATCH_TEEN_TY_LEAD; a "-ty"
+       minute said so in noisy or reverberant audio never clearly beats it: DEGRADED_FALL_DB),
+       or the hour's "-teen"/"dez-" partner fits about as well in the same wording or in it in
+       words (TEEN_HOUR_MARGIN; asked where the transcript writes that hour in digits), or can
+       sound exactly like it (HOMOPHONE_HOUR) → "uncertain".
     2. Otherwise the expected phrase is *scored* (teacher-forced, never generated, in each way it
        is said — fala.core.verbalize) and accepted ("acoustic match") only when none of its
        tokens is implausible (≥ MIN_TOKEN_LOGPROB), its best form is within ACCEPT_GAP
@@ -343,7 +344,9 @@ def decide(ev: Evidence) -> str:
        CONTRAST_MARGIN, more the weaker its score (CONTRAST_SLOPE): a per-token mean dilutes one
        changed digit, a direct comparison does not.
        An English phrase with a "-teen"/"-ty" minute must also beat its partner reading by
-       MATCH_TEEN_TY_LEAD, scored whole, as a match must ("Check out 3 15." against "350"),
+       MATCH_TEEN_TY_LEAD, scored whole, as a match must ("Check out 3 15." against "350"), one
+       closing with a bare time must beat itself with the other half of the day named by
+       MATCH_DAY_HALF_LEAD,
        and a phrase with an hour that has a "-teen"/"dez-" partner must beat the partner, in
        words, by TEEN_HOUR_MARGIN plus the margin's growth above; one that can sound exactly
        like its partner (HOMOPHONE_HOUR) never does.

@@ -575,9 +575,9 @@ class SpeechValidator:
         (verbalize.day_half_partner, said_in_day_half: the same wordings with the half appended;
         inf where there is none)."""
         partner = day_half_partner(expected)
-        lang = language_family(state.tokenizer.language_code)
         if partner is None:
             return math.inf
+        lang = language_family(state.tokenizer.language_code)
         theirs = said_in_day_half(forms, spelled_as_heard(partner[1], heard, lang), lang)
         if not theirs:
             return math.inf

@@ -310,7 +310,10 @@ def said_in_day_half(forms: list[str], partner: str, lang: str) -> list[str]:
     phrase's `forms` that names none, in its own wording, with the half appended ("The time is 12
     29." → "The time is 12 29 a.m.", "12 29 AM.", "12 29am."), then the partner's own forms that
     name one ("The time is, twelve twenty-nine a m.")."""
-    hour = [hour for _, hour, _ in _times(partner.split())][-1]
+    hours = [hour for _, hour, _ in _times(partner.split())]
+    if not hours:
+        return []
+    hour = hours[-1]
     if lang == "pt":
         halves = [f" {period}." for period in _pt_periods(hour)] if hour else []
     else:
