@@ -322,10 +322,11 @@ class SpeechValidator:
             return ()
         words = [j for j, t in enumerate(tokens) if any(c.isalnum() for c in tokenizer.decode([t]))]
         first = words[-1] + 1 if words else 0
+        am, pm = starts
         out = []
         for row in np.asarray(logits, dtype=np.float64)[first : len(tokens) + 1]:
             logp = row - np.logaddexp.reduce(row)
-            out.append(tuple(float(np.logaddexp.reduce(logp[ids])) for ids in starts))
+            out.append((float(np.logaddexp.reduce(logp[am])), float(np.logaddexp.reduce(logp[pm]))))
         return tuple(out)
 
     @functools.cached_property
@@ -333,15 +334,17 @@ class SpeechValidator:
         """Per language, the first tokens of an a.m. and of a p.m. half of the day
         (verbalize.DAY_HALF_STARTS)."""
         encode = self.model.hf_tokenizer.encode
-        out = {}
-        for lang, starts in DAY_HALF_STARTS.items():
-            out[lang] = tuple(
-                np.array(
-                    sorted({encode(t, add_special_tokens=False).ids[0] for t in texts}), dtype=int
-                )
-                for texts in ((*starts[h], *starts["either"]) for h in ("am", "pm"))
+
+        def first_tokens(texts: tuple[str, ...]) -> np.ndarray:
+            return np.array(sorted({encode(t, add_special_tokens=False).ids[0] for t in texts}))
+
+        return {
+            lang: (
+                first_tokens((*starts["am"], *starts["either"])),
+                first_tokens((*starts["pm"], *starts["either"])),
             )
-        return out
+            for lang, starts in DAY_HALF_STARTS.items()
+        }
 
     def _numeral_rivals(self, lang: str) -> dict[int, np.ndarray]:
         """`_numeral_tokens`, plus each number word that is one token (" fifteen", " seis") → the
