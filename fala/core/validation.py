@@ -286,6 +286,7 @@ class SpeechValidator:
         text, avg_logprob = heard.text, heard.avg_logprob
         if not text or filled_silence(text, avg_logprob, heard.no_speech_prob):
             return Transcript("", language, 0.0, no_speech=True), None
+        steps = np.asarray(heard.logits, dtype=np.float64)  # each step's vocabulary logits
         transcript = Transcript(
             text=text,
             language=language,
@@ -294,19 +295,18 @@ class SpeechValidator:
             tokens=heard.tokens,
             avg_logprob=avg_logprob,
             no_speech_prob=heard.no_speech_prob,
-            numeral_lead=self._numeral_lead(heard.tokens, heard.logits, language),
-            day_half_logps=self._day_half_logps(heard.tokens, heard.logits, tokenizer),
+            numeral_lead=self._numeral_lead(heard.tokens, steps, language),
+            day_half_logps=self._day_half_logps(heard.tokens, steps, tokenizer),
         )
         return transcript, Scoring(scoring_memory(encoded, frames), frames, tokenizer)
 
-    def _numeral_lead(self, tokens: tuple[int, ...], logits, language: str) -> float:
+    def _numeral_lead(self, tokens: tuple[int, ...], steps: np.ndarray, language: str) -> float:
         """The smallest lead (nats) of a numeral the decoder wrote (digits, or the first token of a
         number word) over the likeliest other numeral of its kind at that step; inf if none."""
         rivals = self._numeral_rivals(language_family(language))
         places = [(j, t) for j, t in enumerate(tokens) if t in rivals]
         if not places:
             return math.inf
-        steps = np.asarray(logits, dtype=np.float64)
         leads = []
         for j, token in places:
             row = steps[j]  # log-softmax is shift-invariant: compare raw logits
@@ -314,17 +314,17 @@ class SpeechValidator:
         return min(leads)
 
     def _day_half_logps(
-        self, tokens: tuple[int, ...], logits, tokenizer
+        self, tokens: tuple[int, ...], steps: np.ndarray, tokenizer
     ) -> tuple[tuple[float, float], ...]:
         """Transcript.day_half_logps, from the greedy pass's own logits (no extra pass)."""
         starts = self._day_half_starts.get(language_family(tokenizer.language_code))
-        if logits is None or starts is None:
+        if starts is None:
             return ()
         words = [j for j, t in enumerate(tokens) if any(c.isalnum() for c in tokenizer.decode([t]))]
         first = words[-1] + 1 if words else 0
         am, pm = starts
         out = []
-        for row in np.asarray(logits, dtype=np.float64)[first : len(tokens) + 1]:
+        for row in steps[first : len(tokens) + 1]:
             logp = row - np.logaddexp.reduce(row)
             out.append((float(np.logaddexp.reduce(logp[am])), float(np.logaddexp.reduce(logp[pm]))))
         return tuple(out)
