@@ -69,6 +69,10 @@ class Evidence:
     # half named (inf: no time that reads as another with a half named ends the phrase —
     # verbalize.day_half_partner —, or the transcript names one)
     day_half_lead: float = math.inf
+    # the transcript over the fitted window is clearly another phrase of the same words (another
+    # number or action word in a place of the phrase's), as clearly as a match for it would need
+    # (clear_match): the audio says that phrase, not this one
+    another_phrase_heard: bool = False
     # the phrase's hour is one its "-teen" partner can sound exactly like, and nothing heard
     # tells which (Portuguese 3 unless "da manhã"/"da madrugada" was heard: HOMOPHONE_HOUR)
     hour_sounds_like_partner: bool = False
@@ -78,6 +82,9 @@ class Evidence:
     expected_form: str = ""
     closeness: float = 0.0  # difflib ratio of the two comparison keys
     numbers_conflict: bool = False  # the transcript heard numbers, and other ones
+    # …the phrase's digits and more after them ("Check in 945" for CHECK IN 9): the phrase leaves
+    # out what was said, and a prefix of a transcript scores per token as well as the whole
+    heard_more_digits: bool = False
     # the best near miss (another hour, minute, digit — verbalize.near_misses), said the same way
     contrast_logprob: float = -math.inf
     contrast_form: str = ""
@@ -334,7 +341,9 @@ def decide(ev: Evidence) -> str:
        minute said so in noisy or reverberant audio never clearly beats it: DEGRADED_FALL_DB),
        or the hour's "-teen"/"dez-" partner fits about as well in the same wording or in it in
        words (TEEN_HOUR_MARGIN; asked where the transcript writes that hour in digits), or can
-       sound exactly like it (HOMOPHONE_HOUR) → "uncertain".
+       sound exactly like it (HOMOPHONE_HOUR) → "uncertain". A transcript that is as clear a
+       match for another phrase of the same words, another number or action word in a place of
+       this one's (Evidence.another_phrase_heard) → "mismatch".
     2. Otherwise the expected phrase is *scored* (teacher-forced, never generated, in each way it
        is said — fala.core.verbalize) and accepted ("acoustic match") only when none of its
        tokens is implausible (≥ MIN_TOKEN_LOGPROB), its best form is within ACCEPT_GAP
@@ -350,7 +359,9 @@ def decide(ev: Evidence) -> str:
        and a phrase with an hour that has a "-teen"/"dez-" partner must beat the partner, in
        words, by TEEN_HOUR_MARGIN plus the margin's growth above; one that can sound exactly
        like its partner (HOMOPHONE_HOUR) never does.
-       A near miss that fits as well, or a numeral where the audio clearly says another one
+       A transcript that heard the phrase's digits and more after them (Evidence.
+       heard_more_digits: "Check in 945" for CHECK IN 9), a near miss that fits as well, or a
+       numeral where the audio clearly says another one
        (Evidence.another_numeral_heard), or a word where it clearly says the one the transcript
        has in its place (Evidence.another_word_heard) → "uncertain". The near misses include
        the readings with another value the audio suggests at a number, each said the way it
@@ -366,6 +377,8 @@ def decide(ev: Evidence) -> str:
     """
     if ev.no_speech:
         return REASON_NO_SPEECH
+    if ev.another_phrase_heard:
+        return REASON_MISMATCH
     if ev.free_matches:
         return REASON_MATCH if clear_match(ev) else REASON_UNCERTAIN
     gap, plausible = ev.gap, ev.plausible
@@ -384,6 +397,7 @@ def decide(ev: Evidence) -> str:
             or ev.day_half_lead < MATCH_DAY_HALF_LEAD
             or ev.teen_hour_lead < margin - CONTRAST_MARGIN + TEEN_HOUR_MARGIN
             or ev.hour_sounds_like_partner
+            or ev.heard_more_digits
             or ev.another_numeral_heard
             or ev.another_word_heard
             or (ev.confusable_leads and ev.word_support < WORD_MARGIN + doubt)

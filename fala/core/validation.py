@@ -4,8 +4,9 @@ One code path for every entry point (Function URL, state machine task, local emu
 
 The engine gathers the evidence and fala.core.decision turns it into a verdict. The free greedy
 transcript (one encoder pass, no prompt) is the primary evidence: first over a window fitted to
-the clip (at least 15 s; 4-5x cheaper than Whisper's 30 s), which settles the commonest case, a
-transcript equal to the phrase; otherwise over the 30 s window the decision was set on. When it
+the clip (at least 15 s; 4-5x cheaper than Whisper's 30 s), which settles the commonest cases, a
+transcript equal to the phrase and one clearly equal to another phrase of the same words (another
+number or action word); otherwise over the 30 s window the decision was set on. When it
 does not normalize to the expected text (fala.core.normalize: case, accents, punctuation, number
 words, time formats and hesitations do not matter), the expected phrase, in each way it is said
 (fala.core.verbalize), is *scored* under the model with the audio: teacher-forced passes over
@@ -22,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import functools
+import itertools
 import logging
 import math
 import os
@@ -79,6 +81,7 @@ from fala.core.verbalize import (
     teen_hour_misses,
     teen_partner,
     teen_ty_misses,
+    times_in,
     ty_minutes,
     with_values,
 )
@@ -215,6 +218,15 @@ def _log_odds_against(logp: float) -> float:
 
 def numbers_in(normalized: str) -> str:
     return "".join(t for t in normalized.split() if t.isdecimal())
+
+
+def _goes_on(heard_digits: str, expected_digits: str) -> bool:
+    """The transcript heard the phrase's digits and more after them ("945" for CHECK IN 9)."""
+    return (
+        bool(expected_digits)
+        and heard_digits[: len(expected_digits)] == expected_digits
+        and (len(heard_digits) > len(expected_digits))
+    )
 
 
 class SpeechValidator:
@@ -434,6 +446,18 @@ class SpeechValidator:
             ev = self._match_evidence(led, quick, expected, fall)
             if clear_match(ev):
                 return quick, ev, normalized_quick, normalized_expected
+        elif not quick.no_speech and quick_state is not None:
+            # …and its mirror image: a transcript that is clearly another phrase of the same
+            # words — another number or action word in a place of the phrase's — is a mismatch
+            # by the very evidence that would accept that phrase, as clear_match holds a match
+            # to. A true phrase is lost so only where the other would be falsely accepted.
+            other = another_phrase_heard(normalized_quick, normalized_expected, lang)
+            if other is not None:
+                led = _with_lead(quick_state, quick, normalized_quick, lang)
+                other_fall = sharpest_fall_db(audio) if teen_ty_misses(other) else math.inf
+                if clear_match(self._match_evidence(led, quick, other, other_fall)):
+                    heard_other = Evidence(False, False, another_phrase_heard=True)
+                    return quick, heard_other, normalized_quick, normalized_expected
         transcript, state = self._transcribe(audio, whisper_language or quick.language or None)
         lang = transcript.language or whisper_language
         normalized_expected = normalize(expected, lang)
@@ -475,6 +499,7 @@ class SpeechValidator:
             closeness=difflib.SequenceMatcher(None, spoken_key, expected_key).ratio(),
             numbers_conflict=bool(spoken_numbers)
             and spoken_numbers != numbers_in(normalized_expected),
+            heard_more_digits=_goes_on(spoken_numbers, numbers_in(normalized_expected)),
             hour_sounds_like_partner=_hour_sounds_like_partner(expected, transcript.text, lang),
         )
         if needs_contrast(ev):
@@ -1053,6 +1078,67 @@ def _names_ty_minute(form: str, expected: str) -> bool:
     eight" and "half past eight" do not."""
     digits = numbers_to_digits(form, "en")
     return any(re.search(rf"(?<!\d)\d{{0,2}}[:.]?{m}(?!\d)", digits) for m in ty_minutes(expected))
+
+
+def another_phrase_heard(
+    normalized_heard: str, normalized_expected: str, lang: str | None
+) -> str | None:
+    """The phrase a transcript says when it is the expected one word for word but for other
+    numbers or other action words (verbalize.confusable_words) in some of its places ("entrada 13
+    45" or "saida 13 40" for "entrada 13 40"; greetings aside), else None: a phrase with words
+    left out, added or garbled is not one. Numbers are compared as runs of digits, as
+    `comparison_key` does ("check in 945" is "check in 9 45" for "check out 9 45")."""
+    if without_courtesies(normalized_expected) == normalized_expected:
+        normalized_heard = without_courtesies(normalized_heard) or normalized_heard
+    heard, said = _digit_runs(normalized_heard.split()), _digit_runs(normalized_expected.split())
+    if len(heard) != len(said) or heard == said:
+        return None
+    family = language_family(lang)
+    words: list[str] = []
+    for mine, own in zip(heard, said, strict=True):
+        if mine[0].isdigit() and own[0].isdigit():
+            digits = "".join(mine)
+            if len(mine) == 1 and len(own) > 1 and len(digits) == len("".join(own)):
+                # spaced as the phrase spaces its numbers: "945" → "9 45"
+                cuts = itertools.accumulate(map(len, own), initial=0)
+                mine = [digits[a:b] for a, b in itertools.pairwise(cuts)]
+            if len(mine) != len(own) or not all(map(_same_kind_of_number, mine, own)):
+                return None  # a number or digits left out or added
+            words += mine
+        elif not mine[0].isdigit() and not own[0].isdigit():
+            if "".join(mine) == "".join(own):  # "sai da" is "saida", as comparison_key has it
+                words += own
+                continue
+            if len(mine) != len(own):
+                return None
+            for word, said_word in zip(mine, own, strict=True):
+                rivals = {normalize(r, family) for r, _ in confusable_words(said_word, family)}
+                if word != said_word and word not in rivals:
+                    return None
+            words += mine
+        else:
+            return None
+    other = " ".join(words)
+    if [t[0] for t in times_in(other)] != [t[0] for t in times_in(normalized_expected)]:
+        return None  # a time heard as no time ("8 1" for 8 01, "2 60")
+    return other
+
+
+def _same_kind_of_number(heard: str, said: str) -> bool:
+    """Two numbers either of which could stand in the other's place: an hour or a minute for
+    another (at most two digits each), a code for one of as many digits."""
+    return len(heard) == len(said) or max(len(heard), len(said)) <= 2
+
+
+def _digit_runs(tokens: list[str]) -> list[list[str]]:
+    """`tokens` grouped into runs of numbers and runs of words."""
+    runs: list[list[str]] = []
+    for token in tokens:
+        if runs and runs[-1][0].isdigit() == token.isdigit():
+            runs[-1].append(token)
+        else:
+            runs.append([token])
+    return runs
 
 
 def heard_partner(expected: str, transcript: str, lang: str | None) -> str | None:

@@ -673,6 +673,12 @@ def _is_number(token: str) -> bool:
     return bool(re.fullmatch(r"[0-9]+", token))
 
 
+def times_in(phrase: str) -> list[tuple[int, int, int]]:
+    """(index of the hour, hour, minute) of each time in a phrase ("check in 7 50" → [(2, 7, 50)];
+    "check in 7 5" and "2 60" have none)."""
+    return list(_times(phrase.split()))
+
+
 def _times(tokens: list[str]) -> Iterator[tuple[int, int, int]]:
     """(index of the hour, hour, minute) of each time in a phrase's tokens ("CHECK IN 7 50")."""
     for i in range(len(tokens) - 1):

@@ -757,3 +757,54 @@ def test_with_values_puts_each_suggested_value_in_place_of_its_number():
         "ENTRADA 8 05",
         "ENTRADA 8 15",
     ]
+
+
+@pytest.mark.parametrize(
+    ("heard", "expected", "lang", "other"),
+    [
+        ("Entrada, 13 e 45.", "ENTRADA 13 40", "pt", "entrada 13 45"),
+        ("Bom dia! Saída, 13 e 40.", "ENTRADA 13 40", "pt", "saida 13 40"),
+        ("Intervalo 13 40", "ENTRADA 13 40", "pt", "intervalo 13 40"),
+        ("Sai da 15 para a 6 da tarde.", "SAIDA 7 45", "pt", "saida 17 45"),
+        ("Entrada, 3 e 40.", "ENTRADA 13 40", "pt", "entrada 3 40"),
+        ("Código 3151", "CODIGO 3150", "pt", "codigo 3151"),
+        ("Check in 945", "CHECK OUT 9 45", "en", "check in 9 45"),
+        ("Agent logged in.", "AGENT LOGGED OFF", "en", "agent logged in"),
+        # the phrase itself; words garbled, left out or added; a word that is no rival of its own
+        ("Entrada, 13 e 40.", "ENTRADA 13 40", "pt", None),
+        ("Entrar, da 440.", "ENTRADA 13 40", "pt", None),
+        ("Entrada, 13.", "ENTRADA 13 40", "pt", None),
+        ("Check in 945", "CHECK IN 9", "en", None),
+        ("Código 31500", "CODIGO 3150", "pt", None),
+        ("The time is 12 29 and 5.", "THE TIME IS 12 29", "en", None),
+        ("Check up at noon.", "CHECK OUT 12 00", "en", None),
+        # a time heard as no time: the same one ("8 1"), or none at all ("2 60")
+        ("8 1", "8 01", "en", None),
+        ("2, 60", "2 50", "en", None),
+    ],
+)
+def test_a_transcript_that_is_another_phrase_of_the_same_words_names_it(
+    heard, expected, lang, other
+):
+    from fala.core.validation import another_phrase_heard
+
+    assert another_phrase_heard(normalize(heard, lang), normalize(expected, lang), lang) == other
+
+
+def test_another_phrase_clearly_heard_is_a_mismatch():
+    # set by the engine only where the evidence would accept that phrase as a match
+    heard_other = Evidence(False, False, another_phrase_heard=True)
+    assert decide(heard_other) == REASON_MISMATCH
+    assert confidence(REASON_MISMATCH, heard_other) == CALIBRATED_CONFIDENCE[REASON_MISMATCH]
+
+
+def test_a_transcript_that_heard_the_phrase_s_digits_and_more_is_no_acoustic_match():
+    from fala.core.validation import _goes_on
+
+    # "Check in 945" for CHECK IN 9: "Check in, 9." scores per token as well as the whole
+    accepted = scored(-0.7, numbers_conflict=True, closeness=0.9, numerals=((-0.1, -8.0),))
+    assert decide(accepted) == REASON_ACOUSTIC_MATCH
+    assert decide(replace(accepted, heard_more_digits=True)) == REASON_UNCERTAIN
+    assert _goes_on("945", "9") and _goes_on("31500", "3150")
+    assert not _goes_on("945", "945") and not _goes_on("45", "945") and not _goes_on("1340", "")
+    assert not _goes_on("1045", "9")
