@@ -540,7 +540,8 @@ def cost_model(warm: dict, handler: dict, threads: dict, cold: dict) -> dict:
     ]
     reference = on_lambda(REFERENCE_MEMORY_MB)
     fitting = [row for row in sizes if row["request_s"] <= reference * (1 + MEMORY_SLOWDOWN)]
-    durations = [warm[clip.file]["audio_s"] for clip in CLIPS]
+    extra = {case_key(case) for case in EXTRA_CASES}
+    durations = [row["audio_s"] for key, row in warm.items() if key not in extra]
     transcribe_clip_usd = [
         max(TRANSCRIBE_MINIMUM_S, math.ceil(d)) / 60 * TRANSCRIBE_USD_PER_MINUTE for d in durations
     ]

@@ -765,8 +765,7 @@ def test_with_values_puts_each_suggested_value_in_place_of_its_number():
         ("Entrada, 13 e 45.", "ENTRADA 13 40", "pt", "entrada 13 45"),
         ("Bom dia! Saída, 13 e 40.", "ENTRADA 13 40", "pt", "saida 13 40"),
         ("Intervalo 13 40", "ENTRADA 13 40", "pt", "intervalo 13 40"),
-        ("Sai da 15 para a 6 da tarde.", "SAIDA 7 45", "pt", "saida 17 45"),
-        ("Entrada, 3 e 40.", "ENTRADA 13 40", "pt", "entrada 3 40"),
+        ("Sai da 15 para a 6 da tarde.", "SAIDA 18 45", "pt", "saida 17 45"),
         ("Código 3151", "CODIGO 3150", "pt", "codigo 3151"),
         ("Check in 945", "CHECK OUT 9 45", "en", "check in 9 45"),
         ("Agent logged in.", "AGENT LOGGED OFF", "en", "agent logged in"),
@@ -778,6 +777,11 @@ def test_with_values_puts_each_suggested_value_in_place_of_its_number():
         ("Código 31500", "CODIGO 3150", "pt", None),
         ("The time is 12 29 and 5.", "THE TIME IS 12 29", "en", None),
         ("Check up at noon.", "CHECK OUT 12 00", "en", None),
+        # other numbers than a listed near miss's (verbalize.near_misses), whose false accepts
+        # no benchmark counts
+        ("Entrada, 1220 da tarde.", "ENTRADA 14 20", "pt", None),
+        ("Entrada, 3 e 40.", "ENTRADA 13 40", "pt", None),  # its "-teen" partner: step 4's
+        ("Check in 945", "CHECK IN 21 46", "en", None),
         # a time heard as no time: the same one ("8 1"), or none at all ("2 60")
         ("8 1", "8 01", "en", None),
         ("2, 60", "2 50", "en", None),
