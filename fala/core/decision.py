@@ -69,9 +69,9 @@ class Evidence:
     # half named (inf: no time that reads as another with a half named ends the phrase —
     # verbalize.day_half_partner —, or the transcript names one)
     day_half_lead: float = math.inf
-    # the transcript over the fitted window is clearly another phrase of the same words (another
-    # number or action word in a place of the phrase's), as clearly as a match for it would need
-    # (clear_match): the audio says that phrase, not this one
+    # the transcript over the fitted window is clearly another phrase of the same words (a listed
+    # near miss, another action word in a place of the phrase's), as clearly as a match for it
+    # would need (clear_match): the audio says that phrase, not this one
     another_phrase_heard: bool = False
     # the phrase's hour is one its "-teen" partner can sound exactly like, and nothing heard
     # tells which (Portuguese 3 unless "da manhã"/"da madrugada" was heard: HOMOPHONE_HOUR)
@@ -342,8 +342,8 @@ def decide(ev: Evidence) -> str:
        or the hour's "-teen"/"dez-" partner fits about as well in the same wording or in it in
        words (TEEN_HOUR_MARGIN; asked where the transcript writes that hour in digits), or can
        sound exactly like it (HOMOPHONE_HOUR) → "uncertain". A transcript that is as clear a
-       match for another phrase of the same words, another number or action word in a place of
-       this one's (Evidence.another_phrase_heard) → "mismatch".
+       match for another phrase of the same words, a listed near miss or another action word
+       (Evidence.another_phrase_heard) → "mismatch".
     2. Otherwise the expected phrase is *scored* (teacher-forced, never generated, in each way it
        is said — fala.core.verbalize) and accepted ("acoustic match") only when none of its
        tokens is implausible (≥ MIN_TOKEN_LOGPROB), its best form is within ACCEPT_GAP

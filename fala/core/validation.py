@@ -5,8 +5,8 @@ One code path for every entry point (Function URL, state machine task, local emu
 The engine gathers the evidence and fala.core.decision turns it into a verdict. The free greedy
 transcript (one encoder pass, no prompt) is the primary evidence: first over a window fitted to
 the clip (at least 15 s; 4-5x cheaper than Whisper's 30 s), which settles the commonest cases, a
-transcript equal to the phrase and one clearly equal to another phrase of the same words (another
-number or action word); otherwise over the 30 s window the decision was set on. When it
+transcript equal to the phrase and one clearly equal to another phrase of the same words (a listed
+near miss, another action word); otherwise over the 30 s window the decision was set on. When it
 does not normalize to the expected text (fala.core.normalize: case, accents, punctuation, number
 words, time formats and hesitations do not matter), the expected phrase, in each way it is said
 (fala.core.verbalize), is *scored* under the model with the audio: teacher-forced passes over
@@ -222,11 +222,7 @@ def numbers_in(normalized: str) -> str:
 
 def _goes_on(heard_digits: str, expected_digits: str) -> bool:
     """The transcript heard the phrase's digits and more after them ("945" for CHECK IN 9)."""
-    return (
-        bool(expected_digits)
-        and heard_digits[: len(expected_digits)] == expected_digits
-        and (len(heard_digits) > len(expected_digits))
-    )
+    return len(heard_digits) > len(expected_digits) > 0 and heard_digits.startswith(expected_digits)
 
 
 class SpeechValidator:
@@ -448,9 +444,9 @@ class SpeechValidator:
                 return quick, ev, normalized_quick, normalized_expected
         elif not quick.no_speech and quick_state is not None:
             # …and its mirror image: a transcript that is clearly another phrase of the same
-            # words — another number or action word in a place of the phrase's — is a mismatch
-            # by the very evidence that would accept that phrase, as clear_match holds a match
-            # to. A true phrase is lost so only where the other would be falsely accepted.
+            # words — a listed near miss, another action word — is a mismatch by the very
+            # evidence that would accept that phrase (clear_match). A true phrase is lost so only
+            # where the near miss would be falsely accepted, which the benchmarks count.
             other = another_phrase_heard(normalized_quick, normalized_expected, lang)
             if other is not None:
                 led = _with_lead(quick_state, quick, normalized_quick, lang)
@@ -1084,10 +1080,11 @@ def another_phrase_heard(
     normalized_heard: str, normalized_expected: str, lang: str | None
 ) -> str | None:
     """The phrase a transcript says when it is the expected one word for word but for other
-    numbers or other action words (verbalize.confusable_words) in some of its places ("entrada 13
-    45" or "saida 13 40" for "entrada 13 40"; greetings aside), else None: a phrase with words
-    left out, added or garbled is not one. Numbers are compared as runs of digits, as
-    `comparison_key` does ("check in 945" is "check in 9 45" for "check out 9 45")."""
+    action words (verbalize.confusable_words) in some of its places, or is one of its listed near
+    misses (verbalize.near_misses: "saida 13 40" or "entrada 13 45" for "entrada 13 40"; greetings
+    aside), else None: a phrase with words left out, added or garbled is not one. Numbers are
+    compared as runs of digits, as `comparison_key` does ("check in 945" is "check in 9 45" for
+    "check in 9 55")."""
     if without_courtesies(normalized_expected) == normalized_expected:
         normalized_heard = without_courtesies(normalized_heard) or normalized_heard
     heard, said = _digit_runs(normalized_heard.split()), _digit_runs(normalized_expected.split())

@@ -119,8 +119,8 @@ def test_a_phrase_that_leaves_out_numbers_said_is_not_accepted(speech_validator,
 def test_another_phrase_clearly_heard_is_settled_by_the_fitted_window_alone(
     speech_validator, monkeypatch, expected
 ):
-    # The clip is a clear match for CHECK IN 9 45, so it is a mismatch for a phrase that differs
-    # from it in a number or an action word, on the same evidence and the same one pass.
+    # The clip is a clear match for CHECK IN 9 45, so it is a mismatch for the phrases of which
+    # that is a listed near miss or another action word, on the same evidence and one pass.
     windows = []
     encode = speech_validator.model.encode
     monkeypatch.setattr(
