@@ -520,7 +520,7 @@ class SpeechValidator:
                 ev = self._contrast_rival_values(
                     state, ev, expected, heard_text, family, rival_values, reading_values
                 )
-                if decide(ev) == REASON_ACOUSTIC_MATCH and teen_hour_misses(expected):
+                if decide(ev) == REASON_ACOUSTIC_MATCH and teen_hour_misses(expected, family):
                     own = dict(zip(forms, (float(s.mean()) for s in scores[1:]), strict=True))
                     lead = self._teen_hour_lead(
                         state, ev.expected_form, expected, transcript.text, family, own
@@ -615,7 +615,9 @@ class SpeechValidator:
         own wording is then weighed against it); inf where the transcript wrote it in words."""
         heard = _after_lead(state, transcript).strip()
         swaps = _heard_teen_swaps(heard, phrase, transcript.language)
-        if not (_hour_in_digits(transcript.text, phrase) or swaps):
+        if not (
+            _hour_in_digits(transcript.text, phrase, language_family(transcript.language)) or swaps
+        ):
             return math.inf
         return self._match_teen_hour_lead(state, transcript, phrase, swaps)
 
@@ -630,7 +632,7 @@ class SpeechValidator:
         wording against its partner's (`_heard_teen_swaps`), scored in the same passes."""
         lang, heard = language_family(transcript.language), transcript.text
         partners = []  # (the hour, the partner's hour, the partner's forms)
-        for partner in teen_hour_misses(expected):
+        for partner in teen_hour_misses(expected, lang):
             hour, other = _hours(expected, partner)
             forms = spoken_forms(spelled_as_heard(partner, heard, lang), lang)
             if _says_hour_in_words(forms, other, lang):
@@ -707,7 +709,7 @@ class SpeechValidator:
         `own`: its forms and their scores."""
         tokenizer = state.tokenizer
         leads = []
-        for partner in teen_hour_misses(expected):
+        for partner in teen_hour_misses(expected, lang):
             if not _names_hour(best, _hours(expected, partner)[0], lang):
                 continue  # said another way ("uma e quarenta da tarde"): no syllable hides it
             forms = spoken_forms(spelled_as_heard(partner, heard, lang), lang)
@@ -735,7 +737,7 @@ class SpeechValidator:
         said_like = _said_like(with_values(expected, rival_values), heard, lang, ev.expected_form)
         rivals = [
             *with_values(expected, readings),
-            *teen_hour_misses(expected),
+            *teen_hour_misses(expected, lang),
             *near_misses(expected, hours_only=True),
         ]
         if lang == "en":
@@ -1016,7 +1018,7 @@ def _heard_teen_swaps(heard: str, expected: str, lang: str | None) -> list[tuple
     "quinze para as sete" (6 45) at 10 dB SNR, heard "Entrada, 15 para 17.", was a match for
     ENTRADA 16 45, "quinze para as dezessete" never weighed against "quinze para as sete"."""
     family = language_family(lang)
-    misses = teen_hour_misses(expected)
+    misses = teen_hour_misses(expected, family)
     partners = [
         normalize(p, lang)
         for p in misses
@@ -1028,7 +1030,7 @@ def _heard_teen_swaps(heard: str, expected: str, lang: str | None) -> list[tuple
     swaps = []
     for number in re.finditer(r"(?<![\d.,:])\d{1,2}(?![\dh]|[.,:]\d)", heard):
         value = int(number.group())
-        other = teen_partner(value)
+        other = teen_partner(value, family)
         if other is None or value in hours:
             continue
         before, after = heard[: number.start()], heard[number.end() :]
@@ -1056,16 +1058,17 @@ def _hour_sounds_like_partner(expected: str, heard: str, lang: str | None) -> bo
     hour = HOMOPHONE_HOUR.get(family)
     if hour is None:
         return False
-    if hour not in {int(_hours(expected, p)[0]) for p in teen_hour_misses(expected)}:
+    if hour not in {int(_hours(expected, p)[0]) for p in teen_hour_misses(expected, family)}:
         return False
     return not HALF_OF_DAY_HEARD[family].search(heard)
 
 
-def _hour_in_digits(transcript: str, expected: str) -> bool:
+def _hour_in_digits(transcript: str, expected: str, lang: str) -> bool:
     """Whether a transcript equal to the phrase writes in digits an hour of it that has a
     "-teen"/"dez-" partner ("Entrada, 340." for ENTRADA 3 40): digits hold no trace of the
     syllable that tells the two apart, where "treze" or "três" in words does."""
-    return any(_has_hour(transcript, _hours(expected, p)[0]) for p in teen_hour_misses(expected))
+    misses = teen_hour_misses(expected, lang)
+    return any(_has_hour(transcript, _hours(expected, p)[0]) for p in misses)
 
 
 def _names_ty_minute(form: str, expected: str) -> bool:
@@ -1155,7 +1158,7 @@ def heard_hour_partner(expected: str, transcript: str, lang: str | None) -> str 
     """The phrase with its hour's "-teen"/"dez-" partner (verbalize.teen_hour_misses) when that
     is what the transcript says ("Entrada, 3 e 40." for ENTRADA 13 40 → "ENTRADA 3 40"), else
     None."""
-    return _the_one_heard(teen_hour_misses(expected), transcript, lang)
+    return _the_one_heard(teen_hour_misses(expected, language_family(lang)), transcript, lang)
 
 
 def _the_one_heard(phrases: list[str], transcript: str, lang: str | None) -> str | None:

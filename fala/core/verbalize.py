@@ -335,21 +335,33 @@ def ty_minutes(expected: str) -> list[int]:
     return [m for _, _, m in _times(expected.split()) if m >= 30 and m in _TEEN_TY]
 
 
-def teen_partner(n: int) -> int | None:
-    """`n` with or without its "-teen"/"dez-" (7 ↔ 17, "sete"/"dezessete"), for 3-9 and 13-19."""
+# Hours that Portuguese says alike without a "-teen" between them: "doze" and "dois"/"duas" differ
+# by one vowel. Real speech (holdout2, Leticia) saying "Entrada, duas e vinte da tarde" was heard
+# "Entrada, 1220 da tarde." with every numeral clear: a 0.99 match for ENTRADA 12 20 until the two
+# were weighed in words.
+SOUND_ALIKE_HOURS = {"pt": {2: 12, 12: 2}}
+
+
+def teen_partner(n: int, lang: str | None = None) -> int | None:
+    """`n` with or without its "-teen"/"dez-" (7 ↔ 17, "sete"/"dezessete"), for 3-9 and 13-19;
+    in `lang` (a language family) also the number it says alike (SOUND_ALIKE_HOURS)."""
+    alike = SOUND_ALIKE_HOURS.get(lang or "", {})
+    if n in alike:
+        return alike[n]
     if not 3 <= n % 10 <= 9 or n >= 20:
         return None
     return n + 10 if n < 10 else n - 10
 
 
-def teen_hour_misses(expected: str) -> list[str]:
+def teen_hour_misses(expected: str, lang: str | None = None) -> list[str]:
     """`expected` with an hour of a time said with or without its "-teen"/"dez-" (3 ↔ 13 … 9 ↔
-    19: "três"/"treze", "seven"/"seventeen"): a reading the audio's numeral ranking may leave out,
-    since the two are written as numerals of different lengths."""
+    19: "três"/"treze", "seven"/"seventeen"), or in `lang` as a number said alike (Portuguese 2 ↔
+    12): a reading the audio's numeral ranking may leave out, since the two are written as
+    numerals of different lengths."""
     tokens = expected.split()
     out = []
     for i, hour, _ in _times(tokens):
-        other = teen_partner(hour)
+        other = teen_partner(hour, lang)
         if other is None:
             continue
         written = f"{other:02d}" if tokens[i].startswith("0") else str(other)

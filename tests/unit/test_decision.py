@@ -561,8 +561,11 @@ def test_a_transcript_that_heard_the_hour_s_teen_partner_names_it():
     assert heard_hour_partner("ENTRADA 13 40", "Entrada, 2 e 40.", "pt") is None
     assert heard_hour_partner("ENTRADA 13 40", "Entrada, 3 e 45.", "pt") is None
     assert heard_hour_partner("ENTRADA 13 40", "Entrada, 13 e 40.", "pt") is None
-    # an hour without a partner (1, 2, 10-12, 20-23) has none
-    assert heard_hour_partner("ENTRADA 12 40", "Entrada, 2 e 40.", "pt") is None
+    # an hour without a partner (1, 10, 11, 20-23; 2 and 12 outside Portuguese) has none
+    assert heard_hour_partner("ENTRADA 11 40", "Entrada, 1 e 40.", "pt") is None
+    assert heard_hour_partner("CHECK IN 12 40", "Check in 240", "en") is None
+    # Portuguese "doze" and "duas" differ by a vowel: 12 and 2 are partners there
+    assert heard_hour_partner("ENTRADA 12 40", "Entrada, 2 e 40.", "pt") == "ENTRADA 2 40"
 
 
 def test_portuguese_3_sounds_like_13_unless_its_half_of_the_day_was_heard():
@@ -595,18 +598,20 @@ def test_a_wording_names_an_hour_by_its_own_number_or_not():
 def test_a_match_s_hour_is_weighed_when_the_transcript_writes_it_in_digits():
     from fala.core.validation import _hour_in_digits
 
-    assert _hour_in_digits("Entrada, 340.", "ENTRADA 3 40")  # glued to its minutes
-    assert _hour_in_digits("Entrada, 3,40 horas.", "ENTRADA 3 40")
-    assert _hour_in_digits("Entrada 13h40", "ENTRADA 13 40")
-    assert _hour_in_digits("Check in 945", "CHECK IN 9 45")
+    assert _hour_in_digits("Entrada, 340.", "ENTRADA 3 40", "pt")  # glued to its minutes
+    assert _hour_in_digits("Entrada, 3,40 horas.", "ENTRADA 3 40", "pt")
+    assert _hour_in_digits("Entrada 13h40", "ENTRADA 13 40", "pt")
+    assert _hour_in_digits("Check in 945", "CHECK IN 9 45", "en")
     # in words the decoder wrote the syllable that tells "treze" from "três"
-    assert not _hour_in_digits("Entrada, treze e quarenta.", "ENTRADA 13 40")
+    assert not _hour_in_digits("Entrada, treze e quarenta.", "ENTRADA 13 40", "pt")
     # only the hour counts: 3 is not in "13 40", nor the minute 15 an hour
-    assert not _hour_in_digits("Entrada, 13 e 40.", "ENTRADA 3 40")
-    assert not _hour_in_digits("Saída, cinco e quinze da tarde", "SAIDA 17 15")
-    # an hour without a "-teen"/"dez-" partner is never weighed
-    assert not _hour_in_digits("Entrada, 12 horas.", "ENTRADA 12 00")
-    assert not _hour_in_digits("Código 3150", "CODIGO 3150")
+    assert not _hour_in_digits("Entrada, 13 e 40.", "ENTRADA 3 40", "pt")
+    assert not _hour_in_digits("Saída, cinco e quinze da tarde", "SAIDA 17 15", "pt")
+    # an hour without a "-teen"/"dez-" partner (nor, in Portuguese, one said alike) is never weighed
+    assert not _hour_in_digits("Entrada, 11 horas.", "ENTRADA 11 00", "pt")
+    assert not _hour_in_digits("Check in 1220", "CHECK IN 12 20", "en")
+    assert _hour_in_digits("Entrada, 1220 da tarde.", "ENTRADA 12 20", "pt")  # or "duas e vinte"?
+    assert not _hour_in_digits("Código 3150", "CODIGO 3150", "pt")
 
 
 def test_a_match_naming_the_hour_by_another_number_is_weighed_in_its_own_wording():
@@ -649,6 +654,10 @@ def test_an_hour_has_itself_with_or_without_its_teen_as_a_rival_reading():
     assert teen_hour_misses("CHECK IN 19 05") == ["CHECK IN 9 05"]
     for phrase in ("ENTRADA 12 00", "ENTRADA 22 10", "ENTRADA 1 15", "CODIGO 3150"):
         assert teen_hour_misses(phrase) == []
+    # Portuguese says 12 and 2 alike ("doze"/"duas"): each is the other's rival there only
+    assert teen_hour_misses("ENTRADA 12 20", "pt") == ["ENTRADA 2 20"]
+    assert teen_hour_misses("SAIDA 02 20", "pt") == ["SAIDA 12 20"]
+    assert teen_hour_misses("CHECK IN 12 20", "en") == []
 
 
 def test_a_near_miss_that_fits_the_audio_as_well_makes_the_verdict_uncertain():
