@@ -11,6 +11,7 @@ import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from email.header import Header
 from pathlib import Path
 from secrets import token_urlsafe
@@ -31,7 +32,12 @@ from fala.core.models import (
 from fala.core.sonic.settings import SONIC_OFF_VARIABLE
 from fala.local.assembly import LOCAL_REGION, Resolver, Stack, load_stack
 from fala.local.atomic_moto import make_moto_writes_atomic
-from fala.local.lambdas import LocalFunction, LocalLambdaRuntime, scoped_environment
+from fala.local.lambdas import (
+    LocalFunction,
+    LocalLambdaRuntime,
+    function_running_now,
+    scoped_environment,
+)
 from fala.local.voice_worker import LocalVoiceWorker, job_queue_url, worker_environment
 
 UPLOAD_PREFIX = "uploads/"
@@ -385,7 +391,24 @@ class LocalPipeline:
             if status != "RUNNING":
                 return status
             time.sleep(0.05)
-        raise TimeoutError(f"{execution_arn} still running after {timeout:.0f} s")
+        raise TimeoutError(
+            f"{execution_arn} still running after {timeout:.0f} s"
+            f" ({self._where_it_stands(execution_arn)})"
+        )
+
+    def _where_it_stands(self, execution_arn: str) -> str:
+        """A run that never ends, explained: its last event, and which function runs now (one at a
+        time, so every other run's Lambda task waits behind it)."""
+        events = self.sfn.get_execution_history(
+            executionArn=execution_arn, reverseOrder=True, maxResults=1
+        )["events"]
+        last = "no event"
+        if events:
+            event = events[0]
+            ago = (datetime.now(UTC) - event["timestamp"]).total_seconds()
+            last = f"last event {event['type']} {ago:.0f} s ago"
+        running = function_running_now()
+        return f"{last}; running now: {running or 'no function'}"
 
     def run(
         self,

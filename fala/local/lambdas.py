@@ -33,7 +33,47 @@ from botocore.response import StreamingBody
 
 from fala.local.assembly import Resolver, Stack
 
-_ENV_LOCK = threading.RLock()  # os.environ is process-wide: one function's environment at a time
+
+class _OneAtATime:
+    """Functions run one at a time: os.environ is process-wide, each needs its own environment.
+    Remembers which one runs, and in which thread, so that a run that never ends can say what it
+    is waiting behind (`running_now`)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._running: tuple[int, str, float] | None = None  # thread id, function, since
+
+    @contextlib.contextmanager
+    def run(self, function: str) -> Iterator[None]:
+        with self._lock:
+            outer, self._running = (
+                self._running,
+                (threading.get_ident(), function, time.monotonic()),
+            )
+            try:
+                yield
+            finally:
+                self._running = outer
+
+    def running_now(self) -> str | None:
+        """ "<function> for 12 s, at <file>:<line> <code> < …" (its thread's innermost frames now),
+        or None."""
+        running = self._running
+        if running is None:
+            return None
+        thread, function, since = running
+        frame = sys._current_frames().get(thread)
+        stack = traceback.extract_stack(frame)[-3:] if frame is not None else []
+        where = " < ".join(f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in reversed(stack))
+        return f"{function} for {time.monotonic() - since:.0f} s, at {where or '?'}"
+
+
+_ONE_AT_A_TIME = _OneAtATime()
+
+
+def function_running_now() -> str | None:
+    """Which function runs now, for how long and where (None when none does)."""
+    return _ONE_AT_A_TIME.running_now()
 
 
 class _LogSink(io.TextIOBase):
@@ -91,14 +131,16 @@ class LocalFunction:
 
     def invoke(self, event: Any, *, logs: list[str] | None = None) -> Any:
         """Call the handler as Lambda would; exceptions propagate to the caller."""
-        with _ENV_LOCK, scoped_environment(self.environment), _capture_stdout(logs):
+        running = _ONE_AT_A_TIME.run(self.name)
+        with running, scoped_environment(self.environment), _capture_stdout(logs):
             entry = self._load()
             context = LambdaContext(self.name, self.memory_mb, self.arn, self.timeout_seconds)
             return entry(event, context)
 
     def load(self) -> None:
         """Import the handler module now (the cold start), in the function's environment."""
-        with _ENV_LOCK, scoped_environment(self.environment), _capture_stdout(None):
+        running = _ONE_AT_A_TIME.run(self.name)
+        with running, scoped_environment(self.environment), _capture_stdout(None):
             self._load()
 
     def _load(self) -> Callable[[Any, Any], Any]:

@@ -5,6 +5,7 @@ or, where even that write fails, a failed execution that `fala redrive` finds an
 from __future__ import annotations
 
 import json
+import re
 import threading
 from pathlib import Path
 
@@ -70,6 +71,34 @@ def test_fault_validation_crash_once_is_retried_and_the_run_succeeds(pipeline, m
     assert run.status == "SUCCEEDED"
     assert failures_of(run.history) == 1
     assert run.result["validation"]["validated"] is True
+
+
+def test_a_run_that_does_not_end_says_which_function_it_waits_behind(pipeline, monkeypatch):
+    # GIVEN a validation that hangs until released (functions run one at a time in the emulation,
+    # so every other run's Lambda task waits behind it)
+    real = SpeechValidator.validate
+    release = threading.Event()
+
+    def hung(self, *args, **kwargs):
+        release.wait(120)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(SpeechValidator, "validate", hung)
+    pipeline.upload(DEMO, key="uploads/hung.wav", metadata=EXPECT)
+    [delivery] = pipeline.deliver_events()
+    arn = delivery["response"]["execution_arn"]
+
+    # THEN waiting on it times out naming its last event and the function running, and where
+    try:
+        with pytest.raises(TimeoutError) as timed_out:
+            pipeline.wait(arn, timeout=3)
+    finally:
+        release.set()
+    message = str(timed_out.value)
+    assert re.search(r"still running after 3 s \(last event \w+ \d+ s ago; ", message), message
+    assert re.search(r"running now: \S*Valid\S* for \d+ s, at \S+:\d+ wait < ", message), message
+    # AND once released the run ends as it would have
+    assert pipeline.wait(arn) == "SUCCEEDED"
 
 
 def test_fault_upload_deleted_before_the_read_publishes_upload_not_found(pipeline):
