@@ -7,11 +7,18 @@ idempotency records, two executions of one name. On AWS each call is one atomic 
 exactly-once in Fala rests on it (Powertools idempotency in "Publish outcome", the execution name
 in "Start pipeline"). The local emulation and the tests run moto in-process with threads (the
 Lambda runtime, the voice worker, concurrent deliveries), so they serialize these calls.
+
+And an execution always ends: moto runs each in a thread, and an exception that escapes its
+interpreter (outside the states, which fail as Step Functions would) ends the thread and leaves
+the execution RUNNING for good — CI once waited 300 s on one with no clue why. Here it ends
+FAILED, its cause the exception, logged with its traceback.
 """
 
 from __future__ import annotations
 
+import datetime
 import functools
+import logging
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -48,9 +55,35 @@ def _atomic(method: Callable[..., Any]) -> Callable[..., Any]:
     return serialized
 
 
+def _always_ends(run: Callable[..., Any], status: Any) -> Callable[..., Any]:
+    @functools.wraps(run)
+    def guarded(worker: Any) -> None:
+        try:
+            run(worker)
+        except Exception as exc:
+            logging.getLogger("fala.local").exception("moto's interpreter failed an execution")
+            execution = getattr(worker._execution_communication, "execution", None)
+            if execution is not None and execution.exec_status == status.RUNNING:
+                execution.error = "States.Runtime"
+                execution.cause = f"the local interpreter failed: {type(exc).__name__}: {exc}"
+                execution.stop_date = datetime.datetime.now(tz=datetime.UTC)
+                execution.exec_status = status.FAILED
+
+    setattr(guarded, _MARK, True)
+    return guarded
+
+
 def make_moto_writes_atomic() -> None:
-    """Patch moto's backends once per process (idempotent; safe to call from every entry)."""
+    """Patch moto's backends, and its execution threads to always end, once per process
+    (idempotent; safe to call from every entry)."""
     import importlib
+
+    from moto.stepfunctions.parser.api import ExecutionStatus
+    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+
+    if not getattr(ExecutionWorker._execution_logic, _MARK, False):
+        guarded = _always_ends(ExecutionWorker._execution_logic, ExecutionStatus)
+        setattr(ExecutionWorker, "_execution_logic", guarded)  # noqa: B010 (mypy: method-assign)
 
     for module_name, class_name, methods in _CHECK_THEN_WRITE:
         cls = getattr(importlib.import_module(module_name), class_name)

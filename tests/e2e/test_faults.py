@@ -101,6 +101,26 @@ def test_a_run_that_does_not_end_says_which_function_it_waits_behind(pipeline, m
     assert pipeline.wait(arn) == "SUCCEEDED"
 
 
+def test_an_execution_the_local_interpreter_fails_ends_failed_saying_why(pipeline, monkeypatch):
+    # GIVEN moto's interpreter failing outside any state (as it can on a thread race), where its
+    # thread used to die and leave the execution RUNNING for good
+    from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
+
+    def broken(self):
+        raise RuntimeWarning("Execution ended with unsupported ProgramState type (injected)")
+
+    monkeypatch.setattr(BaseExecutionWorkerCommunication, "terminated", broken)
+    pipeline.upload(DEMO, key="uploads/interpreter.wav", metadata=EXPECT)
+    [delivery] = pipeline.deliver_events()
+    arn = delivery["response"]["execution_arn"]
+
+    # THEN it ends FAILED at once, the exception its cause
+    assert pipeline.wait(arn, timeout=120) == "FAILED"
+    described = pipeline.sfn.describe_execution(executionArn=arn)
+    assert described["error"] == "States.Runtime"
+    assert "RuntimeWarning: Execution ended with unsupported ProgramState" in described["cause"]
+
+
 def test_fault_upload_deleted_before_the_read_publishes_upload_not_found(pipeline):
     # GIVEN an upload whose object is deleted after its event was emitted
     pipeline.upload(DEMO, key="uploads/gone.wav", metadata=EXPECT)
