@@ -55,6 +55,8 @@ from fala.core.errors import InvalidAudio, InvalidExpectedSpeech, UnsupportedLan
 from fala.core.languages import AUTO, is_auto, language_family, tag_key
 from fala.core.models import Validation
 from fala.core.normalize import (
+    JOINERS,
+    SENTENCE_PUNCTUATION,
     comparison_key,
     heard_key,
     normalize,
@@ -200,6 +202,16 @@ class Scoring(NamedTuple):
     frames: int
     tokenizer: Any
     lead: tuple[int, ...] = ()
+
+
+class NumeralReading(NamedTuple):
+    """What one teacher-forced pass over a form in digits tells of its numerals
+    (SpeechValidator._read_numerals)."""
+
+    numerals: tuple[tuple[float, float], ...] = ()
+    values: tuple[tuple[str, ...], ...] = ()
+    readings: tuple[tuple[str, ...], ...] = ()
+    numeral_after: float = 0.0
 
 
 def _match_day_half_lead(transcript: Transcript, expected: str) -> float:
@@ -504,19 +516,18 @@ class SpeechValidator:
             # The best form as said, its numbers in digits: weighing the numerals of another
             # wording ("17 e 45" for "quinze para as seis") would weigh numbers never said.
             in_digits = tokenizer.encode(" " + numbers_to_digits(ev.expected_form, family))
-            numerals, rival_values, reading_values = self._read_numerals(state, in_digits)
-            ev = dataclasses.replace(ev, numerals=numerals)
+            read = self._read_numerals(state, in_digits)
+            rival_values, reading_values = read.values, read.readings
+            ev = dataclasses.replace(ev, numerals=read.numerals, numeral_after=read.numeral_after)
             if decide(ev) == REASON_ACOUSTIC_MATCH:
                 ranked = sorted(range(len(forms)), key=lambda i: -float(scores[i + 1].mean()))
                 other = _next_wording([forms[i] for i in ranked], ev.expected_form, family)
                 if other is not None:
                     # the values the audio suggests where the next-best wording has its numbers
                     # ("8 horas e _" suggests 5 where "8 e _" does not)
-                    _, more_values, more_readings = self._read_numerals(
-                        state, tokenizer.encode(" " + other)
-                    )
-                    rival_values = _merged(rival_values, more_values)
-                    reading_values = _merged(reading_values, more_readings)
+                    more = self._read_numerals(state, tokenizer.encode(" " + other))
+                    rival_values = _merged(rival_values, more.values)
+                    reading_values = _merged(reading_values, more.readings)
                 ev = self._contrast_rival_values(
                     state, ev, expected, heard_text, family, rival_values, reading_values
                 )
@@ -797,22 +808,22 @@ class SpeechValidator:
         )
         return _with_best_near_miss(ev, forms, near)
 
-    def _read_numerals(
-        self, state, form: list[int]
-    ) -> tuple[
-        tuple[tuple[float, float], ...], tuple[tuple[str, ...], ...], tuple[tuple[str, ...], ...]
-    ]:
+    def _read_numerals(self, state, form: list[int]) -> NumeralReading:
         """(log P of each numeral token of `form`, log P of its likeliest rival of the same length)
         at its place, from the vocabulary distribution of one teacher-forced pass; and at each
         numeral the values of its likeliest rivals (digits, best first, RIVAL_VALUES of them): of
         the same length (phrases said like `form` are scored with them), and of any value a short
-        number can take (`_contrast_rival_values` scores those in every wording)."""
+        number can take (`_contrast_rival_values` scores those in every wording). Where `form`
+        ends with a numeral, also how likely the audio goes on with another (`_numeral_after`)."""
         import ctranslate2
 
         tokenizer, lead = state.tokenizer, len(state.lead)
         places = [(lead + j, t) for j, t in enumerate(form) if t in self._numeral_tokens]
         if not places:
-            return (), (), ()
+            return NumeralReading()
+        ends_with_numeral = not tokenizer.decode(form[places[-1][0] - lead + 1 :]).strip(
+            SENTENCE_PUNCTUATION + " "
+        )
         # Forced tokens are decoded one step each (~10 ms): stop at the last numeral.
         form = [*state.lead, *form][: places[-1][0] + 1]
         prompt = [*tokenizer.sot_sequence, tokenizer.no_timestamps, *form]
@@ -828,7 +839,7 @@ class SpeechValidator:
         )[0]
         logits = np.asarray(result.logits[0], dtype=np.float64)
         if logits.shape[0] < len(form):  # not expected; then there is no numeral evidence
-            return (), (), ()
+            return NumeralReading()
         out, values, readings = [], [], []
         for j, token in places:
             row = logits[j] - logits[j].max()
@@ -837,7 +848,46 @@ class SpeechValidator:
             out.append((float(logp[token]), float(logp[rivals].max())))
             values.append(_likeliest(rivals, logp, tokenizer))
             readings.append(_likeliest(self._reading_tokens[token], logp, tokenizer))
-        return tuple(out), tuple(values), tuple(readings)
+        after = (
+            self._numeral_after(logits[len(form) :], result.sequences_ids[0][len(form) :])
+            if ends_with_numeral
+            else 0.0
+        )
+        return NumeralReading(tuple(out), tuple(values), tuple(readings), after)
+
+    def _numeral_after(self, logits: np.ndarray, decoded: list[int]) -> float:
+        """How likely the audio goes on with another numeral where the phrase ends with one: at
+        the first step past it (`logits`, the greedy continuation `decoded`), or after a joiner
+        the decoder chose there ("treze" + " e" + "40"). A phrase that stops short of what was
+        said scores per token as well as all of it: CHECK IN 9 fits "check in nine forty-five"
+        as "Check in, 9", after which the decoder wants "45" (P 0.8), whatever the transcript
+        heard (generic kernels: "Check in line for the 5")."""
+        numerals = self._numeral_ids
+        if not len(logits):
+            return 0.0
+        first = _probabilities(logits[0])
+        after = float(first[numerals].sum())
+        if len(logits) > 1 and decoded and decoded[0] in self._joiner_ids:
+            after += float(first[decoded[0]]) * float(_probabilities(logits[1])[numerals].sum())
+        return after
+
+    @functools.cached_property
+    def _numeral_ids(self) -> np.ndarray:
+        """Every token that is a numeral (" 45", "7", " 1815"…)."""
+        vocab = self.model.hf_tokenizer.get_vocab()
+        return np.array(
+            [
+                t
+                for piece, t in vocab.items()
+                if (d := piece.replace("Ġ", "")).isascii() and d.isdigit()
+            ]
+        )
+
+    @functools.cached_property
+    def _joiner_ids(self) -> frozenset[int]:
+        """The tokens of the words that join the parts of a number (" e" in "treze e quarenta")."""
+        vocab = self.model.hf_tokenizer.get_vocab()
+        return frozenset(vocab[f"Ġ{word}"] for word in JOINERS if f"Ġ{word}" in vocab)
 
     @functools.cached_property
     def _numeral_tokens(self) -> dict[int, np.ndarray]:
@@ -1213,6 +1263,12 @@ def _merged(first: tuple[tuple[str, ...], ...], second: tuple[tuple[str, ...], .
     if len(first) != len(second):
         return first
     return tuple(tuple(dict.fromkeys([*a, *b])) for a, b in zip(first, second, strict=True))
+
+
+def _probabilities(logits: np.ndarray) -> np.ndarray:
+    """Softmax of one decoder step's logits."""
+    shifted = np.exp(logits - logits.max())
+    return shifted / shifted.sum()
 
 
 def _likeliest(tokens: np.ndarray, logp: np.ndarray, tokenizer) -> tuple[str, ...]:

@@ -818,6 +818,9 @@ def test_a_transcript_that_heard_the_phrase_s_digits_and_more_is_no_acoustic_mat
     accepted = scored(-0.7, numbers_conflict=True, closeness=0.9, numerals=((-0.1, -8.0),))
     assert decide(accepted) == REASON_ACOUSTIC_MATCH
     assert decide(replace(accepted, heard_more_digits=True)) == REASON_UNCERTAIN
+    # …or where the audio more likely than not goes on with a numeral after the phrase
+    assert decide(replace(accepted, numeral_after=0.89)) == REASON_UNCERTAIN
+    assert decide(replace(accepted, numeral_after=0.06)) == REASON_ACOUSTIC_MATCH
     assert _goes_on("945", "9") and _goes_on("31500", "3150")
     assert not _goes_on("945", "945") and not _goes_on("45", "945") and not _goes_on("1340", "")
     assert not _goes_on("1045", "9")
