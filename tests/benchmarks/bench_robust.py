@@ -989,6 +989,9 @@ def run(
                     # how well the model followed the audio on its own (0: a match, none read)
                     "free_logprob": round(evidence.free_logprob, 4),
                     "silent": evidence.silent,  # nothing audible: confidence 0, never fitted
+                    # how likely the audio goes on with a numeral after the phrase (its veto's
+                    # margin: decision.NUMERAL_AFTER_MAX)
+                    "numeral_after": round(evidence.numeral_after, 4),
                     "seconds": round(time.perf_counter() - t0, 3),
                 }
                 if done % PROGRESS_EVERY == 0 or done == total:

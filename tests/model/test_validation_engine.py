@@ -395,7 +395,7 @@ def test_one_pass_weighs_each_numeral_against_every_other(speech_validator, said
     from fala.core.decision import Evidence
 
     _, state = speech_validator._transcribe(clip("checkin_9_45_en.wav"), "en")
-    numerals, _, _ = speech_validator._read_numerals(state, state.tokenizer.encode(said_as))
+    numerals = speech_validator._read_numerals(state, state.tokenizer.encode(said_as)).numerals
 
     assert len(numerals) == 2  # " 9" and "45"; the words and punctuation are not numerals
     evidence = Evidence(False, False, numerals=numerals)
