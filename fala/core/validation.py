@@ -55,7 +55,6 @@ from fala.core.errors import InvalidAudio, InvalidExpectedSpeech, UnsupportedLan
 from fala.core.languages import AUTO, is_auto, language_family, tag_key
 from fala.core.models import Validation
 from fala.core.normalize import (
-    JOINERS,
     SENTENCE_PUNCTUATION,
     comparison_key,
     heard_key,
@@ -202,6 +201,10 @@ class Scoring(NamedTuple):
     frames: int
     tokenizer: Any
     lead: tuple[int, ...] = ()
+
+
+# What ends a sentence in a transcript: where the phrase's continuation stops being read.
+SENTENCE_ENDS = frozenset({".", "!", "?", "...", "。"})
 
 
 class NumeralReading(NamedTuple):
@@ -856,20 +859,34 @@ class SpeechValidator:
         return NumeralReading(tuple(out), tuple(values), tuple(readings), after)
 
     def _numeral_after(self, logits: np.ndarray, decoded: list[int]) -> float:
-        """How likely the audio goes on with another numeral where the phrase ends with one: at
-        the first step past it (`logits`, the greedy continuation `decoded`), or after a joiner
-        the decoder chose there ("treze" + " e" + "40"). A phrase that stops short of what was
-        said scores per token as well as all of it: CHECK IN 9 fits "check in nine forty-five"
-        as "Check in, 9", after which the decoder wants "45" (P 0.8), whatever the transcript
-        heard (generic kernels: "Check in line for the 5")."""
-        numerals = self._numeral_ids
-        if not len(logits):
-            return 0.0
-        first = _probabilities(logits[0])
-        after = float(first[numerals].sum())
-        if len(logits) > 1 and decoded and decoded[0] in self._joiner_ids:
-            after += float(first[decoded[0]]) * float(_probabilities(logits[1])[numerals].sum())
+        """How likely the audio goes on with another numeral where the phrase ends with one,
+        before its sentence ends: along the decoder's greedy continuation past it (`decoded`, one
+        row of `logits` per step), the most likely of "that path so far, then a numeral" — "45"
+        right after "Check in, 9", "9" after "Código, 4, 7, 2" and ",", "15" after "Saída, 18"
+        and " e". A phrase that stops short of what was said scores per token as well as all of
+        it: CHECK IN 9 fits "check in nine forty-five" as "Check in, 9", after which the decoder
+        wants "45" (P 0.8), whatever the transcript heard (generic kernels: "Check in line for
+        the 5")."""
+        numerals, tokenizer = self._numeral_ids, self.model.hf_tokenizer
+        path, after = 1.0, 0.0
+        for row, token in zip(logits, decoded, strict=False):
+            step = _probabilities(row)
+            after = max(after, path * float(step[numerals].sum()))
+            if token in self._numeral_set or token >= self._end_of_text:
+                break
+            if tokenizer.decode([token]).strip() in SENTENCE_ENDS:
+                break
+            path *= float(step[token])
         return after
+
+    @functools.cached_property
+    def _numeral_set(self) -> frozenset[int]:
+        return frozenset(int(t) for t in self._numeral_ids)
+
+    @functools.cached_property
+    def _end_of_text(self) -> int:
+        """The first special token (<|endoftext|>): every one from it on ends the text."""
+        return int(self.model.hf_tokenizer.token_to_id("<|endoftext|>"))
 
     @functools.cached_property
     def _numeral_ids(self) -> np.ndarray:
@@ -882,12 +899,6 @@ class SpeechValidator:
                 if (d := piece.replace("Ġ", "")).isascii() and d.isdigit()
             ]
         )
-
-    @functools.cached_property
-    def _joiner_ids(self) -> frozenset[int]:
-        """The tokens of the words that join the parts of a number (" e" in "treze e quarenta")."""
-        vocab = self.model.hf_tokenizer.get_vocab()
-        return frozenset(vocab[f"Ġ{word}"] for word in JOINERS if f"Ġ{word}" in vocab)
 
     @functools.cached_property
     def _numeral_tokens(self) -> dict[int, np.ndarray]:

@@ -14,7 +14,9 @@ sox (`apt-get install sox`), and is skipped, with a note, without both.
 Options: --splits, --renders, --max-clips N (a seeded sample per split), --near-misses N (per
 positive, default 4), --language pt|en (only the clips in that language), --near-miss-kind KIND
 (only the positives that have near misses of that category, each against all of them: `teen_hour`
-weighs every hour against its "-teen"/"dez-" partner, 3/13 … 9/19), --quick (the CI preset, QUICK),
+weighs every hour against its "-teen"/"dez-" partner, 3/13 … 9/19; `shorter`, the phrase stopping
+short of what was said, CHECK IN 9 for "nine forty-five"; `alike_hour`, Portuguese 12 against 2
+and 14, "doze"/"duas"), --quick (the CI preset, QUICK),
 --check (exit 1 when a split x render has FAR > 0.005 or a false accept above confidence 0.5).
 
 Splits: the corpus splits (tests/fixtures/corpus), plus six fetched or generated here and never
@@ -476,6 +478,25 @@ def near_miss_candidates(expected: str, language: str, rng: random.Random) -> di
             lead, core, trail = _WORD.match(tokens[i]).groups()
             changed = int(core) + rng.choice((1, -1)) if int(core) else 1
             out["number"] = [" ".join([*tokens[:i], f"{lead}{changed}{trail}", *tokens[i + 1 :]])]
+    # Last, so that they change no earlier pick of a seeded sample: the phrase stopping short of
+    # what was said (CHECK IN 9 for "nine forty-five"; a code without its last digit), and in
+    # Portuguese the hour said alike (12 "doze" and 2 or 14 "duas": "duas e vinte da tarde").
+    if len(tokens) >= 2 and _is_time(tokens[-2], tokens[-1]) and int(tokens[-1]) and not half:
+        shorter = [" ".join(tokens[:-1])]
+    elif len(tokens) >= 2 and (digits := _code_digits(tokens[1:])) and len(digits) >= 3:
+        shorter = [
+            " ".join([tokens[0], *(list(digits[:-1]) if len(tokens) > 2 else [digits[:-1]])])
+        ]
+    else:
+        shorter = []
+    if lang == "pt" and len(tokens) >= 2 and _is_time(tokens[-2], tokens[-1]):
+        alike = {2: (12,), 14: (12,), 12: (2, 14)}.get(int(tokens[-2]), ())
+        pad = tokens[-2].startswith("0")
+        out_alike = [
+            " ".join([*tokens[:-2], f"{h:02d}" if pad else str(h), tokens[-1]]) for h in alike
+        ]
+    else:
+        out_alike = []
     if "action" not in out:
         out["word"] = [
             " ".join([*tokens[:i], lead + opposite + trail, *tokens[i + 1 :]])
@@ -483,6 +504,10 @@ def near_miss_candidates(expected: str, language: str, rng: random.Random) -> di
             for lead, core, trail in [_WORD.match(token).groups()]
             for opposite in _opposites(core)
         ]
+    if shorter:
+        out["shorter"] = shorter
+    if out_alike:
+        out["alike_hour"] = out_alike
     own = comparison_key(normalize(expected, lang))
     cleaned = {
         category: [p for p in dict.fromkeys(phrases) if comparison_key(normalize(p, lang)) != own]
@@ -497,6 +522,12 @@ def all_near_misses(expected: str, language: str, rng: random.Random) -> list[st
     ]
 
 
+# Near-miss kinds weighed only with --near-miss-kind, until the engine holds them (issue #20,
+# session 39: the phrase stopping short of what was said was accepted in 10 of 129 checks). In
+# the default sample they would change CI's picks for codes and turn `--quick --check` red.
+ONLY_WHEN_ASKED = frozenset({"shorter", "alike_hour"})
+
+
 def pick_near_misses(
     expected: str,
     language: str,
@@ -509,7 +540,8 @@ def pick_near_misses(
     lang = language.lower()[:2]
     by_category = [
         rng.sample(phrases, len(phrases))
-        for phrases in near_miss_candidates(expected, language, rng).values()
+        for category, phrases in near_miss_candidates(expected, language, rng).items()
+        if category not in ONLY_WHEN_ASKED
     ]
     picked: list[str] = []
     while len(picked) < count and any(by_category):
@@ -1075,7 +1107,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--near-miss-kind",
         help="only the positives with near misses of this category, against all of them "
-        "(teen_hour: 3/13 … 9/19; teen_ty; minute; hour; action; digit)",
+        "(teen_hour: 3/13 … 9/19; teen_ty; minute; hour; action; digit; shorter; alike_hour)",
     )
     parser.add_argument("--quick", action="store_true", help=f"preset for CI: {QUICK}")
     parser.add_argument("--json", type=Path, default=OUTPUT, help="where every evaluation goes")

@@ -37,7 +37,8 @@ def flat(candidates: dict[str, list[str]]) -> list[str]:
 
 def test_time_near_misses_change_one_minute_hour_or_action_and_never_give_the_phrase():
     candidates = near_miss_candidates("ENTRADA 13 40", "pt-BR", random.Random(0))
-    assert set(candidates) == {"teen_hour", "minute", "hour", "action"}
+    assert set(candidates) == {"teen_hour", "minute", "hour", "action", "shorter"}
+    assert candidates["shorter"] == ["ENTRADA 13"]  # stops short of what was said
     assert candidates["teen_hour"] == ["ENTRADA 3 40"]
     assert {"ENTRADA 13 41", "ENTRADA 13 39", "ENTRADA 13 45", "ENTRADA 13 35"} <= set(
         candidates["minute"]
@@ -46,6 +47,20 @@ def test_time_near_misses_change_one_minute_hour_or_action_and_never_give_the_ph
     assert candidates["action"] == ["SAIDA 13 40", "INTERVALO 13 40", "RETORNO 13 40"]
     assert len(candidates["minute"]) == 5 and len(candidates["hour"]) == 3
     assert "ENTRADA 13 40" not in flat(candidates)
+
+
+def test_opt_in_kinds_stop_short_or_say_the_hour_alike_and_are_never_sampled_by_default():
+    shorter = near_miss_candidates("CODIGO 3150", "pt-BR", random.Random(0))["shorter"]
+    assert shorter == ["CODIGO 315"]
+    assert near_miss_candidates("CODE 9 3 1 6", "en-US", random.Random(0))["shorter"] == [
+        "CODE 9 3 1"
+    ]
+    assert "shorter" not in near_miss_candidates("ENTRADA 13 00", "pt-BR", random.Random(0))
+    alike = near_miss_candidates("ENTRADA 14 20", "pt-BR", random.Random(0))["alike_hour"]
+    assert alike == ["ENTRADA 12 20"]  # "duas e vinte da tarde" against "doze e vinte"
+    assert "alike_hour" not in near_miss_candidates("CHECK IN 2 20", "en-US", random.Random(0))
+    picked = pick_near_misses("ENTRADA 14 20", "pt-BR", 50, "clip")
+    assert "ENTRADA 14" not in picked and "ENTRADA 12 20" not in picked
 
 
 def test_an_english_teen_or_ty_minute_meets_its_partner_first():
@@ -116,7 +131,7 @@ def test_english_near_misses_keep_bare_hours_and_swap_the_action():
 def test_code_near_misses_are_three_single_digit_substitutions():
     for phrase, spaced in (("CODIGO 3150", False), ("CODIGO 3 1 5 0", True)):
         candidates = near_miss_candidates(phrase, "pt-BR", random.Random(0))
-        assert list(candidates) == ["digit"] and len(candidates["digit"]) == 3
+        assert list(candidates) == ["digit", "shorter"] and len(candidates["digit"]) == 3
         for miss in candidates["digit"]:
             digits = "".join(miss.split()[1:])
             assert len(miss.split()) == len(phrase.split())
@@ -128,7 +143,7 @@ def test_word_near_misses_reverse_the_meaning_and_keep_case_and_punctuation():
         "Agent Logged on.",
         "Agent Logged in.",  # never "out": logged off and logged out mean the same
     ]
-    assert flat(near_miss_candidates("AGENT LOGGED IN 9 45", "en-US", random.Random(0)))[-2:] == [
+    assert near_miss_candidates("AGENT LOGGED IN 9 45", "en-US", random.Random(0))["word"] == [
         "AGENT LOGGED OUT 9 45",
         "AGENT LOGGED OFF 9 45",
     ]
