@@ -86,7 +86,7 @@ class Evidence:
     # out what was said, and a prefix of a transcript scores per token as well as the whole
     heard_more_digits: bool = False
     # …or said so by the audio: how likely another numeral follows the phrase's best form where
-    # it ends with one (the decoder's next step after it, in digits)
+    # it ends with one (along the decoder's greedy continuation of it in digits)
     numeral_after: float = 0.0
     # the best near miss (another hour, minute, digit — verbalize.near_misses), said the same way
     contrast_logprob: float = -math.inf

@@ -865,8 +865,8 @@ class SpeechValidator:
         right after "Check in, 9", "9" after "Código, 4, 7, 2" and ",", "15" after "Saída, 18"
         and " e". A phrase that stops short of what was said scores per token as well as all of
         it: CHECK IN 9 fits "check in nine forty-five" as "Check in, 9", after which the decoder
-        wants "45" (P 0.8), whatever the transcript heard (generic kernels: "Check in line for
-        the 5")."""
+        wants "45" (P 0.8-0.9), whatever the transcript heard (generic kernels: "Check in line
+        for the 5")."""
         numerals, tokenizer = self._numeral_ids, self.model.hf_tokenizer
         path, after = 1.0, 0.0
         for row, token in zip(logits, decoded, strict=False):
@@ -881,6 +881,7 @@ class SpeechValidator:
 
     @functools.cached_property
     def _numeral_set(self) -> frozenset[int]:
+        """`_numeral_ids`, to look one up."""
         return frozenset(int(t) for t in self._numeral_ids)
 
     @functools.cached_property
