@@ -845,20 +845,21 @@ class SpeechValidator:
             return NumeralReading()
         out, values, readings = [], [], []
         for j, token in places:
-            row = logits[j] - logits[j].max()
-            logp = row - np.log(np.exp(row).sum())
+            logp = _log_probabilities(logits[j])
             rivals = self._numeral_tokens[token]
             out.append((float(logp[token]), float(logp[rivals].max())))
             values.append(_likeliest(rivals, logp, tokenizer))
             readings.append(_likeliest(self._reading_tokens[token], logp, tokenizer))
         after = (
-            self._numeral_after(logits[len(form) :], result.sequences_ids[0][len(form) :])
+            self._numeral_after(
+                logits[len(form) :], result.sequences_ids[0][len(form) :], tokenizer
+            )
             if ends_with_numeral
             else 0.0
         )
         return NumeralReading(tuple(out), tuple(values), tuple(readings), after)
 
-    def _numeral_after(self, logits: np.ndarray, decoded: list[int]) -> float:
+    def _numeral_after(self, logits: np.ndarray, decoded: list[int], tokenizer) -> float:
         """How likely the audio goes on with another numeral where the phrase ends with one,
         before its sentence ends: along the decoder's greedy continuation past it (`decoded`, one
         row of `logits` per step), the most likely of "that path so far, then a numeral" — "45"
@@ -867,12 +868,12 @@ class SpeechValidator:
         it: CHECK IN 9 fits "check in nine forty-five" as "Check in, 9", after which the decoder
         wants "45" (P 0.8-0.9), whatever the transcript heard (generic kernels: "Check in line
         for the 5")."""
-        numerals, tokenizer = self._numeral_ids, self.model.hf_tokenizer
+        numerals = np.fromiter(self._numeral_shapes, dtype=np.int64)
         path, after = 1.0, 0.0
         for row, token in zip(logits, decoded, strict=False):
-            step = _probabilities(row)
+            step = np.exp(_log_probabilities(row))
             after = max(after, path * float(step[numerals].sum()))
-            if token in self._numeral_set or token >= self._end_of_text:
+            if token in self._numeral_shapes or token >= tokenizer.eot:  # specials follow EOT
                 break
             if tokenizer.decode([token]).strip() in SENTENCE_ENDS:
                 break
@@ -880,37 +881,21 @@ class SpeechValidator:
         return after
 
     @functools.cached_property
-    def _numeral_set(self) -> frozenset[int]:
-        """`_numeral_ids`, to look one up."""
-        return frozenset(int(t) for t in self._numeral_ids)
-
-    @functools.cached_property
-    def _end_of_text(self) -> int:
-        """The first special token (<|endoftext|>): every one from it on ends the text."""
-        return int(self.model.hf_tokenizer.token_to_id("<|endoftext|>"))
-
-    @functools.cached_property
-    def _numeral_ids(self) -> np.ndarray:
-        """Every token that is a numeral (" 45", "7", " 1815"…)."""
-        vocab = self.model.hf_tokenizer.get_vocab()
-        return np.array(
-            [
-                t
-                for piece, t in vocab.items()
-                if (d := piece.replace("Ġ", "")).isascii() and d.isdigit()
-            ]
-        )
-
-    @functools.cached_property
-    def _numeral_tokens(self) -> dict[int, np.ndarray]:
-        """Each numeral token (" 45", "7", " 1815"…) → the other numeral tokens it can be
-        mistaken for: as many digits, the same leading space."""
-        shapes = {}  # numeral token → (leading space, length)
+    def _numeral_shapes(self) -> dict[int, tuple[bool, int]]:
+        """Each numeral token (" 45", "7", " 1815"…) → (its leading space, its length)."""
+        shapes = {}
         for piece, token in self.model.hf_tokenizer.get_vocab().items():
             text = piece.replace("Ġ", " ")  # byte-level BPE writes a leading space as Ġ
             digits = text.removeprefix(" ")
             if digits.isascii() and digits.isdigit():
                 shapes[token] = (text != digits, len(digits))
+        return shapes
+
+    @functools.cached_property
+    def _numeral_tokens(self) -> dict[int, np.ndarray]:
+        """Each numeral token (" 45", "7", " 1815"…) → the other numeral tokens it can be
+        mistaken for: as many digits, the same leading space."""
+        shapes = self._numeral_shapes
         alike: dict[tuple[bool, int], list[int]] = {}
         for token, shape in shapes.items():
             alike.setdefault(shape, []).append(token)
@@ -1277,10 +1262,10 @@ def _merged(first: tuple[tuple[str, ...], ...], second: tuple[tuple[str, ...], .
     return tuple(tuple(dict.fromkeys([*a, *b])) for a, b in zip(first, second, strict=True))
 
 
-def _probabilities(logits: np.ndarray) -> np.ndarray:
-    """Softmax of one decoder step's logits."""
-    shifted = np.exp(logits - logits.max())
-    return shifted / shifted.sum()
+def _log_probabilities(logits: np.ndarray) -> np.ndarray:
+    """Log-softmax of one decoder step's logits."""
+    shifted = logits - logits.max()
+    return shifted - np.log(np.exp(shifted).sum())
 
 
 def _likeliest(tokens: np.ndarray, logp: np.ndarray, tokenizer) -> tuple[str, ...]:
