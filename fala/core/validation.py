@@ -42,6 +42,7 @@ from fala.core.audio import SAMPLE_RATE, prepare_speech, sharpest_fall_db
 from fala.core.decision import (
     ACCEPTS,
     HOMOPHONE_HOUR,
+    PHRASE_END_MIN,
     REASON_ACOUSTIC_MATCH,
     REASON_MISMATCH,
     Evidence,
@@ -185,6 +186,7 @@ class Transcript:
     avg_logprob: float = 0.0
     no_speech_prob: float = 0.0
     numeral_lead: float = math.inf  # Evidence.free_numeral_lead
+    numeral_end_lead: float = math.inf  # Evidence.free_end_lead
     silent: bool = False  # below SILENCE_RMS: the model was not run
     # at each step after the last word (its closing punctuation, the end of text): log P that the
     # decoder would start writing an a.m. half of the day there, and a p.m. one
@@ -215,6 +217,8 @@ class NumeralReading(NamedTuple):
     values: tuple[tuple[str, ...], ...] = ()
     readings: tuple[tuple[str, ...], ...] = ()
     numeral_after: float = 0.0
+    phrase_end: float = 1.0
+    thanks_next: float = 0.0
 
 
 def _match_day_half_lead(transcript: Transcript, expected: str) -> float:
@@ -319,6 +323,7 @@ class SpeechValidator:
             avg_logprob=avg_logprob,
             no_speech_prob=heard.no_speech_prob,
             numeral_lead=self._numeral_lead(heard.tokens, steps, language),
+            numeral_end_lead=self._numeral_end_lead(heard.tokens, steps, tokenizer),
             day_half_logps=self._day_half_logps(heard.tokens, steps, tokenizer),
         )
         return transcript, Scoring(scoring_memory(encoded, frames), frames, tokenizer)
@@ -335,6 +340,25 @@ class SpeechValidator:
             row = steps[j]  # log-softmax is shift-invariant: compare raw logits
             leads.append(float(row[token] - row[rivals[token]].max()))
         return min(leads)
+
+    def _numeral_end_lead(self, tokens: tuple[int, ...], steps: np.ndarray, tokenizer) -> float:
+        """Where the transcript's last word is a numeral: the smallest lead (nats) of what the
+        decoder wrote after it, to the end of text, over any numeral at that step ("11", then the
+        end of text, over " 59" for a saytime "eleven fifty-nine"); inf if no numeral ends it."""
+        numerals = self._numeral_rivals(language_family(tokenizer.language_code))
+        words = [j for j, t in enumerate(tokens) if any(c.isalnum() for c in tokenizer.decode([t]))]
+        if not words or tokens[words[-1]] not in numerals:
+            return math.inf
+        ids = np.fromiter(numerals, dtype=np.int64)
+        written = [*tokens, tokenizer.eot]  # the step after the last token wrote the end of text
+        # log-softmax is shift-invariant: compare raw logits
+        return min(
+            (
+                float(steps[j][written[j]] - np.logaddexp.reduce(steps[j][ids]))
+                for j in range(words[-1] + 1, min(len(written), len(steps)))
+            ),
+            default=math.inf,
+        )
 
     def _day_half_logps(
         self, tokens: tuple[int, ...], steps: np.ndarray, tokenizer
@@ -518,10 +542,26 @@ class SpeechValidator:
         if needs_numerals(ev):
             # The best form as said, its numbers in digits: weighing the numerals of another
             # wording ("17 e 45" for "quinze para as seis") would weigh numbers never said.
-            in_digits = tokenizer.encode(" " + numbers_to_digits(ev.expected_form, family))
-            read = self._read_numerals(state, in_digits)
+            in_digits_text = numbers_to_digits(ev.expected_form, family)
+            in_digits = tokenizer.encode(" " + in_digits_text)
+            thanks = _thanks_after(transcript, tokenizer, lang)
+            read = self._read_numerals(state, in_digits, thanks)
+            as_said = ev.expected_form.rstrip(SENTENCE_PUNCTUATION + " ")
+            if read.phrase_end < PHRASE_END_MIN and as_said != in_digits_text.rstrip(
+                SENTENCE_PUNCTUATION + " "
+            ):
+                # …or in the words it was said in: "3150" can stand for "três mil cento" alone
+                # ("Código, três mil cento e cinquenta": the end 0.06 after "Código, 3150")
+                end = self._end_after(state, tokenizer.encode(" " + as_said))
+                read = read._replace(phrase_end=max(read.phrase_end, end))
             rival_values, reading_values = read.values, read.readings
-            ev = dataclasses.replace(ev, numerals=read.numerals, numeral_after=read.numeral_after)
+            ev = dataclasses.replace(
+                ev,
+                numerals=read.numerals,
+                numeral_after=read.numeral_after,
+                phrase_end=read.phrase_end,
+                thanks_next=read.thanks_next,
+            )
             if decide(ev) == REASON_ACOUSTIC_MATCH:
                 ranked = sorted(range(len(forms)), key=lambda i: -float(scores[i + 1].mean()))
                 other = _next_wording([forms[i] for i in ranked], ev.expected_form, family)
@@ -587,6 +627,7 @@ class SpeechValidator:
             True,
             False,
             free_numeral_lead=transcript.numeral_lead,
+            free_end_lead=transcript.numeral_end_lead,
             day_half_lead=_match_day_half_lead(transcript, expected),
             level_fall_db=fall,
             hour_sounds_like_partner=_hour_sounds_like_partner(
@@ -811,13 +852,18 @@ class SpeechValidator:
         )
         return _with_best_near_miss(ev, forms, near)
 
-    def _read_numerals(self, state, form: list[int]) -> NumeralReading:
+    def _read_numerals(
+        self, state, form: list[int], thanks: tuple[int, ...] = ()
+    ) -> NumeralReading:
         """(log P of each numeral token of `form`, log P of its likeliest rival of the same length)
         at its place, from the vocabulary distribution of one teacher-forced pass; and at each
         numeral the values of its likeliest rivals (digits, best first, RIVAL_VALUES of them): of
         the same length (phrases said like `form` are scored with them), and of any value a short
         number can take (`_contrast_rival_values` scores those in every wording). Where `form`
-        ends with a numeral, also how likely the audio goes on with another (`_numeral_after`)."""
+        ends with a numeral, also how likely the audio goes on with another (`_numeral_after`), and
+        how likely it ends there: with a sentence's end, and where that is less likely than not,
+        with the transcript's closing `thanks` (", obrigada."), as far as its first word
+        (`_thanks_next`)."""
         import ctranslate2
 
         tokenizer, lead = state.tokenizer, len(state.lead)
@@ -850,16 +896,23 @@ class SpeechValidator:
             out.append((float(logp[token]), float(logp[rivals].max())))
             values.append(_likeliest(rivals, logp, tokenizer))
             readings.append(_likeliest(self._reading_tokens[token], logp, tokenizer))
-        after = (
+        after, end = (
             self._numeral_after(
                 logits[len(form) :], result.sequences_ids[0][len(form) :], tokenizer
             )
             if ends_with_numeral
+            else (0.0, 1.0)
+        )
+        thanks_next = (
+            self._thanks_next(state, form[len(state.lead) :], thanks)
+            if ends_with_numeral and thanks and end < PHRASE_END_MIN
             else 0.0
         )
-        return NumeralReading(tuple(out), tuple(values), tuple(readings), after)
+        return NumeralReading(tuple(out), tuple(values), tuple(readings), after, end, thanks_next)
 
-    def _numeral_after(self, logits: np.ndarray, decoded: list[int], tokenizer) -> float:
+    def _numeral_after(
+        self, logits: np.ndarray, decoded: list[int], tokenizer
+    ) -> tuple[float, float]:
         """How likely the audio goes on with another numeral where the phrase ends with one,
         before its sentence ends: along the decoder's greedy continuation past it (`decoded`, one
         row of `logits` per step), the most likely of "that path so far, then a numeral" — "45"
@@ -867,8 +920,9 @@ class SpeechValidator:
         and " e". A phrase that stops short of what was said scores per token as well as all of
         it: CHECK IN 9 fits "check in nine forty-five" as "Check in, 9", after which the decoder
         wants "45" (P 0.8-0.9), whatever the transcript heard (generic kernels: "Check in line
-        for the 5")."""
+        for the 5"). With it, how likely the sentence ends right after the phrase (`_ending`)."""
         numerals = np.fromiter(self._numeral_shapes, dtype=np.int64)
+        end = self._ending(logits[0], tokenizer) if len(logits) else 1.0
         path, after = 1.0, 0.0
         for row, token in zip(logits, decoded, strict=False):
             step = np.exp(_log_probabilities(row))
@@ -878,7 +932,52 @@ class SpeechValidator:
             if tokenizer.decode([token]).strip() in SENTENCE_ENDS:
                 break
             path *= float(step[token])
-        return after
+        return after, end
+
+    def _end_after(self, state: Scoring, said: list[int]) -> float:
+        """How likely a sentence's end, or the end of text, follows the tokens `said`."""
+        import ctranslate2
+
+        tokenizer = state.tokenizer
+        forced = [*state.lead, *said]
+        prompt = [*tokenizer.sot_sequence, tokenizer.no_timestamps, *forced]
+        result = self.model.model.generate(
+            ctranslate2.StorageView.from_array(state.memory),
+            [prompt],
+            beam_size=1,
+            max_length=len(prompt) + len(forced) + 1,  # room for one step past them
+            return_logits_vocab=True,
+            suppress_blank=False,
+            suppress_tokens=[],
+        )[0]
+        logits = np.asarray(result.logits[0], dtype=np.float64)
+        if logits.shape[0] <= len(forced):  # not expected; then nothing says it ends
+            return 0.0
+        return self._ending(logits[len(forced)], tokenizer)
+
+    def _ending(self, row: np.ndarray, tokenizer) -> float:
+        """P(a sentence's end or the end of text) at a step of vocabulary logits `row`."""
+        ends = [*self._sentence_end_tokens, tokenizer.eot]
+        return float(np.exp(_log_probabilities(row)[ends]).sum())
+
+    def _thanks_next(self, state: Scoring, said: list[int], thanks: tuple[int, ...]) -> float:
+        """How likely `thanks` (its punctuation and first word) follows the tokens `said`."""
+        tokenizer = state.tokenizer
+        first_word = next(
+            (j for j, t in enumerate(thanks) if any(c.isalnum() for c in tokenizer.decode([t]))),
+            len(thanks) - 1,
+        )
+        logps = self._align(state, [[*said, *thanks[: first_word + 1]]])[0]
+        return float(np.exp(logps[len(said) :].sum()))
+
+    @functools.cached_property
+    def _sentence_end_tokens(self) -> list[int]:
+        """The tokens that are a sentence's end (SENTENCE_ENDS), with or without a space."""
+        return [
+            token
+            for piece, token in self.model.hf_tokenizer.get_vocab().items()
+            if piece.replace("Ġ", " ").strip() in SENTENCE_ENDS
+        ]
 
     @functools.cached_property
     def _numeral_shapes(self) -> dict[int, tuple[bool, int]]:
@@ -1234,6 +1333,33 @@ def _with_lead(
         if said and not without_courtesies(said) and tokenizer.decode([tokens[k]]).startswith(" "):
             lead = k
     return state._replace(lead=tuple(tokens[:lead]))
+
+
+def _thanks_after(transcript: Transcript, tokenizer, lang: str | None) -> tuple[int, ...]:
+    """The transcript's closing thanks or greeting, from the punctuation before it (", obrigada."
+    of "Entrada, oito e kings, obrigada."): the longest run of its last tokens, from a word's
+    start, that normalizes to thanks and greetings only, and the punctuation before; () if none."""
+    tokens = transcript.tokens
+
+    def said(k: int) -> str:
+        return normalize(tokenizer.decode(list(tokens[k:])), lang)
+
+    whole = said(0)
+    if not whole or whole.endswith(without_courtesies(whole)):  # none at the end
+        return ()
+    starts = [
+        k
+        for k in range(1, len(tokens))
+        if tokenizer.decode([tokens[k]]).startswith(" ")
+        and said(k)
+        and not without_courtesies(said(k))
+    ]
+    if not starts:
+        return ()
+    start = starts[0]
+    while start > 0 and not normalize(tokenizer.decode([tokens[start - 1]]), lang):
+        start -= 1  # its punctuation
+    return tuple(tokens[start:])
 
 
 def _said_like(phrases: list[str], heard: str, lang: str, like: str) -> list[str]:

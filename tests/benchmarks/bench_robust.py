@@ -1024,6 +1024,9 @@ def run(
                     # how likely the audio goes on with a numeral after the phrase (its veto's
                     # margin: decision.NUMERAL_AFTER_MAX)
                     "numeral_after": round(evidence.numeral_after, 4),
+                    "phrase_end": round(evidence.phrase_end, 4),
+                    "thanks_next": round(evidence.thanks_next, 4),
+                    "free_end_lead": _finite(evidence.free_end_lead),
                     "seconds": round(time.perf_counter() - t0, 3),
                 }
                 if done % PROGRESS_EVERY == 0 or done == total:
@@ -1035,6 +1038,11 @@ def run(
                         file=sys.stderr,
                         flush=True,
                     )
+
+
+def _finite(value: float) -> float | None:
+    """A figure for JSON: inf (not measured) as null."""
+    return round(value, 4) if math.isfinite(value) else None
 
 
 def table_rows(results: list[dict], splits: list[str], render_names: list[str]) -> list[dict]:

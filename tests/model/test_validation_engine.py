@@ -16,7 +16,9 @@ from fala.core.decision import (
     GROUP_ACCEPT,
     MATCH_DAY_HALF_LEAD,
     NUMERAL_AFTER_MAX,
+    PHRASE_END_MIN,
     TEEN_HOUR_MARGIN,
+    ends_where_the_phrase_ends,
 )
 from fala.core.errors import InvalidExpectedSpeech, UnsupportedLanguage
 from fala.core.normalize import normalize
@@ -118,6 +120,47 @@ def test_a_phrase_that_leaves_out_numbers_said_is_not_accepted(speech_validator,
     result, evidence = speech_validator.assess(clip(name), "CHECK IN 9", "en")
     assert not result.validated
     assert evidence.heard_more_digits or evidence.numeral_after > NUMERAL_AFTER_MAX
+
+
+@pytest.mark.parametrize(
+    ("name", "expected", "language"),
+    [
+        # heard "Break to O4": after "Break 2" the decoder wants "-" or ",", the end 0.13
+        ("break_2_04_en_flite.wav", "BREAK 2", "en"),
+        # "Saída, dezoito e quinze" in noise, heard "Daí da... Deja-te um pouquinho.": after
+        # "Saída, 18" the sentence's end 0.03 and no numeral likely either
+        ("saida_18_15_pt_mbrola_noise10.wav", "SAIDA 18", "pt"),
+    ],
+)
+def test_a_phrase_the_audio_goes_on_after_is_not_accepted(
+    speech_validator, name, expected, language
+):
+    # Both were acoustic matches at 0.99 before session 40: a phrase stopping short of what was
+    # said scores per token about as well as all of it.
+    result, evidence = speech_validator.assess(clip(name), expected, language)
+    assert not result.validated
+    assert result.reason != "acoustic match" or not ends_where_the_phrase_ends(evidence)
+
+
+def test_thanks_after_the_phrase_are_not_audio_that_goes_on(speech_validator):
+    from fala.core.validation import _thanks_after
+
+    # espeak-ng's pt-br+m1 saying "Entrada, oito e quinze, obrigada.", heard "Entrada, oito e
+    # kings, obrigada.": after "Entrada, 8 e 15" the sentence's end is unlikely (0.08), the thanks
+    # heard are not, and far likelier than a numeral
+    audio = clip("entrada_8_15_pt_obrigada.wav")
+    transcript, state = speech_validator._transcribe(audio, "pt")
+    thanks = _thanks_after(transcript, state.tokenizer, "pt")
+    assert normalize(state.tokenizer.decode(list(thanks)), "pt") == "obrigada"
+    said = state.tokenizer.encode(" Entrada, 8 e 15")
+    reading = speech_validator._read_numerals(state, said, thanks)
+    assert reading.phrase_end < PHRASE_END_MIN  # the thanks, not the end, come next
+    assert reading.thanks_next > math.e * reading.numeral_after
+    _, evidence = speech_validator.assess(audio, "ENTRADA 8 15", "pt")
+    assert ends_where_the_phrase_ends(evidence)
+    # …and the phrase it stops short of is not accepted for it
+    shorter, _ = speech_validator.assess(audio, "ENTRADA 8", "pt")
+    assert not shorter.validated
 
 
 @pytest.mark.parametrize("expected", ["CHECK OUT 9 45", "CHECK IN 9 55", "CHECK IN 8 45"])

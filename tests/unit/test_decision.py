@@ -69,6 +69,10 @@ def scored(
         (Evidence(True, False, free_numeral_lead=2.5), REASON_MATCH),
         # …but a numeral taken by a hair ("750" barely over "715") cannot vouch for the phrase
         (Evidence(True, False, free_numeral_lead=0.4), REASON_UNCERTAIN),
+        # …and ended it clearly where it ends with one ("The time is 11", then the end of
+        # text 0.35 against " 59" 0.31, for a saytime "eleven fifty-nine")
+        (Evidence(True, False, free_numeral_lead=2.5, free_end_lead=0.12), REASON_UNCERTAIN),
+        (Evidence(True, False, free_numeral_lead=2.5, free_end_lead=1.4), REASON_MATCH),
         # …and one the audio, scored as whole phrases, does not make e times likelier than its
         # "-teen"/"-ty" partner ("Check in, 750." heard where "seven fifteen" fits as well)
         (Evidence(True, False, free_numeral_lead=4.5, teen_ty_lead=2.5), REASON_MATCH),
@@ -821,6 +825,15 @@ def test_a_transcript_that_heard_the_phrase_s_digits_and_more_is_no_acoustic_mat
     # …or where the audio more likely than not goes on with a numeral after the phrase
     assert decide(replace(accepted, numeral_after=0.89)) == REASON_UNCERTAIN
     assert decide(replace(accepted, numeral_after=0.06)) == REASON_ACOUSTIC_MATCH
+    # …or where its sentence more likely than not does not end there ("Break 2" heard for "break
+    # two oh four": "-" or "," next, the end 0.13), unless the thanks the transcript closes with
+    # follow e times likelier than a numeral does
+    assert decide(replace(accepted, phrase_end=0.13)) == REASON_UNCERTAIN
+    assert decide(replace(accepted, phrase_end=0.74)) == REASON_ACOUSTIC_MATCH
+    thanked = replace(accepted, phrase_end=0.08, thanks_next=0.086, numeral_after=0.008)
+    assert decide(thanked) == REASON_ACOUSTIC_MATCH
+    assert decide(replace(thanked, numeral_after=0.04)) == REASON_UNCERTAIN
+    assert decide(replace(thanked, thanks_next=0.0, numeral_after=0.0)) == REASON_UNCERTAIN
     assert _goes_on("945", "9") and _goes_on("31500", "3150")
     assert not _goes_on("945", "945") and not _goes_on("45", "945") and not _goes_on("1340", "")
     assert not _goes_on("1045", "9")
