@@ -19,6 +19,7 @@ and a row to tests/unit/test_normalize.py.
 
 from __future__ import annotations
 
+import difflib
 import re
 import unicodedata
 from collections.abc import Callable, Sequence
@@ -527,6 +528,25 @@ def without_courtesies(normalized: str) -> str:
             elif tuple(tokens[-n:]) == words:
                 tokens, trimmed = tokens[:-n], True
     return " ".join(tokens)
+
+
+# How close (difflib ratio) a transcript's closing word must be to a one-word thanks or greeting
+# to sound like it: Whisper writes a synthetic voice's "obrigada" as "obigata" (0.80).
+COURTESY_CLOSENESS = 0.75
+
+
+def sounds_like_courtesy(normalized: str) -> bool:
+    """`normalized` is thanks or greetings only, or one word within COURTESY_CLOSENESS of a
+    one-word thanks or greeting ("obigata")."""
+    if not normalized:
+        return False
+    if not without_courtesies(normalized):
+        return True
+    return " " not in normalized and any(
+        len(words) == 1
+        and difflib.SequenceMatcher(None, normalized, words[0]).ratio() >= COURTESY_CLOSENESS
+        for words in _COURTESIES
+    )
 
 
 def heard_key(normalized_spoken: str, normalized_expected: str) -> str:

@@ -62,6 +62,7 @@ from fala.core.normalize import (
     normalize,
     numbers_to_digits,
     same_phrase,
+    sounds_like_courtesy,
     transcript_reading,
     without_courtesies,
 )
@@ -1335,24 +1336,23 @@ def _with_lead(
     return state._replace(lead=tuple(tokens[:lead]))
 
 
+# The most words thanks or a greeting closing a transcript have ("muito obrigado", "good morning").
+MAX_THANKS_WORDS = 2
+
+
 def _thanks_after(transcript: Transcript, tokenizer, lang: str | None) -> tuple[int, ...]:
     """The transcript's closing thanks or greeting, from the punctuation before it (", obrigada."
-    of "Entrada, oito e kings, obrigada."): the longest run of its last tokens, from a word's
-    start, that normalizes to thanks and greetings only, and the punctuation before; () if none."""
+    of "Entrada, oito e kings, obrigada."): the longest run of its last words, at most
+    MAX_THANKS_WORDS, that is or sounds like thanks and greetings only (normalize.
+    sounds_like_courtesy: "obigata"), and the punctuation before; () if none."""
     tokens = transcript.tokens
 
     def said(k: int) -> str:
         return normalize(tokenizer.decode(list(tokens[k:])), lang)
 
-    whole = said(0)
-    if not whole or whole.endswith(without_courtesies(whole)):  # none at the end
-        return ()
+    words = [k for k in range(1, len(tokens)) if tokenizer.decode([tokens[k]]).startswith(" ")]
     starts = [
-        k
-        for k in range(1, len(tokens))
-        if tokenizer.decode([tokens[k]]).startswith(" ")
-        and said(k)
-        and not without_courtesies(said(k))
+        k for k in words[-MAX_THANKS_WORDS:] if sounds_like_courtesy(said(k)) and said(0) != said(k)
     ]
     if not starts:
         return ()

@@ -827,12 +827,12 @@ def test_a_transcript_that_heard_the_phrase_s_digits_and_more_is_no_acoustic_mat
     assert decide(replace(accepted, numeral_after=0.06)) == REASON_ACOUSTIC_MATCH
     # …or where its sentence more likely than not does not end there ("Break 2" heard for "break
     # two oh four": "-" or "," next, the end 0.13), unless the thanks the transcript closes with
-    # follow e times likelier than a numeral does
+    # are likelier to follow than a numeral
     assert decide(replace(accepted, phrase_end=0.13)) == REASON_UNCERTAIN
     assert decide(replace(accepted, phrase_end=0.74)) == REASON_ACOUSTIC_MATCH
-    thanked = replace(accepted, phrase_end=0.08, thanks_next=0.086, numeral_after=0.008)
+    thanked = replace(accepted, phrase_end=0.08, thanks_next=0.078, numeral_after=0.029)
     assert decide(thanked) == REASON_ACOUSTIC_MATCH
-    assert decide(replace(thanked, numeral_after=0.04)) == REASON_UNCERTAIN
+    assert decide(replace(thanked, numeral_after=0.09)) == REASON_UNCERTAIN
     assert decide(replace(thanked, thanks_next=0.0, numeral_after=0.0)) == REASON_UNCERTAIN
     assert _goes_on("945", "9") and _goes_on("31500", "3150")
     assert not _goes_on("945", "945") and not _goes_on("45", "945") and not _goes_on("1340", "")

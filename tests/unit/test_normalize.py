@@ -9,6 +9,7 @@ from fala.core.normalize import (
     comparison_key,
     normalize,
     same_phrase,
+    sounds_like_courtesy,
     transcript_reading,
     without_courtesies,
 )
@@ -311,3 +312,22 @@ def test_times_as_whisper_glues_them_and_punches_in_the_progressive(spoken, lang
 
 def test_courtesies_come_off_both_edges_repeatedly():
     assert without_courtesies("oi bom dia entrada 13 40 muito obrigado tchau") == "entrada 13 40"
+
+
+@pytest.mark.parametrize(
+    ("words", "sounds_like"),
+    [
+        ("obrigada", True),
+        ("muito obrigado", True),
+        ("obigata", True),  # Whisper's "obrigada" for a synthetic voice
+        ("thank you", True),
+        ("thanks", True),
+        ("kings obrigada", False),  # a word that is not thanks before them
+        ("oito", False),
+        ("entrada", False),
+        ("45", False),
+        ("", False),
+    ],
+)
+def test_closing_words_that_sound_like_thanks(words, sounds_like):
+    assert sounds_like_courtesy(words) is sounds_like
