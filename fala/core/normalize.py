@@ -496,6 +496,19 @@ def numbers_to_digits(text: str, lang: str) -> str:
         return text
 
 
+def form_in_digits(form: str, lang: str) -> str:
+    """A wording of a phrase with every number word as digits, a lone small one too ("Entrada,
+    duas horas." → "Entrada, 2 horas."): text2num leaves numbers below 3 standing alone as words,
+    since in running text "um"/"uma"/"one" is mostly an article, but in a phrase's wordings every
+    number word is a number."""
+    if lang not in NUMBER_WORD_LANGUAGES:
+        return form
+    try:
+        return alpha2digit(form, lang, threshold=0)
+    except Exception:
+        return form  # as numbers_to_digits
+
+
 def fold_accents(token: str) -> str:
     decomposed = unicodedata.normalize("NFKD", token)
     return "".join(c for c in decomposed if not unicodedata.combining(c))

@@ -58,9 +58,9 @@ from fala.core.models import Validation
 from fala.core.normalize import (
     SENTENCE_PUNCTUATION,
     comparison_key,
+    form_in_digits,
     heard_key,
     normalize,
-    numbers_to_digits,
     same_phrase,
     sounds_like_courtesy,
     transcript_reading,
@@ -543,7 +543,7 @@ class SpeechValidator:
         if needs_numerals(ev):
             # The best form as said, its numbers in digits: weighing the numerals of another
             # wording ("17 e 45" for "quinze para as seis") would weigh numbers never said.
-            in_digits_text = numbers_to_digits(ev.expected_form, family)
+            in_digits_text = form_in_digits(ev.expected_form, family)
             in_digits = tokenizer.encode(" " + in_digits_text)
             thanks = _thanks_after(transcript, tokenizer, lang)
             read = self._read_numerals(state, in_digits, thanks)
@@ -1091,7 +1091,7 @@ MAX_LEAD_TOKENS = 12
 def _names_hour(form: str, hour: str, lang: str) -> bool:
     """Whether `form` says `hour` (digits) by its own number: "treze horas e quarenta" or
     "13h40" say 13, "uma e quarenta da tarde" does not."""
-    return _has_hour(numbers_to_digits(form, lang), hour)
+    return _has_hour(form_in_digits(form, lang), hour)
 
 
 def _has_hour(text: str, hour: str) -> bool:
@@ -1145,8 +1145,8 @@ def _in_words(form: str, forms: dict[str, float], lang: str) -> str:
     for "3 e 40", 0.24 for "três e quarenta")."""
     if not re.search(r"\d", form):
         return form
-    digits = numbers_to_digits(form, lang)
-    spelled = (f for f in forms if not re.search(r"\d", f) and numbers_to_digits(f, lang) == digits)
+    digits = form_in_digits(form, lang)
+    spelled = (f for f in forms if not re.search(r"\d", f) and form_in_digits(f, lang) == digits)
     return next(spelled, form)
 
 
@@ -1222,7 +1222,7 @@ def _names_ty_minute(form: str, expected: str) -> bool:
     """Whether `form`, a wording of `expected`, names one of its "-ty" minutes by that number
     ("seven fifty", "7:50", "1150 p.m."): the syllable its "-teen" partner differs by. "Ten to
     eight" and "half past eight" do not."""
-    digits = numbers_to_digits(form, "en")
+    digits = form_in_digits(form, "en")
     return any(re.search(rf"(?<!\d)\d{{0,2}}[:.]?{m}(?!\d)", digits) for m in ty_minutes(expected))
 
 
@@ -1372,10 +1372,10 @@ def _said_like(phrases: list[str], heard: str, lang: str, like: str) -> list[str
 def _next_wording(ranked_forms: list[str], best: str, lang: str) -> str | None:
     """The likeliest form after `best` that says the same numbers in the same order in other
     words, in digits ("Entrada, 8 horas e 45." after "Entrada, 8 e 45."); None if there is none."""
-    best_digits = numbers_to_digits(best, lang)
+    best_digits = form_in_digits(best, lang)
     numbers = re.findall(r"\d+", best_digits)
     for form in ranked_forms:
-        digits = numbers_to_digits(form, lang)
+        digits = form_in_digits(form, lang)
         if digits != best_digits and re.findall(r"\d+", digits) == numbers:
             return digits
     return None

@@ -674,6 +674,25 @@ def test_portuguese_doze_is_weighed_against_duas_when_the_transcript_writes_12(s
     assert speech_validator.validate(audio, "ENTRADA 14 20", "pt-BR").validated
 
 
+def test_a_lone_duas_of_a_wording_is_read_as_the_number_it_is(speech_validator):
+    from tests.benchmarks.bench_robust import available_renders, render_audio
+
+    # MBROLA saying "Entrada, meio-dia." through the phone band (as bench_robust renders it, in
+    # memory: written to 16-bit PCM it is heard otherwise), heard "e para a da nuvem.": ENTRADA 2
+    # 00 said "Entrada, duas horas." was an acoustic match at 0.99 until session 40. text2num
+    # leaves a number below 3 standing alone as a word, so that wording had no numeral to read or
+    # weigh against 12 ("doze horas"); a phrase's wordings now have every number in digits.
+    name = "clips/dev_pt_positive_d972416d.ogg"
+    audio = decode_audio((CORPUS.parent / name).read_bytes(), max_seconds=30)
+    renders, _ = available_renders({"phone8k"})
+    result, evidence = speech_validator.assess(
+        render_audio(renders, "phone8k", audio, name), "ENTRADA 2 00", "pt-BR"
+    )
+    assert not result.validated
+    if result.reason == "uncertain" and evidence.expected_form == "Entrada, duas horas.":
+        assert evidence.numerals  # read: " 2" in "Entrada, 2 horas."
+
+
 @pytest.mark.parametrize("expected", ["ENTRADA 8 16", "ENTRADA 8 13", "ENTRADA 8 05", "SAIDA 8 15"])
 def test_a_garbled_clip_accepts_no_other_minute_or_action(speech_validator, expected):
     # espeak-ng's formant voice says "Entrada, oito e quinze"; Whisper hears "Entrada, oito me

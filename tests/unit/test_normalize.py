@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 from fala.core.languages import language_family
 from fala.core.normalize import (
     comparison_key,
+    form_in_digits,
     normalize,
     same_phrase,
     sounds_like_courtesy,
@@ -331,3 +332,19 @@ def test_courtesies_come_off_both_edges_repeatedly():
 )
 def test_closing_words_that_sound_like_thanks(words, sounds_like):
     assert sounds_like_courtesy(words) is sounds_like
+
+
+@pytest.mark.parametrize(
+    ("form", "language", "digits"),
+    [
+        # a lone small number is a number in a phrase's wording, not an article
+        ("Entrada, duas horas.", "pt", "Entrada, 2 horas."),
+        ("Saída, uma hora e quinze.", "pt", "Saída, 1 hora e 15."),
+        ("Break, two oh four.", "en", "Break, 2 oh 4."),
+        ("Entrada, treze e quarenta.", "pt", "Entrada, 13 e 40."),
+    ],
+)
+def test_a_phrase_s_wording_has_every_number_in_digits(form, language, digits):
+    assert form_in_digits(form, language) == digits
+    # running text keeps text2num's reading of a lone "uma"/"one" as a word
+    assert normalize("uma entrada", "pt") == "uma entrada"
