@@ -543,18 +543,8 @@ class SpeechValidator:
         if needs_numerals(ev):
             # The best form as said, its numbers in digits: weighing the numerals of another
             # wording ("17 e 45" for "quinze para as seis") would weigh numbers never said.
-            in_digits_text = form_in_digits(ev.expected_form, family)
-            in_digits = tokenizer.encode(" " + in_digits_text)
             thanks = _thanks_after(transcript, tokenizer, lang)
-            read = self._read_numerals(state, in_digits, thanks)
-            as_said = ev.expected_form.rstrip(SENTENCE_PUNCTUATION + " ")
-            if read.phrase_end < PHRASE_END_MIN and as_said != in_digits_text.rstrip(
-                SENTENCE_PUNCTUATION + " "
-            ):
-                # …or in the words it was said in: "3150" can stand for "três mil cento" alone
-                # ("Código, três mil cento e cinquenta": the end 0.06 after "Código, 3150")
-                end = self._end_after(state, tokenizer.encode(" " + as_said))
-                read = read._replace(phrase_end=max(read.phrase_end, end))
+            read = self._read_form_numerals(state, ev.expected_form, family, thanks)
             rival_values, reading_values = read.values, read.readings
             ev = dataclasses.replace(
                 ev,
@@ -852,6 +842,24 @@ class SpeechValidator:
             confusable_leads=tuple(leads[len(instead) :]),
         )
         return _with_best_near_miss(ev, forms, near)
+
+    def _read_form_numerals(
+        self, state, form: str, lang: str, thanks: tuple[int, ...]
+    ) -> NumeralReading:
+        """`_read_numerals` of a wording `form` in digits; where its sentence is unlikely to end
+        after them, the end is also read after the words it was said in: "3150" can stand for
+        "três mil cento" alone ("Código, três mil cento e cinquenta": 0.06 after "Código, 3150",
+        0.93 after "… cinquenta")."""
+        tokenizer = state.tokenizer
+        in_digits = form_in_digits(form, lang)
+        read = self._read_numerals(state, tokenizer.encode(" " + in_digits), thanks)
+        as_said = form.rstrip(SENTENCE_PUNCTUATION + " ")
+        if read.phrase_end < PHRASE_END_MIN and as_said != in_digits.rstrip(
+            SENTENCE_PUNCTUATION + " "
+        ):
+            end = self._end_after(state, tokenizer.encode(" " + as_said))
+            read = read._replace(phrase_end=max(read.phrase_end, end))
+        return read
 
     def _read_numerals(
         self, state, form: list[int], thanks: tuple[int, ...] = ()
