@@ -259,7 +259,7 @@ HOMOPHONE_HOUR = {"pt": 3}
 # odds, not a fitted value. Session 39: "check in nine forty-five" checked as CHECK IN 9 gives
 # 0.89; true accepts up to 0.28 (a dev MBROLA "Código, três mil cento e cinquenta": in digits,
 # "3150" is followed by " e" in the audio). Phrases stopping short were still accepted at 0.03-0.40
-# (`make bench-robust ARGS="--near-miss-kind shorter"`): this does not separate them (issue #20).
+# (`make bench-robust ARGS="--near-miss-kind shorter"`): this alone does not separate them.
 NUMERAL_AFTER_MAX = 0.5
 # …and one whose audio more likely than not does not end where the phrase ends: the phrase leaves
 # out what follows, numeral or not, even where the decoder cannot say what (Evidence.phrase_end).
@@ -267,11 +267,10 @@ NUMERAL_AFTER_MAX = 0.5
 # obrigada.": the sentence's end 0.08 after "Entrada, 8 e 15"), those thanks must instead be
 # likelier to follow the phrase than a numeral, even odds between the two (Evidence.thanks_next
 # against numeral_after; there 0.086 against 0.008, and 0.078 against 0.021-0.029 as generic and
-# AVX2 kernels compute it). Session 40, `make
-# bench-robust ARGS="--near-miss-kind shorter --max-clips 10 --renders clean,phone8k,noise10"`: the
-# 8 acoustic false accepts there had 0.02-0.19 ("Saída, 18" followed by " de" 0.05, "." 0.03 for
-# noisy "dezoito e quinze"), the 32 true acoustic matches whose best form ends with a numeral
-# 0.74-0.97.
+# AVX2 kernels compute it). Session 40, `make bench-robust ARGS="--near-miss-kind shorter
+# --max-clips 10 --renders clean,phone8k,noise10"`: the 8 acoustic false accepts there had
+# 0.02-0.19 ("Saída, 18" followed by " de" 0.05, "." 0.03 for noisy "dezoito e quinze"), the 32
+# true acoustic matches whose best form ends with a numeral 0.74-0.97.
 PHRASE_END_MIN = 0.5
 # A match whose transcript ends with a numeral, only where the decoder ended it clearly: by the
 # numeral lead's standard, what it wrote after it at least e times likelier than any numeral
@@ -383,9 +382,9 @@ def decide(ev: Evidence) -> str:
 
     1. No speech → "no speech". The free (unbiased) transcript matches → "match", unless the
        decoder chose one of its numerals by less than MATCH_NUMERAL_LEAD, or might as well have
-       gone on with another after its last (MATCH_END_LEAD), or might as well have
-       named the other half of the day after a closing time it heard bare (MATCH_DAY_HALF_LEAD),
-       or the audio prefers a minute's "-teen"/"-ty" partner (MATCH_TEEN_TY_LEAD; a "-ty"
+       gone on with another after its last (MATCH_END_LEAD) or named the other half of the day
+       after a closing time it heard bare (MATCH_DAY_HALF_LEAD), or the audio prefers a
+       minute's "-teen"/"-ty" partner (MATCH_TEEN_TY_LEAD; a "-ty"
        minute said so in noisy or reverberant audio never clearly beats it: DEGRADED_FALL_DB),
        or the hour's "-teen"/"dez-" partner fits about as well in the same wording or in it in
        words (TEEN_HOUR_MARGIN; asked where the transcript writes that hour in digits), or can
@@ -411,8 +410,7 @@ def decide(ev: Evidence) -> str:
        heard_more_digits: "Check in 945" for CHECK IN 9) or audio that likely goes on with a
        numeral after the phrase (NUMERAL_AFTER_MAX), or likely does not end where a phrase ending
        with a numeral ends (PHRASE_END_MIN; thanks heard after it excepted), a near miss that
-       fits as well, or a
-       numeral where the audio clearly says another one
+       fits as well, or a numeral where the audio clearly says another one
        (Evidence.another_numeral_heard), or a word where it clearly says the one the transcript
        has in its place (Evidence.another_word_heard) → "uncertain". The near misses include
        the readings with another value the audio suggests at a number, each said the way it

@@ -544,7 +544,9 @@ def without_courtesies(normalized: str) -> str:
 
 
 # How close (difflib ratio) a transcript's closing word must be to a one-word thanks or greeting
-# to sound like it: Whisper writes a synthetic voice's "obrigada" as "obigata" (0.80).
+# to sound like it, the closeness a near miss is held to (decision.NEAR_MISS_CLOSENESS), not
+# fitted: Whisper writes a synthetic voice's "obrigada" as "obigata" (0.80; "obicata", 0.67, under
+# generic kernels, is not thanks).
 COURTESY_CLOSENESS = 0.75
 
 
