@@ -29,10 +29,10 @@ from fala.core.normalize import (
     SMALL_HOUR_WORDS,
     comparison_key,
     fold_accents,
+    form_in_digits,
     hour_in_period,
     is_glued_time,
     normalize,
-    numbers_to_digits,
 )
 
 # Forms scored per phrase (one batched decoder pass): enough for every way a time is said,
@@ -126,7 +126,8 @@ def judged_phrase(expected: str, language: str | None) -> str:
     phrase = expected
     lang = language_family(language)
     if lang:
-        words = [t.strip(SENTENCE_PUNCTUATION) for t in numbers_to_digits(expected, lang).split()]
+        # every number word, a lone "duas" too: kept only where normalize() reads it the same
+        words = [t.strip(SENTENCE_PUNCTUATION) for t in form_in_digits(expected, lang).split()]
         words = [t for t in words if t]
         in_digits = " ".join(_joined_times(words))
         unchanged = in_digits == " ".join(t.strip(SENTENCE_PUNCTUATION) for t in expected.split())

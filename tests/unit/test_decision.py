@@ -405,6 +405,10 @@ def test_times_are_judged_on_the_24_hour_clock_in_the_shape_near_misses_are_made
         ("ENTRADA TREZE E QUARENTA", None, "ENTRADA TREZE E QUARENTA"),
         ("ENTRADA 13 40", "pt", "ENTRADA 13 40"),
         ("ENTRADA MEIO-DIA", "pt", "ENTRADA MEIO-DIA"),  # no number word text2num reads
+        # a lone small number too (session 40; text2num leaves it a word by default)
+        ("ENTRADA DUAS HORAS", "pt", "ENTRADA 2 00"),
+        ("ENTRADA UMA HORA DA TARDE", "pt", "ENTRADA 13 00"),
+        ("TENHO UM CARRO", "pt", "TENHO UM CARRO"),  # an article: normalize keeps it a word
         ("Thank you for your patience", "en", "Thank you for your patience"),
     ],
 )
