@@ -873,8 +873,6 @@ class SpeechValidator:
         how likely it ends there: with a sentence's end, and where that is less likely than not,
         with the transcript's closing `thanks` (", obrigada."), as far as its first word
         (`_thanks_next`)."""
-        import ctranslate2
-
         tokenizer, lead = state.tokenizer, len(state.lead)
         places = [(lead + j, t) for j, t in enumerate(form) if t in self._numeral_tokens]
         if not places:
@@ -884,18 +882,7 @@ class SpeechValidator:
         )
         # Forced tokens are decoded one step each (~10 ms): stop at the last numeral.
         form = [*state.lead, *form][: places[-1][0] + 1]
-        prompt = [*tokenizer.sot_sequence, tokenizer.no_timestamps, *form]
-        result = self.model.model.generate(
-            ctranslate2.StorageView.from_array(state.memory),
-            [prompt],
-            beam_size=1,
-            # the logits of every forced position come back only with room to decode past them
-            max_length=len(prompt) + len(form) + 4,
-            return_logits_vocab=True,
-            suppress_blank=False,
-            suppress_tokens=[],
-        )[0]
-        logits = np.asarray(result.logits[0], dtype=np.float64)
+        logits, decoded = self._forced_logits(state, form, room=4)
         if logits.shape[0] < len(form):  # not expected; then there is no numeral evidence
             return NumeralReading()
         out, values, readings = [], [], []
@@ -906,9 +893,7 @@ class SpeechValidator:
             values.append(_likeliest(rivals, logp, tokenizer))
             readings.append(_likeliest(self._reading_tokens[token], logp, tokenizer))
         after, end = (
-            self._numeral_after(
-                logits[len(form) :], result.sequences_ids[0][len(form) :], tokenizer
-            )
+            self._numeral_after(logits[len(form) :], decoded[len(form) :], tokenizer)
             if ends_with_numeral
             else (0.0, 1.0)
         )
@@ -945,24 +930,34 @@ class SpeechValidator:
 
     def _end_after(self, state: Scoring, said: list[int]) -> float:
         """How likely a sentence's end, or the end of text, follows the tokens `said`."""
+        forced = [*state.lead, *said]
+        logits, _ = self._forced_logits(state, forced, room=1)  # one step past them
+        if logits.shape[0] <= len(forced):  # not expected; then nothing says it ends
+            return 0.0
+        return self._ending(logits[len(forced)], state.tokenizer)
+
+    def _forced_logits(
+        self, state: Scoring, forced: list[int], room: int
+    ) -> tuple[np.ndarray, list[int]]:
+        """One teacher-forced pass: the vocabulary logits at each of the `forced` tokens (after
+        the prompt) and for up to `room` greedy steps past them, with the tokens decoded there
+        (forced ones included). Unlike `_align`, which gives only the forced tokens' own
+        probabilities, this gives whole distributions: what else the audio could say there."""
         import ctranslate2
 
         tokenizer = state.tokenizer
-        forced = [*state.lead, *said]
         prompt = [*tokenizer.sot_sequence, tokenizer.no_timestamps, *forced]
         result = self.model.model.generate(
             ctranslate2.StorageView.from_array(state.memory),
             [prompt],
             beam_size=1,
-            max_length=len(prompt) + len(forced) + 1,  # room for one step past them
+            # the logits of every forced position come back only with room to decode past them
+            max_length=len(prompt) + len(forced) + room,
             return_logits_vocab=True,
             suppress_blank=False,
             suppress_tokens=[],
         )[0]
-        logits = np.asarray(result.logits[0], dtype=np.float64)
-        if logits.shape[0] <= len(forced):  # not expected; then nothing says it ends
-            return 0.0
-        return self._ending(logits[len(forced)], tokenizer)
+        return np.asarray(result.logits[0], dtype=np.float64), list(result.sequences_ids[0])
 
     def _ending(self, row: np.ndarray, tokenizer) -> float:
         """P(a sentence's end or the end of text) at a step of vocabulary logits `row`."""
