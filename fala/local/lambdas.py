@@ -12,6 +12,7 @@ import contextlib
 import importlib.util
 import io
 import json
+import logging
 import os
 import re
 import shlex
@@ -149,6 +150,7 @@ class LocalFunction:
                 self.image.build(self.task_root)
             module_path, _, function = self.handler.rpartition(".")
             module = _import_from(self.task_root, module_path, alias=f"_fala_fn_{self.logical_id}")
+            _log_into_sink(module)
             self._entry = getattr(module, function)
         return self._entry
 
@@ -352,20 +354,46 @@ def _import_from(task_root: Path, module_path: str, *, alias: str) -> ModuleType
         file = task_root / relative / "__init__.py"
     if not file.exists():
         raise ModuleNotFoundError(f"Handler module {module_path!r} not found in {task_root}")
-    top_package = module_path.split(".")[0]
-    if "." in module_path and top_package not in sys.modules:
-        # A packaged handler (whisper_validation.api) imports its siblings by package name.
-        sys.path.insert(0, str(task_root))
-        try:
-            return importlib.import_module(module_path)
-        finally:
-            sys.path.remove(str(task_root))
+    if "." in module_path:
+        return _import_packaged(task_root, module_path)
     spec = importlib.util.spec_from_file_location(alias, file)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[alias] = module
     spec.loader.exec_module(module)
     return module
+
+
+def _import_packaged(task_root: Path, module_path: str) -> ModuleType:
+    """A packaged handler (whisper_validation.api), which imports its siblings by package name,
+    with a package of its own, as its own Lambda process would have it: the package's modules
+    (an engine's caches, the environment it read at import) are not shared with another function
+    of the same image, or with whatever imported a package of that name before (a test)."""
+    top = module_path.split(".")[0]
+
+    def in_package(name: str) -> bool:
+        return name == top or name.startswith(top + ".")
+
+    before = {name: sys.modules.pop(name) for name in list(sys.modules) if in_package(name)}
+    sys.path.insert(0, str(task_root))
+    try:
+        return importlib.import_module(module_path)
+    finally:
+        sys.path.remove(str(task_root))
+        for name in [name for name in sys.modules if in_package(name)]:
+            del sys.modules[name]
+        sys.modules.update(before)
+
+
+def _log_into_sink(module: ModuleType) -> None:
+    """Point the handler module's Powertools loggers at the sink. A logger keeps the stream it was
+    first made with, and one per service name is shared process-wide: where the same service's
+    logger was made before the emulation loaded the function (a test importing the handler, a
+    notebook), the function's log lines would go to that stream, not to its invocation's log."""
+    for value in vars(module).values():
+        handler = getattr(value, "registered_handler", None)
+        if isinstance(handler, logging.StreamHandler) and handler.stream is not _SINK:
+            handler.setStream(_SINK)
 
 
 @contextlib.contextmanager
