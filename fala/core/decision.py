@@ -62,6 +62,12 @@ class Evidence:
     # the same wording twice, as chosen and again in words: in the one the phrase fits best and in
     # the one the partner fits best, the smallest lead counting (inf: no such hour, or not asked)
     teen_hour_lead: float = math.inf
+    # how much likelier (nats/token) an acoustic match of a code the transcript heard a digit at
+    # a time is than its best near miss (a digit changed or dropped), both written that way
+    # ("Código, 3, 1, 5, 0, 0." against "Código, 3, 1, 5, 0."): written as one number, the
+    # decoder's habits decide how many digits there are — "31500" outscored "3150" for "três, um,
+    # cinco, zero" (inf: not such a code, or the phrase's best form already writes it that way)
+    apart_lead: float = math.inf
     # how much likelier (log-odds, nats) the decoder found it, at each step after a transcript that
     # is the phrase, that the other half of the day does not follow its closing time than that it
     # does: "The time is 12 29." for THE TIME IS 12 29 PM, the audio's "a m" left out; for an
@@ -442,6 +448,7 @@ def decide(ev: Evidence) -> str:
         margin = CONTRAST_MARGIN + CONTRAST_SLOPE * max(0.0, -gap - UNCONTRASTED_GAP) + doubt
         if (
             ev.expected_logprob - ev.contrast_logprob < margin
+            or ev.apart_lead < margin
             or not beats_teen_ty(ev)
             or ev.day_half_lead < MATCH_DAY_HALF_LEAD
             or ev.teen_hour_lead < margin - CONTRAST_MARGIN + TEEN_HOUR_MARGIN

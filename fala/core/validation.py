@@ -565,6 +565,11 @@ class SpeechValidator:
                 ev = self._contrast_rival_values(
                     state, ev, expected, heard_text, family, rival_values, reading_values
                 )
+                apart = _code_digits_apart(forms, expected, transcript.text)
+                if decide(ev) == REASON_ACOUSTIC_MATCH and apart not in (None, ev.expected_form):
+                    own_apart = float(scores[forms.index(apart) + 1].mean())
+                    lead = self._apart_lead(state, apart, own_apart, expected, heard_text, family)
+                    ev = dataclasses.replace(ev, apart_lead=lead)
                 if decide(ev) == REASON_ACOUSTIC_MATCH and teen_hour_misses(expected, family):
                     own = dict(zip(forms, (float(s.mean()) for s in scores[1:]), strict=True))
                     lead = self._teen_hour_lead(
@@ -842,6 +847,17 @@ class SpeechValidator:
             confusable_leads=tuple(leads[len(instead) :]),
         )
         return _with_best_near_miss(ev, forms, near)
+
+    def _apart_lead(
+        self, state, apart: str, own: float, expected: str, heard: str, lang: str
+    ) -> float:
+        """How much likelier (nats/token) the phrase's wording `apart` (per-token score `own`) is
+        than the best of its near misses said the same way: Evidence.apart_lead."""
+        rivals = _said_like(near_misses(expected), heard, lang, apart)
+        if not rivals:
+            return math.inf
+        scores = self._score(state, [state.tokenizer.encode(" " + f) for f in rivals])
+        return own - max(float(s.mean()) for s in scores)
 
     def _read_form_numerals(
         self, state, form: str, lang: str, thanks: tuple[int, ...]
@@ -1370,6 +1386,21 @@ def _said_like(phrases: list[str], heard: str, lang: str, like: str) -> list[str
     the transcript spells its words), without repeats or `like` itself."""
     forms = [form_like(spelled_as_heard(p, heard, lang), lang, like) for p in phrases]
     return list(dict.fromkeys(f for f in forms if f != like))
+
+
+def _code_digits_apart(forms: list[str], expected: str, heard: str) -> str | None:
+    """The wording of `forms` that writes the phrase's code a digit at a time ("Código, 3, 1, 5,
+    0."), where `expected` has a code (a number of 3 digits or more) and the transcript `heard`
+    its digits apart too ("Código 3. 1. 5. 0."); None otherwise."""
+    if not any(t.isdecimal() and len(t) >= 3 for t in expected.split()):
+        return None
+    if sum(len(n) == 1 for n in re.findall(r"\d+(?:[.,:]\d+)*", heard)) < 2:
+        return None
+    for form in forms:
+        numbers = re.findall(r"\d+", form)
+        if len(numbers) >= 3 and all(len(n) == 1 for n in numbers):
+            return form
+    return None
 
 
 def _next_wording(ranked_forms: list[str], best: str, lang: str) -> str | None:

@@ -693,6 +693,19 @@ def test_a_lone_duas_of_a_wording_is_read_as_the_number_it_is(speech_validator):
         assert evidence.numerals  # read: " 2" in "Entrada, 2 horas."
 
 
+@pytest.mark.parametrize("name", ["98d02dea", "4fd36c3c"])
+def test_a_code_said_a_digit_at_a_time_is_not_a_code_with_one_more_digit(speech_validator, name):
+    # RHVoice's Leticia says "Código três, um, cinco, zero", heard "Código 3. 1. 5. 0.". CODIGO
+    # 31500 was an acoustic match at 0.99 until session 41: written as one number, "31500"
+    # outscored "3150" (the decoder's liking for round numbers); written a digit at a time, as the
+    # transcript heard it, "3, 1, 5, 0." leads (Evidence.apart_lead).
+    clip_file = CORPUS.parent / f"clips/holdout2_pt_positive_{name}.ogg"
+    audio = decode_audio(clip_file.read_bytes(), max_seconds=30)
+    longer = speech_validator.validate(audio, "CODIGO 31500", "pt-BR")
+    assert not longer.validated
+    assert speech_validator.validate(audio, "CODIGO 3150", "pt-BR").validated
+
+
 @pytest.mark.parametrize("expected", ["ENTRADA 8 16", "ENTRADA 8 13", "ENTRADA 8 05", "SAIDA 8 15"])
 def test_a_garbled_clip_accepts_no_other_minute_or_action(speech_validator, expected):
     # espeak-ng's formant voice says "Entrada, oito e quinze"; Whisper hears "Entrada, oito me

@@ -49,9 +49,13 @@ def test_time_near_misses_change_one_minute_hour_or_action_and_never_give_the_ph
     assert "ENTRADA 13 40" not in flat(candidates)
 
 
-def test_opt_in_kinds_stop_short_or_say_the_hour_alike_and_are_never_sampled_by_default():
-    shorter = near_miss_candidates("CODIGO 3150", "pt-BR", random.Random(0))["shorter"]
-    assert shorter == ["CODIGO 315"]
+def test_opt_in_kinds_stop_short_go_on_or_say_the_hour_alike_and_are_never_sampled_by_default():
+    code = near_miss_candidates("CODIGO 3150", "pt-BR", random.Random(0))
+    assert code["shorter"] == ["CODIGO 315"]
+    assert code["longer"] == ["CODIGO 31500", "CODIGO 31505"]
+    spaced = near_miss_candidates("CODE 9 3 1 6", "en-US", random.Random(0))
+    assert spaced["longer"] == ["CODE 9 3 1 6 0", "CODE 9 3 1 6 5"]
+    assert "longer" not in near_miss_candidates("ENTRADA 13 40", "pt-BR", random.Random(0))
     assert near_miss_candidates("CODE 9 3 1 6", "en-US", random.Random(0))["shorter"] == [
         "CODE 9 3 1"
     ]
@@ -61,6 +65,8 @@ def test_opt_in_kinds_stop_short_or_say_the_hour_alike_and_are_never_sampled_by_
     assert "alike_hour" not in near_miss_candidates("CHECK IN 2 20", "en-US", random.Random(0))
     picked = pick_near_misses("ENTRADA 14 20", "pt-BR", 50, "clip")
     assert "ENTRADA 14" not in picked and "ENTRADA 12 20" not in picked
+    picked = pick_near_misses("CODIGO 3150", "pt-BR", 50, "clip")
+    assert "CODIGO 315" not in picked and "CODIGO 31500" not in picked
 
 
 def test_an_english_teen_or_ty_minute_meets_its_partner_first():
@@ -131,7 +137,7 @@ def test_english_near_misses_keep_bare_hours_and_swap_the_action():
 def test_code_near_misses_are_three_single_digit_substitutions():
     for phrase, spaced in (("CODIGO 3150", False), ("CODIGO 3 1 5 0", True)):
         candidates = near_miss_candidates(phrase, "pt-BR", random.Random(0))
-        assert list(candidates) == ["digit", "shorter"] and len(candidates["digit"]) == 3
+        assert list(candidates) == ["digit", "shorter", "longer"] and len(candidates["digit"]) == 3
         for miss in candidates["digit"]:
             digits = "".join(miss.split()[1:])
             assert len(miss.split()) == len(phrase.split())

@@ -841,3 +841,21 @@ def test_a_transcript_that_heard_the_phrase_s_digits_and_more_is_no_acoustic_mat
     assert _goes_on("945", "9") and _goes_on("31500", "3150")
     assert not _goes_on("945", "945") and not _goes_on("45", "945") and not _goes_on("1340", "")
     assert not _goes_on("1045", "9")
+
+
+def test_a_code_heard_a_digit_at_a_time_must_lead_its_near_misses_written_that_way():
+    from fala.core.validation import _code_digits_apart
+
+    # "Código 3. 1. 5. 0." heard for CODIGO 31500: its best form writes it as one number, where
+    # "31500" outscored "3150"; written a digit at a time, "3150" led by 0.6 nats a token
+    accepted = scored(-0.5, margin=0.5)
+    assert decide(accepted) == REASON_ACOUSTIC_MATCH
+    assert decide(replace(accepted, apart_lead=-0.6)) == REASON_UNCERTAIN
+    assert decide(replace(accepted, apart_lead=0.4)) == REASON_ACOUSTIC_MATCH
+    forms = ["Codigo 31500.", "Codigo, três, um, cinco, zero, zero.", "Codigo, 3, 1, 5, 0, 0."]
+    apart = "Codigo, 3, 1, 5, 0, 0."
+    assert _code_digits_apart(forms, "CODIGO 31500", "Código 3. 1. 5. 0.") == apart
+    assert _code_digits_apart(forms, "CODIGO 31500", "Código 3, 5, 0") == apart
+    # heard as one number ("Código 3.150."), or not a code: the wording decides nothing more
+    assert _code_digits_apart(forms, "CODIGO 31500", "Código 3.150.") is None
+    assert _code_digits_apart(["Entrada, 8 e 5."], "ENTRADA 08 05", "Entrada, 8 e 5.") is None
