@@ -514,22 +514,37 @@ def fold_accents(token: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
-# Greetings and thanks said around a phrase ("Bom dia! Entrada, treze e quarenta. Obrigado."):
-# they change nothing the phrase says, so the transcript is compared without them at its edges.
+# Greetings, thanks and farewells said around a phrase ("Bom dia! Entrada, treze e quarenta.
+# Obrigado.", "Check out, five thirty. See you tomorrow."): they change nothing the phrase says,
+# so the transcript is compared without them at its edges. Longest first, so that "tenha um bom
+# dia" comes off whole, not as "bom dia".
 _COURTESIES = tuple(
-    tuple(phrase.split())
-    for phrase in (
-        "bom dia", "boa tarde", "boa noite", "oi", "ola", "alo", "muito obrigado",
-        "muito obrigada", "obrigado", "obrigada", "por favor", "tchau", "valeu",
-        "hello", "hi", "hey", "good morning", "good afternoon", "good evening", "thank you",
-        "thanks", "please", "bye",
+    sorted(
+        (
+            tuple(phrase.split())
+            for phrase in (
+                "bom dia", "boa tarde", "boa noite", "oi", "ola", "alo", "muito obrigado",
+                "muito obrigada", "obrigado", "obrigada", "por favor", "tchau", "valeu",
+                "ate amanha", "ate logo", "ate mais", "ate mais tarde", "ate ja", "bom trabalho",
+                "bom descanso", "boa semana", "bom fim de semana", "tenha um bom dia",
+                "hello", "hi", "hey", "good morning", "good afternoon", "good evening", "thank you",
+                "thanks", "please", "bye", "goodbye", "good bye", "good night", "see you",
+                "see you later", "see you tomorrow", "have a nice day", "have a good day",
+                "have a good one", "take care", "cheers",
+            )
+        ),
+        key=len,
+        reverse=True,
     )
 )  # fmt: skip
+# The most words of one of them ("tenha um bom dia", "have a nice day").
+MAX_COURTESY_WORDS = len(_COURTESIES[0])
 
 
 def without_courtesies(normalized: str) -> str:
-    """`normalized` without the greetings and thanks at its start and end ("bom dia entrada 13 40
-    obrigado" → "entrada 13 40"); words between them are kept ("entrada oi 13 40")."""
+    """`normalized` without the greetings, thanks and farewells at its start and end ("bom dia
+    entrada 13 40 obrigado" → "entrada 13 40"); words between them are kept ("entrada oi 13
+    40")."""
     tokens = normalized.split()
     trimmed = True
     while trimmed and tokens:

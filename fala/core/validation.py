@@ -56,6 +56,7 @@ from fala.core.errors import InvalidAudio, InvalidExpectedSpeech, UnsupportedLan
 from fala.core.languages import AUTO, is_auto, language_family, tag_key
 from fala.core.models import Validation
 from fala.core.normalize import (
+    MAX_COURTESY_WORDS,
     SENTENCE_PUNCTUATION,
     comparison_key,
     form_in_digits,
@@ -1355,14 +1356,10 @@ def _with_lead(
     return state._replace(lead=tuple(tokens[:lead]))
 
 
-# The most words thanks or a greeting closing a transcript have ("muito obrigado", "good morning").
-MAX_THANKS_WORDS = 2
-
-
 def _thanks_after(transcript: Transcript, tokenizer, lang: str | None) -> tuple[int, ...]:
     """The transcript's closing thanks or greeting, from the punctuation before it (", obrigada."
     of "Entrada, oito e kings, obrigada."): the longest run of its last words, at most
-    MAX_THANKS_WORDS, that is or sounds like thanks and greetings only (normalize.
+    MAX_COURTESY_WORDS, that is or sounds like thanks and greetings only (normalize.
     sounds_like_courtesy: "obigata"), and the punctuation before; () if none."""
     tokens = transcript.tokens
 
@@ -1370,9 +1367,8 @@ def _thanks_after(transcript: Transcript, tokenizer, lang: str | None) -> tuple[
         return normalize(tokenizer.decode(list(tokens[k:])), lang)
 
     words = [k for k in range(1, len(tokens)) if tokenizer.decode([tokens[k]]).startswith(" ")]
-    starts = [
-        k for k in words[-MAX_THANKS_WORDS:] if sounds_like_courtesy(said(k)) and said(0) != said(k)
-    ]
+    closing = words[-MAX_COURTESY_WORDS:]
+    starts = [k for k in closing if sounds_like_courtesy(said(k)) and said(0) != said(k)]
     if not starts:
         return ()
     start = starts[0]

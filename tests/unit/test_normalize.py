@@ -316,6 +316,21 @@ def test_courtesies_come_off_both_edges_repeatedly():
 
 
 @pytest.mark.parametrize(
+    "said",
+    [
+        "saida 18 15 ate amanha",
+        "saida 18 15 ate mais tarde",
+        "entrada 13 40 tenha um bom dia",  # whole, not "bom dia" leaving "tenha um"
+        "check out 5 30 see you tomorrow",
+        "check out 5 30 good night",
+        "have a nice day check out 5 30",
+    ],
+)
+def test_farewells_come_off_as_greetings_and_thanks_do(said):
+    assert without_courtesies(said) in {"saida 18 15", "entrada 13 40", "check out 5 30"}
+
+
+@pytest.mark.parametrize(
     ("words", "sounds_like"),
     [
         ("obrigada", True),
@@ -323,6 +338,8 @@ def test_courtesies_come_off_both_edges_repeatedly():
         ("obigata", True),  # Whisper's "obrigada" for a synthetic voice
         ("thank you", True),
         ("thanks", True),
+        ("have a nice day", True),
+        ("ate amanha", True),
         ("kings obrigada", False),  # a word that is not thanks before them
         ("oito", False),
         ("entrada", False),
