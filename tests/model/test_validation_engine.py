@@ -213,13 +213,18 @@ def test_another_phrase_heard_unclearly_is_judged_on_the_30_s_window(speech_vali
     ("expected", "validated"),
     [("CHECK IN 9 45", True), ("CHECK IN 9 55", False), ("CHECK OUT 9 45", False)],
 )
+@pytest.mark.parametrize(
+    ("around", "heard"),
+    [("greeting", "good morning check in"), ("farewell", "have a nice day")],
+)
 def test_a_greeting_and_thanks_around_the_phrase_change_nothing(
-    speech_validator, expected, validated
+    speech_validator, expected, validated, around, heard
 ):
     # "Good morning. Check in, nine forty five. Thank you." in the voice of the plain clip: every
     # CPU hears the three parts (native, AVX2 and generic), and the verdict is the plain clip's.
-    # Before session 19 the true phrase was a "mismatch" for the words around it.
-    result = speech_validator.validate(clip("checkin_9_45_en_piper_greeting.wav"), expected, "en")
+    # Before session 19 the true phrase was a "mismatch" for the words around it; with "Have a
+    # nice day." after it, "uncertain" until session 41.
+    result = speech_validator.validate(clip(f"checkin_9_45_en_piper_{around}.wav"), expected, "en")
     plain = speech_validator.validate(clip("checkin_9_45_en_piper.wav"), expected, "en")
     assert result.validated is plain.validated is validated
     if validated:
@@ -229,7 +234,7 @@ def test_a_greeting_and_thanks_around_the_phrase_change_nothing(
         # generic kernels beside Intel's MKL, CHECK OUT 9 45 scores 2.04 nats/token below
         # "Good morning. Check in 945." (mismatch past 2.0) and 1.30 below the plain clip's
         assert {result.reason, plain.reason} <= {"uncertain", "mismatch"}
-    assert result.normalized_spoken.startswith("good morning check in")
+    assert heard in result.normalized_spoken
 
 
 @pytest.mark.parametrize(
