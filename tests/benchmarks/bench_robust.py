@@ -479,27 +479,20 @@ def near_miss_candidates(expected: str, language: str, rng: random.Random) -> di
             changed = int(core) + rng.choice((1, -1)) if int(core) else 1
             out["number"] = [" ".join([*tokens[:i], f"{lead}{changed}{trail}", *tokens[i + 1 :]])]
     # Last, so that they change no earlier pick of a seeded sample: the phrase stopping short of
-    # what was said (CHECK IN 9 for "nine forty-five"; a code without its last digit), and in
-    # Portuguese the hour said alike (12 "doze" and 2 or 14 "duas": "duas e vinte da tarde").
+    # what was said (CHECK IN 9 for "nine forty-five"; a code without its last digit), or saying
+    # more than the audio (a code with a digit appended: CODIGO 31500 for "três, um, cinco,
+    # zero", where written as one number "31500" can outscore "3150"), and in Portuguese the hour
+    # said alike (12 "doze" and 2 or 14 "duas": "duas e vinte da tarde").
+    shorter, longer = [], []
     if len(tokens) >= 2 and _is_time(tokens[-2], tokens[-1]) and int(tokens[-1]) and not half:
         shorter = [" ".join(tokens[:-1])]
     elif len(tokens) >= 2 and (digits := _code_digits(tokens[1:])) and len(digits) >= 3:
-        shorter = [
-            " ".join([tokens[0], *(list(digits[:-1]) if len(tokens) > 2 else [digits[:-1]])])
-        ]
-    else:
-        shorter = []
-    # …and the phrase saying more than the audio: a code with a digit appended (CODIGO 31500 for
-    # "três, um, cinco, zero": written as one number, "31500" can outscore "3150").
-    if shorter and not _is_time(tokens[-2], tokens[-1]):
-        digits = _code_digits(tokens[1:])
-        spaced = len(tokens) > 2
-        longer = [
-            " ".join([tokens[0], *(list(digits + extra) if spaced else [digits + extra])])
-            for extra in "05"
-        ]
-    else:
-        longer = []
+
+        def code(digits: str) -> str:
+            return " ".join([tokens[0], *(list(digits) if len(tokens) > 2 else [digits])])
+
+        shorter = [code(digits[:-1])]
+        longer = [code(digits + extra) for extra in "05"]
     if lang == "pt" and len(tokens) >= 2 and _is_time(tokens[-2], tokens[-1]):
         alike = {2: (12,), 14: (12,), 12: (2, 14)}.get(int(tokens[-2]), ())
         pad = tokens[-2].startswith("0")
